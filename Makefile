@@ -1,0 +1,43 @@
+# Two commands a newcomer needs:  `make demo`  and  `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch/torchvision: the regular PyPI pair. `--isolated` ignores any local wheel mirror that would hand us a
+# CPU-only torch which the PyPI torchvision cannot load.
+TORCH_PINS := torch==2.13.0 torchvision==0.28.0
+
+.PHONY: setup demo test lint bench browser clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --isolated -q --upgrade pip
+	$(BIN)/pip install --isolated -q $(TORCH_PINS)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser offline).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/python -m demo
+
+test: $(STAMP) browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -ra
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_gatys.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""nst_core: neural style transfer, one engine for the CLI, the web demo and the chat bots.
+
+    >>> import nst_core
+    >>> nst_core.stylize("photo.jpg", style="starry_night").save("out.png")            # fast, feed-forward
+    >>> nst_core.stylize("photo.jpg", style_images=["painting.jpg"], steps=100)        # Gatys optimisation
+"""
+
+from .api import METHODS, stylize
+from .errors import (
+    Cancelled,
+    DeviceOutOfMemory,
+    ImageError,
+    NSTError,
+    OptionsError,
+    StyleNotFoundError,
+    WeightsError,
+)
+from .fast import FastOptions
+from .gatys import GatysOptions
+from .images import encode_image, load_image, resize_long_side, save_image
+from .lossnets import list_loss_nets, load_loss_net
+from .progress import Progress
+from .styles import StyleInfo, get_style, list_styles
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "Cancelled",
+    "DeviceOutOfMemory",
+    "FastOptions",
+    "GatysOptions",
+    "ImageError",
+    "NSTError",
+    "OptionsError",
+    "Progress",
+    "StyleInfo",
+    "StyleNotFoundError",
+    "WeightsError",
+    "encode_image",
+    "get_style",
+    "list_loss_nets",
+    "list_styles",
+    "load_image",
+    "load_loss_net",
+    "resize_long_side",
+    "save_image",
+    "stylize",
+]

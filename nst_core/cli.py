@@ -1,0 +1,173 @@
+"""`python -m nst_core`: a thin view of the public API (defaults live in the options dataclasses, not here)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from . import __version__
+from .api import METHODS, stylize
+from .errors import NSTError, OptionsError
+from .gatys import INITS, OPTIMIZERS
+from .images import save_image
+from .lossnets import list_loss_nets
+from .progress import Progress
+from .styles import import_torch_checkpoint, list_styles, weights_dirs
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m nst_core", description="Neural style transfer.")
+    p.add_argument("--version", action="version", version=f"nst {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("stylize", help="stylise an image", description="Stylise CONTENT with an installed "
+                       "style (--style NAME, fast) or one or more paintings (--style-image, Gatys).")
+    s.add_argument("content", help="content image (photo)")
+    s.add_argument("-o", "--output", required=True, help="output file (.png, .jpg or .webp)")
+    s.add_argument("--method", choices=METHODS, help="fast (needs --style) or gatys (needs --style-image); "
+                   "inferred when omitted")
+    s.add_argument("--style", help="name of an installed style (see `styles`)")
+    s.add_argument("--style-image", action="append", default=[], metavar="PATH",
+                   help="style image for Gatys; repeat to blend several")
+    s.add_argument("--style-blend", type=_floats, metavar="W1,W2", help="blend weights, one per style image")
+    s.add_argument("--size", type=int, help="long side of the output in pixels")
+    s.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
+    s.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    g = s.add_argument_group("gatys")
+    g.add_argument("--steps", type=int)
+    g.add_argument("--content-weight", type=float)
+    g.add_argument("--style-weight", type=float)
+    g.add_argument("--tv-weight", type=float)
+    g.add_argument("--content-layers", type=_layers, metavar="L1,L2")
+    g.add_argument("--style-layers", type=_layers, metavar="L1,L2,...")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, help="Adam step size")
+    g.add_argument("--init", choices=INITS, help="start from the content, noise, or --init-image")
+    g.add_argument("--init-image", metavar="PATH")
+    g.add_argument("--style-scale", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--multiscale", action=argparse.BooleanOptionalAction, default=None,
+                   help="coarse-to-fine optimisation (default: on for 384 px and more)")
+    g.add_argument("--loss-net", choices=list_loss_nets(), help="loss network (default vgg19)")
+    g.add_argument("--loss-net-weights", metavar="PATH", help="weights file for the loss network")
+    g.add_argument("--vgg-weights", metavar="PATH", help="alias of --loss-net-weights for VGG")
+    g.add_argument("--pooling", choices=("max", "avg"))
+    g.add_argument("--precision", help="gatys: fp32|bf16 (CUDA); fast: auto|fp32|fp16|bf16")
+    f = s.add_argument_group("fast")
+    f.add_argument("--strength", type=float, help="0..1, blend toward the content")
+    f.add_argument("--tile-size", type=int, help="tile large images (pixels)")
+    s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("styles", help="list the installed fast styles")
+
+    i = sub.add_parser("import-style", help="convert a pytorch/examples fast_neural_style .pth into a style")
+    i.add_argument("checkpoint", help=".pth file (read with weights_only=True)")
+    i.add_argument("--name", required=True)
+    i.add_argument("--out", default=None, help="weights folder (default: the first of NST_WEIGHTS_DIR, else weights/)")
+    i.add_argument("--display-name")
+    i.add_argument("--artist", default="")
+    i.add_argument("--title", default="")
+    return p
+
+
+_GATYS_ARGS = ("steps", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
+               "optimizer", "lr", "init", "style_scale", "seed", "multiscale", "loss_net", "loss_net_weights",
+               "pooling")
+
+
+def _options(a: argparse.Namespace) -> dict:
+    """Only what the user set, so the dataclass defaults (device-aware) stay the single source of truth."""
+    opts = {k: getattr(a, k) for k in ("size", "preserve_colors", "device", "precision") if getattr(a, k) is not None}
+    if a.vgg_weights and a.loss_net_weights:
+        raise OptionsError("give either --vgg-weights or --loss-net-weights, not both.")
+    if a.vgg_weights:
+        a.loss_net_weights = a.vgg_weights
+    for k in _GATYS_ARGS:
+        if getattr(a, k) is not None:
+            opts[k] = getattr(a, k)
+    for k in ("strength", "tile_size"):
+        if getattr(a, k) is not None:
+            opts[k] = getattr(a, k)
+    return opts
+
+
+def _cmd_stylize(a: argparse.Namespace) -> int:
+    bar: tqdm | None = None
+
+    def on_progress(p: Progress) -> None:
+        nonlocal bar
+        if a.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=p.total, unit="step", dynamic_ncols=True, file=sys.stderr)
+        bar.n = p.step
+        if p.losses:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in p.losses.items()}, refresh=False)
+        if p.scales > 1:
+            bar.set_description(f"scale {p.scale}/{p.scales} {p.size[0]}x{p.size[1]}", refresh=False)
+        bar.refresh()
+
+    try:
+        result = stylize(a.content, a.style, method=a.method, style_images=a.style_image,
+                         style_blend=a.style_blend, init_image=a.init_image, callback=on_progress,
+                         **_options(a))
+    finally:
+        if bar is not None:
+            bar.close()
+    save_image(result, a.output, quality=a.quality)
+    print(f"wrote {a.output} ({result.width}x{result.height})")
+    return 0
+
+
+def _cmd_styles(_: argparse.Namespace) -> int:
+    styles = list_styles()
+    if not styles:
+        print("No styles installed. Train one with `python -m nst_core.train` or set NST_WEIGHTS_DIR.")
+        return 0
+    width = max(len(s.name) for s in styles)
+    for s in styles:
+        note = s.meta.get("notes", "")
+        print(f"{s.name:<{width}}  {s.label}" + (f"  [{note}]" if note else ""))
+    return 0
+
+
+def _cmd_import(a: argparse.Namespace) -> int:
+    meta = {"display_name": a.display_name or a.name.replace("_", " ").title(), "artist": a.artist,
+            "title": a.title}
+    path = import_torch_checkpoint(a.checkpoint, a.name, a.out or weights_dirs()[0], meta=meta)
+    print(f"imported {a.checkpoint} as style {a.name!r} -> {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    handler = {"stylize": _cmd_stylize, "styles": _cmd_styles, "import-style": _cmd_import}[args.command]
+    try:
+        return handler(args)
+    except NSTError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

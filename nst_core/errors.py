@@ -1,0 +1,38 @@
+"""One exception family, so every front end (CLI, demo, bots) can turn user errors into a message.
+
+Anything that is the *user's* fault (bad image, bad option, missing weights) raises an `NSTError` subclass
+whose message is written for a person; anything else is a bug and should surface as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class NSTError(Exception):
+    """Base class: the message is safe and meant to be shown to the user as is."""
+
+
+class ImageError(NSTError):
+    """The input could not be used as an image (not an image, truncated, too large, zero-size...)."""
+
+
+class OptionsError(NSTError, ValueError):
+    """An option is out of range or unknown."""
+
+
+class WeightsError(NSTError):
+    """Model weights could not be found, read or validated."""
+
+
+class StyleNotFoundError(NSTError, KeyError):
+    """A named style is not installed."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "style not found"
+
+
+class Cancelled(NSTError):
+    """The caller asked the running job to stop."""
+
+
+class DeviceOutOfMemory(NSTError):
+    """The accelerator ran out of memory; the message suggests a smaller size."""

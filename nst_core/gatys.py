@@ -1,0 +1,291 @@
+"""Gatys et al. 2015: optimise the pixels of an image against content and Gram-matrix style losses.
+
+One entry point, `run_gatys(content, styles, options, callback=..., cancel=...)`, with coarse-to-fine multi-scale
+optimisation for large outputs and a progress record every step (the CLI prints it, the demo and bots stream it).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .colors import luminance, match_luminance, preserve_colors
+from .device import enable_fast_math, resolve_device
+from .errors import DeviceOutOfMemory, OptionsError
+from .images import pil_to_tensor, resize_long_side, tensor_to_pil
+from .losses import PerceptualLoss
+from .lossnets import get_spec, load_loss_net
+from .progress import Progress, ProgressCallback, check_cancel
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "image")
+PRECISIONS = ("fp32", "bf16")
+MAX_SIZE = 4096
+MAX_STEPS = 10_000
+
+
+@dataclass
+class GatysOptions:
+    """Every knob of the Gatys engine, shared by the API, CLI, demo and bots. `None` means "default for the
+    device / loss network" and is filled in by `resolved()`."""
+
+    size: int | None = None  # long side of the output in pixels
+    steps: int | None = None  # optimisation steps at the finest scale
+    content_weight: float | None = None
+    style_weight: float | None = None
+    tv_weight: float | None = None
+    content_layers: tuple[str, ...] | None = None
+    style_layers: tuple[str, ...] | None = None
+    style_layer_weights: tuple[float, ...] | None = None
+    style_blend: tuple[float, ...] | None = None  # one weight per style image
+    style_scale: float = 1.0  # style images are resized to size*style_scale
+    optimizer: str = "lbfgs"
+    lr: float | None = None  # Adam step size in 0..1 pixel units
+    init: str = "content"
+    seed: int = 0
+    preserve_colors: bool = False
+    multiscale: bool | None = None  # None: on for outputs of 384 px and more
+    loss_net: str = "vgg19"
+    loss_net_weights: str | None = None
+    pooling: str = "max"
+    device: str = "auto"
+    precision: str = "fp32"  # "bf16" autocast on CUDA only
+    preview_every: int = 10  # send an intermediate image with the progress record every N steps
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    def resolved(self, device: torch.device | None = None) -> GatysOptions:
+        """Fill device- and network-dependent defaults, then validate; returns a new object."""
+        dev = device or resolve_device(self.device)
+        spec = get_spec(self.loss_net)
+        gpu = dev.type != "cpu"
+        o = replace(self)
+        o.loss_net = spec.name
+        if o.size is None:
+            o.size = 512 if gpu else 384
+        if o.steps is None:
+            if gpu:
+                o.steps = 300
+            else:
+                o.steps = 100
+        for key in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(o, key) is None:
+                setattr(o, key, spec.default_weights.get(key, 1.0))
+        if o.content_layers is None:
+            o.content_layers = spec.content_layers
+        if o.style_layers is None:
+            o.style_layers = spec.style_layers
+            if o.style_layer_weights is None:
+                o.style_layer_weights = spec.style_layer_weights
+        if o.lr is None:
+            o.lr = 0.02
+        if o.multiscale is None:
+            o.multiscale = o.size >= 384
+        o.content_layers, o.style_layers = tuple(o.content_layers), tuple(o.style_layers)
+        o.validate()
+        return o
+
+    def validate(self) -> None:
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise OptionsError(msg)
+
+        if self.size is not None:
+            need(isinstance(self.size, int) and 16 <= self.size <= MAX_SIZE,
+                 f"size must be a whole number of pixels between 16 and {MAX_SIZE}, not {self.size!r}.")
+        if self.steps is not None:
+            need(isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS,
+                 f"steps must be between 1 and {MAX_STEPS}, not {self.steps!r}.")
+        for key in ("content_weight", "style_weight", "tv_weight"):
+            v = getattr(self, key)
+            if v is not None:
+                need(isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1e12,
+                     f"{key.replace('_', ' ')} must be a finite number between 0 and 1e12, not {v!r}.")
+        need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}.")
+        need(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}.")
+        need(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}.")
+        need(isinstance(self.style_scale, (int, float)) and 0.1 <= self.style_scale <= 4,
+             f"style scale must be between 0.1 and 4, not {self.style_scale!r}.")
+        need(isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed must be a non-negative integer.")
+        need(self.lr is None or (0 < self.lr <= 1), "lr must be in (0, 1].")
+        need(isinstance(self.preview_every, int) and self.preview_every >= 0, "preview_every must be >= 0.")
+        if self.style_blend is not None:
+            need(all(isinstance(b, (int, float)) and math.isfinite(b) and b >= 0 for b in self.style_blend)
+                 and sum(self.style_blend) > 0, "style blend weights must be non-negative and not all zero.")
+        if self.style_layer_weights is not None and self.style_layers is not None:
+            need(len(self.style_layer_weights) == len(self.style_layers),
+                 "give one style layer weight per style layer.")
+        spec = get_spec(self.loss_net)
+        for layer in (self.content_layers or ()) + (self.style_layers or ()):
+            spec.index(layer)
+        if self.loss_net_weights is not None:
+            need(Path(self.loss_net_weights).expanduser().is_file(),
+                 f"loss network weights file not found: {self.loss_net_weights}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_scales(size: int, multiscale: bool, steps: int, min_side: int = 192) -> list[tuple[int, int]]:
+    """[(long side, steps), ...] coarse to fine: halve down to ~min_side; finer scales need fewer steps
+    because they start from an upsampled solution."""
+    if not multiscale:
+        return [(size, steps)]
+    sides = [size]
+    while sides[0] // 2 >= min_side:
+        sides.insert(0, sides[0] // 2)
+    if len(sides) == 1:
+        return [(size, steps)]
+    return [(s, steps if i == 0 else max(1, steps // 2)) for i, s in enumerate(sides)]
+
+
+def _init_image(kind: str, content: torch.Tensor, init_image: Image.Image | None, seed: int) -> torch.Tensor:
+    if kind == "content":
+        return content.clone()
+    if kind == "noise":
+        gen = torch.Generator().manual_seed(seed)
+        return torch.rand(content.shape, generator=gen).to(content.device)
+    if init_image is None:
+        raise OptionsError("init='image' needs an init image.")
+    h, w = content.shape[-2:]
+    return pil_to_tensor(init_image.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)).to(content.device)
+
+
+class _Reporter:
+    """Turns optimiser iterations into Progress records (and previews every N steps)."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int, scales: int, preview_every: int) -> None:
+        self.callback, self.total, self.scales, self.preview_every = callback, total, scales, preview_every
+        self.done, self.start = 0, time.perf_counter()
+        self.last_losses: dict[str, float] = {}
+
+    def step(self, x: torch.Tensor, losses: dict[str, float], scale: int, final: bool = False) -> None:
+        self.done += 1
+        self.last_losses = losses
+        if self.callback is None:
+            return
+        image = None
+        if final or (self.preview_every and self.done % self.preview_every == 0):
+            image = tensor_to_pil(x.detach().clamp(0, 1))
+        h, w = x.shape[-2:]
+        self.callback(Progress(step=self.done, total=self.total, losses=losses,
+                               elapsed=time.perf_counter() - self.start, size=(w, h), scale=scale,
+                               scales=self.scales, image=image))
+
+
+def _optimise(x: torch.Tensor, crit: PerceptualLoss, targets: dict, opts: GatysOptions, steps: int,
+              reporter: _Reporter, scale: int, cancel: threading.Event | None, autocast) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    state = {"iters": 0}
+
+    def evaluate() -> tuple[torch.Tensor, dict[str, float]]:
+        with autocast():
+            total, terms = crit(x, targets)
+        losses = {k: float(v.detach()) for k, v in terms.items()}
+        losses["total"] = float(total.detach())
+        return total, losses
+
+    if opts.optimizer == "adam":
+        optim = torch.optim.Adam([x], lr=opts.lr)
+        for i in range(steps):
+            check_cancel(cancel)
+            optim.zero_grad(set_to_none=True)
+            total, losses = evaluate()
+            total.backward()
+            optim.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+            reporter.step(x, losses, scale, final=i == steps - 1)
+        return x.detach()
+
+    # One L-BFGS call for all iterations: calling step() per iteration would re-evaluate the objective each time.
+    optim = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=int(steps * 1.25) + 5, history_size=50,
+                              tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+    param_state = optim.state[x]
+
+    def closure() -> torch.Tensor:
+        check_cancel(cancel)
+        optim.zero_grad(set_to_none=True)
+        total, losses = evaluate()
+        total.backward()
+        n_iter = param_state.get("n_iter", 0)
+        if n_iter > state["iters"]:  # report once per completed iteration, not per line-search evaluation
+            state["iters"] = n_iter
+            reporter.step(x, losses, scale)
+        return total
+
+    optim.step(closure)
+    while state["iters"] < steps:  # converged early: account for the remaining steps so progress ends at 100%
+        state["iters"] += 1
+        reporter.step(x, reporter.last_losses, scale, final=state["iters"] == steps)
+    return x.detach()
+
+
+def run_gatys(
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    options: GatysOptions | None = None,
+    *,
+    init_image: Image.Image | None = None,
+    callback: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Image.Image:
+    """Stylise `content` with one or more `styles` (blended by `options.style_blend`); returns an RGB image."""
+    if not styles:
+        raise OptionsError("Gatys needs at least one style image.")
+    device = resolve_device((options or GatysOptions()).device)
+    opts = (options or GatysOptions()).resolved(device)
+    if opts.style_blend is not None and len(opts.style_blend) != len(styles):
+        raise OptionsError(f"got {len(opts.style_blend)} style blend weights for {len(styles)} style images.")
+    if opts.init == "image" and init_image is None:
+        raise OptionsError("init='image' needs an init image.")
+    enable_fast_math(device)
+    torch.manual_seed(opts.seed)
+    net = load_loss_net(opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
+                        layers=opts.content_layers + opts.style_layers)
+    crit = PerceptualLoss(net, opts.content_layers, opts.style_layers, opts.style_layer_weights,
+                          opts.content_weight, opts.style_weight, opts.tv_weight)
+    use_bf16 = opts.precision == "bf16" and device.type == "cuda"
+    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    net.to(memory_format=fmt)
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16)
+
+    content_full = resize_long_side(content.convert("RGB"), opts.size)
+    work_content = luminance(content_full) if opts.preserve_colors else content_full
+    work_styles = [match_luminance(s, content_full) if opts.preserve_colors else s.convert("RGB") for s in styles]
+    plan = plan_scales(opts.size, opts.multiscale, opts.steps)
+    reporter = _Reporter(callback, sum(n for _, n in plan), len(plan), opts.preview_every)
+    x: torch.Tensor | None = None
+    try:
+        for scale, (side, steps) in enumerate(plan, start=1):
+            check_cancel(cancel)
+            c = pil_to_tensor(resize_long_side(work_content, side)).to(device, memory_format=fmt)
+            style_side = max(16, round(side * opts.style_scale))
+            crit.set_style([pil_to_tensor(resize_long_side(s, style_side)).to(device, memory_format=fmt)
+                            for s in work_styles], opts.style_blend)
+            targets = crit.content_targets(c)
+            if x is None:
+                x = _init_image(opts.init, c, init_image, opts.seed)
+            else:
+                x = F.interpolate(x, size=c.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+            x = x.contiguous(memory_format=fmt)
+            x = _optimise(x, crit, targets, opts, steps, reporter, scale, cancel, autocast)
+    except torch.OutOfMemoryError as e:
+        raise DeviceOutOfMemory(f"The {device.type.upper()} ran out of memory at {opts.size} px: try a smaller "
+                                f"size (e.g. --size {max(64, opts.size // 2)}) or fewer style images.") from e
+    result = tensor_to_pil(x.clamp(0, 1))
+    if opts.preserve_colors:
+        result = preserve_colors(result, content_full)
+    return result

@@ -1,0 +1,419 @@
+"""Image input/output: the one place where untrusted bytes become pixels, and pixels become files or tensors.
+
+Every front end (CLI, web demo, chat bots) hands user uploads to `load_image`, so it must turn *anything* into
+either an RGB image or an `ImageError` whose message a person can act on: not an image, truncated, too large,
+empty, wrong type. Size is checked from the header before any pixel is decoded, so a decompression bomb never
+allocates its pixels.
+
+Pixel-mode policy (everything ends as 8-bit RGB):
+- alpha (RGBA, LA, PA, P/L/RGB with a transparency key) is composited on white, like a browser would show it;
+- ``I;16*`` (16-bit) is scaled to 8 bits by ``round(v / 257)`` so 65535 -> 255 and 32768 -> 128 (no clipping);
+- ``I`` (32-bit int) is treated as 16-bit data when all values are in 0..65535 (what 16-bit files used to
+  decode to), otherwise its own min..max range is stretched to 0..255;
+- ``F`` (float) is treated as 0..1 when all finite values are in 0..1, otherwise its min..max range is
+  stretched; NaN/inf become 0;
+- CMYK, L, 1, YCbCr, ... use Pillow's conversion (embedded ICC profiles are not applied).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError, NSTError, OptionsError
+
+DEFAULT_MAX_PIXELS = 64_000_000
+MAX_PIXELS_ENV = "NST_MAX_PIXELS"
+
+ImageSource = str | os.PathLike | bytes | bytearray | BinaryIO | Image.Image
+
+# Raster formats we let Pillow try. Deliberately excludes EPS (Pillow shells out to Ghostscript) and obscure
+# scientific/legacy formats whose decoders see little fuzzing; HEIF counts only if a plugin registered it.
+_ALLOWED_FORMATS = (
+    "PNG", "JPEG", "MPO", "GIF", "WEBP", "AVIF", "HEIF", "BMP", "DIB", "TIFF", "ICO", "CUR", "ICNS",
+    "PPM", "TGA", "PCX", "SGI", "QOI", "PSD", "JPEG2000", "DDS", "IM",
+)  # fmt: skip
+
+# A file object is read into memory first (Pillow would do the same for unseekable streams). The cap stops an
+# endless stream from hanging us: no legitimate file holds more than ~8 bytes per allowed pixel plus metadata.
+_BYTES_PER_PIXEL_CAP = 8
+_METADATA_SLACK = 16 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+_SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "jpe": "JPEG", "webp": "WEBP"}
+_MAX_SIDE = {"JPEG": 65_535, "WEBP": 16_383, "PNG": 2**31 - 1}
+_SAVE_MODES = {"PNG": {"RGB", "RGBA", "L", "LA", "1", "P"}, "JPEG": {"RGB", "L"}, "WEBP": {"RGB", "RGBA"}}
+
+# Signatures of things people upload by mistake, so the error says what the file actually is.
+_NOT_IMAGES = (
+    (b"%PDF", "a PDF document, not an image"),
+    (b"%!PS", "a PostScript/EPS file, which is not supported; export it as PNG or JPEG"),
+    (b"PK\x03\x04", "a ZIP archive (or Office document), not an image"),
+    (b"\x1f\x8b", "a gzip-compressed file, not an image"),
+    (b"\xff\x0a", "a JPEG XL image, which is not supported; convert it to PNG or JPEG"),
+    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL image, which is not supported; convert it to PNG or JPEG"),
+)
+_IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+# --------------------------------------------------------------------------------------------------- loading
+def load_image(source: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
+    """Decode `source` fully into a new 8-bit RGB image, or raise `ImageError` saying why it cannot be used.
+
+    `max_pixels` (default: env NST_MAX_PIXELS, else DEFAULT_MAX_PIXELS) bounds width*height; it is checked
+    from the header, before decoding. The returned image owns its pixels: no file handle stays open.
+    """
+    limit = _resolve_max_pixels(max_pixels)
+    if isinstance(source, Image.Image):
+        _check_size(source.size, limit)
+        _decode(source, "the image")
+        return _finish(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _load_bytes(bytes(source), limit, "the image data")
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(source, limit)
+    if hasattr(source, "read"):
+        return _load_bytes(_read_stream(source, limit), limit, "the uploaded file")
+    raise ImageError(f"expected a path, bytes, file object or PIL image, got {type(source).__name__}")
+
+
+def _resolve_max_pixels(max_pixels: int | None) -> int:
+    if max_pixels is None:
+        env = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+        if not env:
+            return DEFAULT_MAX_PIXELS
+        try:
+            max_pixels = int(env)
+        except ValueError:
+            raise OptionsError(f"{MAX_PIXELS_ENV} must be a whole number of pixels, got {env!r}") from None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise OptionsError(f"max_pixels must be a positive whole number, got {max_pixels!r}")
+    return max_pixels
+
+
+def _load_path(source: str | os.PathLike, limit: int) -> Image.Image:
+    raw = os.fsdecode(os.fspath(source))
+    if not raw.strip():
+        raise ImageError("no image file given (the path is empty)")
+    if raw.startswith(("http://", "https://")):
+        raise ImageError(f"file not found: {raw} (web addresses are not downloaded; save the image first)")
+    path = Path(raw)
+    shown = str(path)
+    if not path.exists():
+        raise ImageError(f"file not found: {shown}")
+    if path.is_dir():
+        raise ImageError(f"{shown} is a folder, not an image file")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise ImageError(f"{shown} is not a regular file, so it cannot be read as an image")
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                raise ImageError(f"{shown} is empty (0 bytes), not an image")
+            return _open_and_load(fh, limit, shown)
+    except PermissionError:
+        raise ImageError(f"cannot read {shown}: permission denied") from None
+    except NSTError:
+        raise
+    except OSError as exc:
+        raise ImageError(f"cannot read {shown}: {exc.strerror or exc}") from exc
+
+
+def _read_stream(stream: BinaryIO, limit: int) -> bytes:
+    if isinstance(stream, io.TextIOBase):
+        raise ImageError("the file was opened in text mode; open images in binary mode ('rb')")
+    cap = limit * _BYTES_PER_PIXEL_CAP + _METADATA_SLACK
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        try:
+            chunk = stream.read(min(_READ_CHUNK, cap + 1 - total))
+        except (OSError, ValueError) as exc:  # ValueError: read from a closed file
+            raise ImageError(f"could not read the uploaded file: {exc}") from exc
+        if chunk is None:  # non-blocking stream with no data ready
+            raise ImageError("the uploaded file gave no data (non-blocking stream); pass the bytes instead")
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise ImageError(
+                f"the file object returned {type(chunk).__name__}, not bytes; "
+                "open images in binary mode ('rb')"
+            )
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(bytes(chunk))
+        total += len(chunk)
+        if total > cap:
+            raise ImageError(
+                f"the uploaded file is larger than {cap // (1024 * 1024)} MiB, more than any image "
+                f"within the limit of {_mp(limit)} could need; it is not a usable image"
+            )
+
+
+def _load_bytes(data: bytes, limit: int, what: str) -> Image.Image:
+    if not data:
+        raise ImageError(f"{what} is empty (0 bytes), not an image")
+    return _open_and_load(io.BytesIO(data), limit, what)
+
+
+def _open_and_load(fh: BinaryIO, limit: int, what: str) -> Image.Image:
+    head = fh.read(64)
+    fh.seek(0)
+    formats = [f for f in _ALLOWED_FORMATS if f in Image.OPEN] or None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(fh, formats=formats)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{what} is too large to open safely ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(_describe_unreadable(head, what)) from None
+    except Exception as exc:  # any plugin error on untrusted bytes means "corrupt", never a crash
+        raise ImageError(f"{what} is a corrupt or unsupported image ({_reason(exc)})") from exc
+    with im:
+        _check_size(im.size, limit)
+        _decode(im, what)
+        return _finish(im)
+
+
+def _check_size(size: tuple[int, int], limit: int) -> None:
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise ImageError(f"the image has zero size ({w}x{h} pixels)")
+    if w * h > limit:
+        raise ImageError(
+            f"the image is too large: {w}x{h} pixels ({_mp(w * h)}) is over the limit of {_mp(limit)}; "
+            f"shrink it first (or raise max_pixels / {MAX_PIXELS_ENV})"
+        )
+
+
+def _decode(im: Image.Image, what: str) -> None:
+    """Force the full decode now, so truncated data fails here rather than later in the pipeline."""
+    try:
+        im.load()
+    except Exception as exc:  # OSError "image file is truncated", SyntaxError, zlib.error, struct.error...
+        fmt = f"{im.format} " if im.format else ""
+        raise ImageError(f"{what} is a truncated or corrupt {fmt}image ({_reason(exc)})") from exc
+
+
+def _finish(im: Image.Image) -> Image.Image:
+    """First frame (already selected), EXIF orientation, then RGB; always a new image detached from files."""
+    try:
+        oriented = ImageOps.exif_transpose(im)  # always a new image
+    except Exception:  # unreadable EXIF should not cost the user their photo; orientation is best effort
+        return to_rgb(im)
+    if oriented.mode == "RGB" and not oriented.has_transparency_data:
+        return oriented  # already a detached copy: skip a second full-size copy
+    return to_rgb(oriented)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB with the module's policy (alpha on white, 16-bit scaled)."""
+    mode = im.mode
+    if mode == "RGB" and not im.has_transparency_data:
+        return im.copy()
+    if mode.startswith("I;16"):
+        arr = np.asarray(im).astype(np.float64)
+        return _gray_to_rgb(np.rint(arr / 257.0))
+    if mode == "I":
+        arr = np.asarray(im).astype(np.float64)
+        if arr.size and arr.min() >= 0 and arr.max() <= 65535:
+            return _gray_to_rgb(np.rint(arr / 257.0))
+        return _gray_to_rgb(_stretch(arr))
+    if mode == "F":
+        arr = np.nan_to_num(np.asarray(im).astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        if arr.size and arr.min() >= 0 and arr.max() <= 1:
+            return _gray_to_rgb(np.rint(arr * 255.0))
+        return _gray_to_rgb(_stretch(arr))
+    if im.has_transparency_data:  # RGBA/LA/PA/La/RGBa, a tRNS colour key, or a palette with alpha
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    try:
+        return im.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"images with pixel mode {mode!r} are not supported ({exc})") from exc
+
+
+def _stretch(arr: np.ndarray) -> np.ndarray:
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if hi <= lo:  # flat image: keep the value if it is a plausible 8-bit level
+        return np.full_like(arr, np.clip(lo, 0, 255))
+    return np.rint((arr - lo) * (255.0 / (hi - lo)))
+
+
+def _gray_to_rgb(arr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def _describe_unreadable(head: bytes, what: str) -> str:
+    for sig, desc in _NOT_IMAGES:
+        if head.startswith(sig):
+            return f"{what} is {desc}"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("latin-1").strip().lower()
+        kind = "AVIF" if brand.startswith("avi") else ""
+        if brand[:3] in ("hei", "hev", "mif", "msf"):
+            kind = "HEIC/HEIF"
+        if kind:
+            return f"{what} is a {kind} image, which this installation cannot read; convert it to JPEG or PNG"
+        return f"{what} looks like a video or MP4-style file, not an image"
+    for sig, fmt in _IMAGE_SIGNATURES:
+        if head.startswith(sig):
+            return f"{what} starts like a {fmt} image but its header is invalid; the file is corrupt"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return f"{what} is a web page (HTML), not an image; a link may have returned a page, not a picture"
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+        return f"{what} is an SVG vector drawing, which is not supported; export it as PNG"
+    if _looks_like_text(head):
+        return f"{what} looks like text, not an image"
+    return f"{what} is not an image, or is in a format that cannot be read (use PNG, JPEG or WebP)"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        s = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # a multi-byte character may be cut at the end of the sample
+        try:
+            s = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return bool(s) and all(c.isprintable() or c in "\r\n\t\f" for c in s)
+
+
+def _reason(exc: BaseException) -> str:
+    msg = str(exc).strip()
+    return msg if msg else type(exc).__name__
+
+
+def _mp(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} megapixels" if pixels >= 100_000 else f"{pixels} pixels"
+
+
+# -------------------------------------------------------------------------------------------------- resizing
+def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
+    """Longer side becomes `long_side` px, aspect kept; LANCZOS, reduce() first on big shrinks (speed)."""
+    if isinstance(long_side, bool) or not isinstance(long_side, int) or long_side < 1:
+        raise OptionsError(f"size must be a whole number of pixels of at least 1, got {long_side!r}")
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise ImageError(f"the image has zero size ({w}x{h} pixels)")
+    if max(w, h) == long_side:
+        return img.copy()
+    scale = long_side / max(w, h)
+    new = (long_side, max(1, round(h * scale))) if w >= h else (max(1, round(w * scale)), long_side)
+    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+# ---------------------------------------------------------------------------------------------------- saving
+def save_image(
+    img: Image.Image, dest: str | os.PathLike | BinaryIO, format: str | None = None, quality: int = 95
+) -> None:
+    """Write PNG/JPEG/WebP; the format comes from `format`, else the file suffix (file objects: PNG).
+
+    Paths are written to a temporary file and renamed, so a reader never sees half an image.
+    """
+    if hasattr(dest, "write") and not isinstance(dest, (str, os.PathLike)):
+        name = getattr(dest, "name", None)
+        suffix = Path(name).suffix if isinstance(name, str) else ""
+        fmt = _normalise_format(format) if format else _SAVE_FORMATS.get(suffix.lower().lstrip("."), "PNG")
+        _encode(img, dest, fmt, quality)
+        return
+    path = Path(os.fsdecode(os.fspath(dest)))
+    if format:
+        fmt = _normalise_format(format)
+    else:
+        fmt = _SAVE_FORMATS.get(path.suffix.lower().lstrip("."))
+        if fmt is None:
+            raise OptionsError(
+                f"cannot tell the image format from {path.name!r}; use a .png, .jpg or .webp file name"
+            )
+    _check_encodable(img, fmt, quality)
+    # open(..., "xb") rather than mkstemp: the file gets the usual umask permissions, not 0600
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as fh:
+            _encode(img, fh, fmt, quality)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def encode_image(img: Image.Image, format: str = "PNG", quality: int = 95) -> bytes:
+    """The encoded file as bytes, for HTTP responses and chat uploads."""
+    buf = io.BytesIO()
+    _encode(img, buf, _normalise_format(format), quality)
+    return buf.getvalue()
+
+
+def _normalise_format(format: str) -> str:
+    fmt = _SAVE_FORMATS.get(str(format).lower().lstrip("."))
+    if fmt is None:
+        raise OptionsError(f"unsupported output format {format!r}; choose PNG, JPEG or WebP")
+    return fmt
+
+
+def _check_encodable(img: Image.Image, fmt: str, quality: int) -> None:
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise OptionsError(f"quality must be a whole number from 1 to 100, got {quality!r}")
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise ImageError(f"cannot save an image of zero size ({w}x{h} pixels)")
+    if max(w, h) > _MAX_SIDE[fmt]:
+        raise OptionsError(f"{fmt} cannot store images wider or taller than {_MAX_SIDE[fmt]} px; use PNG")
+
+
+def _encode(img: Image.Image, fh: BinaryIO, fmt: str, quality: int) -> None:
+    _check_encodable(img, fmt, quality)
+    out = img if img.mode in _SAVE_MODES[fmt] else to_rgb(img)
+    if fmt == "PNG":
+        out.save(fh, "PNG")
+    elif fmt == "JPEG":
+        out.save(fh, "JPEG", quality=quality)
+    else:
+        out.save(fh, "WEBP", quality=quality)
+
+
+# --------------------------------------------------------------------------------------------------- tensors
+def pil_to_tensor(img: Image.Image, device: str | torch.device | None = None) -> torch.Tensor:
+    """1x3xHxW float32 RGB in 0..1 (non-RGB images go through `to_rgb`, so alpha lands on white)."""
+    rgb = img if img.mode == "RGB" else to_rgb(img)
+    t = TF.to_tensor(rgb).unsqueeze(0)
+    if device is not None:
+        from .device import resolve_device
+
+        t = t.to(resolve_device(device))
+    return t
+
+
+def tensor_to_pil(t: torch.Tensor) -> Image.Image:
+    """RGB image from 1x3xHxW or 3xHxW in 0..1; clamps, rounds (not truncates) so round trips are exact."""
+    if t.dim() == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"expected a single image (batch of 1), got batch of {t.shape[0]}")
+        t = t[0]
+    if t.dim() != 3 or t.shape[0] != 3:
+        raise ValueError(f"expected a tensor shaped 1x3xHxW or 3xHxW, got {tuple(t.shape)}")
+    t = torch.nan_to_num(t.detach().to("cpu", torch.float32), nan=0.0)
+    u8 = (t.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return TF.to_pil_image(u8, mode="RGB")

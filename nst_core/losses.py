@@ -1,0 +1,139 @@
+"""Perceptual losses shared by Gatys optimisation and feed-forward training.
+
+The plain functions follow the formulas of the papers exactly (and are unit-tested against hand computations).
+`PerceptualLoss` is what the engines use: the same terms, but each layer divided by its target's magnitude, so one
+set of default weights works whatever the loss network (Caffe VGG activations are ~100x torchvision's) and whatever
+the image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .errors import OptionsError
+from .lossnets import FeatureExtractor
+
+EPS = 1e-8
+
+
+def content_loss(generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """J_content = 1/(nH*nW*nC) * ||a(C) - a(G)||^2, averaged over the batch."""
+    n = generated[0].numel()
+    return (generated - target).pow(2).flatten(1).sum(1).div(n).mean()
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """G[c, c'] = sum_xy a[x, y, c] a[x, y, c'] for each image of a (B, C, H, W) batch -> (B, C, C)."""
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w)
+    return f @ f.transpose(1, 2)
+
+
+def layer_style_loss(generated: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """||G_S - G_G||^2 / (2*nH*nW*nC)^2 for one layer (nH, nW, nC of the generated activations)."""
+    _, c, h, w = generated.shape
+    diff = gram_matrix(generated) - target_gram
+    return diff.pow(2).flatten(1).sum(1).div((2.0 * h * w * c) ** 2).mean()
+
+
+def style_loss(generated: Sequence[torch.Tensor], target_grams: Sequence[torch.Tensor],
+               weights: Sequence[float]) -> torch.Tensor:
+    """J_style = sum_i w_i/(2*nH*nW*nC)^2 * ||G_S - G_G||^2 over the style layers."""
+    return sum(w * layer_style_loss(g, t) for g, t, w in zip(generated, target_grams, weights, strict=True))
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference between vertical and horizontal neighbours."""
+    dy = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean()
+    dx = (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()
+    return dx + dy
+
+
+def total_loss(j_content: torch.Tensor, j_style: torch.Tensor, j_tv: torch.Tensor,
+               alpha: float, beta: float, tv: float) -> torch.Tensor:
+    """J = alpha*J_content + beta*J_style + tv*J_tv."""
+    return alpha * j_content + beta * j_style + tv * j_tv
+
+
+def normalized_gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram divided by C*H*W: comparable across image sizes, so style targets of any size can be blended."""
+    _, c, h, w = features.shape
+    return gram_matrix(features) / (c * h * w)
+
+
+class PerceptualLoss(nn.Module):
+    """alpha*content + beta*style + tv*TV with every layer term divided by its target's mean square.
+
+    Style targets are computed once (`set_style`); content targets either once (Gatys) or per batch (training).
+    """
+
+    def __init__(
+        self,
+        net: FeatureExtractor,
+        content_layers: Sequence[str],
+        style_layers: Sequence[str],
+        style_layer_weights: Sequence[float] | None = None,
+        content_weight: float = 1.0,
+        style_weight: float = 1e4,
+        tv_weight: float = 1e2,
+    ) -> None:
+        super().__init__()
+        if not content_layers and not style_layers:
+            raise OptionsError("At least one content or style layer is needed.")
+        if style_layer_weights is None:
+            style_layer_weights = [1.0 / max(len(style_layers), 1)] * len(style_layers)
+        if len(style_layer_weights) != len(style_layers):
+            raise OptionsError("style_layer_weights must have one weight per style layer.")
+        self.net = net
+        self.content_layers = list(content_layers)
+        self.style_layers = list(style_layers)
+        self.style_layer_weights = [float(w) for w in style_layer_weights]
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
+        self.style_targets: dict[str, torch.Tensor] = {}
+        self.style_scales: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def set_style(self, images: Sequence[torch.Tensor], blend: Sequence[float] | None = None) -> None:
+        """Blend the normalised Gram matrices of one or more style images (each 1x3xHxW, any size)."""
+        if not images:
+            raise OptionsError("At least one style image is needed.")
+        blend = list(blend) if blend is not None else [1.0] * len(images)
+        if len(blend) != len(images) or any(b < 0 for b in blend) or sum(blend) <= 0:
+            raise OptionsError("style blend weights must be non-negative, one per style image, not all zero.")
+        total = float(sum(blend))
+        targets: dict[str, torch.Tensor] = {}
+        for img, b in zip(images, blend, strict=True):
+            feats = self.net(img, self.style_layers)
+            for name in self.style_layers:
+                g = normalized_gram(feats[name]).mean(0, keepdim=True) * (b / total)
+                targets[name] = targets[name] + g if name in targets else g
+        self.style_targets = targets
+        self.style_scales = {n: t.pow(2).mean() + EPS for n, t in targets.items()}
+
+    @torch.no_grad()
+    def content_targets(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.net(images, self.content_layers)
+        return {n: feats[n].detach() for n in self.content_layers}
+
+    def forward(self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor]
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        feats = self.net(generated, self.layers)
+        zero = generated.new_zeros(())
+        j_content = zero
+        for name in self.content_layers:
+            target = content_targets[name]
+            scale = target.pow(2).flatten(1).mean(1) + EPS  # per image, so a batch of mixed photos is fair
+            j_content = j_content + ((feats[name] - target).pow(2).flatten(1).mean(1) / scale).mean()
+        j_content = j_content / max(len(self.content_layers), 1)
+        j_style = zero
+        for name, w in zip(self.style_layers, self.style_layer_weights, strict=True):
+            g = normalized_gram(feats[name])
+            j_style = j_style + w * ((g - self.style_targets[name]).pow(2).flatten(1).mean(1).mean()
+                                     / self.style_scales[name])
+        j_tv = tv_loss(generated)
+        total = total_loss(j_content, j_style, j_tv, self.content_weight, self.style_weight, self.tv_weight)
+        return total, {"content": j_content, "style": j_style, "tv": j_tv}
