@@ -147,7 +147,7 @@ register(LossNetSpec(
     hub_filename="squeezenet1_1-b8a52dc0.pth",
     torchvision_weights=lambda: models.SqueezeNet1_1_Weights.IMAGENET1K_V1,
     description="SqueezeNet 1.1: ~50x cheaper than VGG-19, style transfer in seconds on a CPU.",
-    default_weights={"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 1e2},
+    default_weights={"content_weight": 1.0, "style_weight": 100.0, "tv_weight": 1e2},
 ))
 
 

@@ -13,8 +13,8 @@ import nst_core
 from nst_core import Cancelled, GatysOptions, OptionsError
 from nst_core.gatys import plan_scales, run_gatys
 from nst_core.images import load_image, pil_to_tensor, resize_long_side
-from nst_core.lossnets import load_loss_net
 from nst_core.losses import PerceptualLoss
+from nst_core.lossnets import load_loss_net
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,8 @@ def test_caffe_convention_from_sidecar(tmp_path):
     expected = x[:, [2, 1, 0]] * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
     assert torch.allclose(net.normalize(x), expected, atol=1e-4)
     tv = load_loss_net("vgg19", tmp_path / "caffe.pth", layers=["relu1_1"], convention="torchvision")
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     assert torch.allclose(tv.normalize(x), (x - mean) / std, atol=1e-6)
 
 
