@@ -1,0 +1,81 @@
+"""Every knob of the demo server in one place, read from the environment once at start-up.
+
+Why env vars: a Hugging Face Space (or any container) is configured through its environment, not flags,
+and the defaults must differ between a free 2-core CPU Space (small images, squeezenet preview) and a GPU box.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    return max(minimum, value)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Resolved settings; `device` is a concrete torch device name ("cpu", "cuda", "mps")."""
+
+    device: str = "cpu"
+    # Output sizes are the long side in pixels.
+    fast_size: int = 512
+    gatys_size: int = 256
+    min_size: int = 64
+    max_size: int = 1024
+    gatys_steps: int = 100
+    gatys_steps_fixed: bool = False  # NST_DEMO_GATYS_STEPS set: use it instead of the core's per-network default
+    gatys_max_steps: int = 500
+    gatys_loss_net: str = "squeezenet"
+    # Queue: one Gatys job at a time (it holds the loss network and its activations), a few fast ones next
+    # to it (a TransformerNet pass is small). Separate queues: a quick request never waits behind a Gatys run.
+    fast_concurrency: int = 2
+    gatys_concurrency: int = 1
+    max_queue: int = 64
+    gatys_time_limit: int = 900  # seconds; a forgotten tab cannot hold the Gatys slot forever
+    max_pixels: int = 25_000_000  # decoded upload size; beyond it the user gets a "too large" message
+    max_file_size: str = "25mb"
+    preview_every: int = 10  # Gatys steps between streamed intermediate images
+    file_ttl: int = 3600  # seconds a result PNG stays downloadable
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.startswith(("cuda", "mps"))
+
+
+def load_config(env: Mapping[str, str] | None = None, device: str | None = None) -> DemoConfig:
+    """Build the config from `env` (default: os.environ); `device` overrides NST_DEMO_DEVICE (for tests)."""
+    env = os.environ if env is None else env
+    if device is None:
+        from nst_core.device import resolve_device  # torch import: only when we really need the device
+
+        device = str(resolve_device(env.get("NST_DEMO_DEVICE", "auto") or "auto"))
+    gpu = device.startswith(("cuda", "mps"))
+    max_size = _int(env, "NST_DEMO_MAX_SIZE", 2048 if gpu else 1024, minimum=64)
+    return DemoConfig(
+        device=device,
+        fast_size=min(max_size, _int(env, "NST_DEMO_FAST_SIZE", 1024 if gpu else 512, minimum=64)),
+        gatys_size=min(max_size, _int(env, "NST_DEMO_GATYS_SIZE", 512 if gpu else 256, minimum=64)),
+        max_size=max_size,
+        gatys_steps=_int(env, "NST_DEMO_GATYS_STEPS", 300 if gpu else 100),
+        gatys_steps_fixed=bool(env.get("NST_DEMO_GATYS_STEPS", "").strip()),
+        gatys_max_steps=_int(env, "NST_DEMO_GATYS_MAX_STEPS", 2000 if gpu else 500),
+        gatys_loss_net=env.get("NST_DEMO_LOSS_NET") or ("vgg19" if gpu else "squeezenet"),
+        fast_concurrency=_int(env, "NST_DEMO_FAST_CONCURRENCY", 4 if gpu else 2),
+        gatys_concurrency=_int(env, "NST_DEMO_GATYS_CONCURRENCY", 1),
+        max_queue=_int(env, "NST_DEMO_MAX_QUEUE", 64),
+        gatys_time_limit=_int(env, "NST_DEMO_GATYS_TIME_LIMIT", 900),
+        max_pixels=_int(env, "NST_DEMO_MAX_PIXELS", 25_000_000),
+        max_file_size=env.get("NST_DEMO_MAX_FILE_SIZE") or "25mb",
+        preview_every=_int(env, "NST_DEMO_PREVIEW_EVERY", 10),
+        file_ttl=_int(env, "NST_DEMO_FILE_TTL", 3600, minimum=60),
+    )

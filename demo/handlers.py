@@ -1,0 +1,369 @@
+"""What the page's buttons call: widgets in, `nst_core.stylize` options out, pixels and friendly words back.
+
+No stylisation logic lives here (that is nst_core's job); this module only translates, enforces the server's
+limits (size, steps) and turns every failure into a message a visitor can act on, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import colorsys
+import hashlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image, ImageDraw
+
+import nst_core
+
+from .config import DemoConfig
+
+log = logging.getLogger("nst.demo")
+
+GENERIC_ERROR = "Something went wrong on our side while painting. Please try again, perhaps with a smaller size."
+LOSS_NET_CHOICES = [("Fast preview (SqueezeNet)", "squeezenet"), ("Full quality (VGG-19)", "vgg19")]
+OPTIMIZER_CHOICES = [("L-BFGS (best quality)", "lbfgs"), ("Adam (steadier on big images)", "adam")]
+
+ImagePair = tuple[Image.Image, Image.Image]
+
+
+def friendly_error(exc: BaseException) -> gr.Error:
+    """NSTError messages are written for people; anything else is our bug: log it, show a generic line."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, nst_core.NSTError):
+        return gr.Error(str(exc), print_exception=False)
+    log.error("stylisation failed", exc_info=(type(exc), exc, exc.__traceback__))
+    return gr.Error(GENERIC_ERROR, print_exception=False)
+
+
+def parse_blend(text: str | None, count: int) -> list[float] | None:
+    """'0.7, 0.3' -> [0.7, 0.3]; empty means equal weights (the core's default)."""
+    if not text or not text.strip():
+        return None
+    parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
+    try:
+        weights = [float(p) for p in parts]
+    except ValueError:
+        raise gr.Error("Blend weights must be numbers separated by commas, like 0.7, 0.3.") from None
+    if len(weights) != count:
+        raise gr.Error(
+            f"Give one blend weight per style image: you gave {len(weights)} for {count} image(s).",
+        )
+    return weights
+
+
+def placeholder_preview(name: str, label: str) -> Image.Image:
+    """A coloured tile with initials, so a style trained without a preview still shows up in the gallery."""
+    hue = int(hashlib.sha1(name.encode()).hexdigest()[:4], 16) / 0xFFFF
+    r, g, b = (int(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.45, 0.85))
+    tile = Image.new("RGB", (256, 256), (r, g, b))
+    initials = "".join(w[0] for w in label.split()[:2]).upper() or "?"
+    draw = ImageDraw.Draw(tile)
+    draw.text((128, 128), initials, fill=(255, 255, 255), anchor="mm", font_size=96)
+    return tile
+
+
+class Stylist:
+    """The handlers bound to one server config; methods are wired to Gradio events in `demo.app`."""
+
+    def __init__(self, config: DemoConfig, out_dir: Path | None = None) -> None:
+        import tempfile
+
+        self.config = config
+        self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- style registry -> widgets ---------------------------------------------------------------------------
+    def styles(self) -> list[Any]:
+        """The registry, read on every page load: a newly trained style shows up without a restart."""
+        try:
+            return list(nst_core.list_styles())
+        except Exception:  # a broken weights folder must not take the page down
+            log.exception("could not list styles")
+            return []
+
+    @staticmethod
+    def style_label(info: Any) -> str:
+        return getattr(info, "label", None) or info.display_name or info.name
+
+    def gallery_items(self, infos: Sequence[Any]) -> list[tuple[Any, str]]:
+        items = []
+        for info in infos:
+            preview = info.preview_path
+            label = info.display_name or info.name
+            if not preview or not Path(preview).is_file():
+                preview = placeholder_preview(info.name, label)
+            items.append((preview if isinstance(preview, Image.Image) else str(preview), label))
+        return items
+
+    def refresh_styles(self, current: str | None = None) -> tuple[Any, Any, list[str]]:
+        """Page-load handler: (gallery update, dropdown update, style names for the select handler)."""
+        infos = self.styles()
+        names = [i.name for i in infos]
+        value = current if current in names else (names[0] if names else None)
+        gallery = gr.Gallery(value=self.gallery_items(infos), selected_index=names.index(value) if value else None)
+        dropdown = gr.Dropdown(choices=[(self.style_label(i), i.name) for i in infos], value=value)
+        return gallery, dropdown, names
+
+    @staticmethod
+    def on_style_selected(names: list[str], evt: gr.SelectData) -> Any:
+        if evt.index is None or not 0 <= evt.index < len(names):
+            return gr.skip()
+        return names[evt.index]
+
+    @staticmethod
+    def on_style_picked(names: list[str], style: str | None) -> Any:
+        """Dropdown -> gallery highlight, so both always show the same choice."""
+        return gr.Gallery(selected_index=names.index(style)) if style in names else gr.skip()
+
+    def gatys_defaults(self, loss_net: str) -> dict[str, Any]:
+        """The core's recommended steps and weights for a loss network on this device (shown in the form)."""
+        try:
+            opts = nst_core.GatysOptions(loss_net=loss_net, device=self.config.device).resolved()
+        except Exception:
+            log.exception("no Gatys defaults for %s", loss_net)
+            return {"steps": self.config.gatys_steps}
+        steps = self.config.gatys_steps if self.config.gatys_steps_fixed else opts.steps
+        return {
+            "steps": min(steps, self.config.gatys_max_steps),
+            "content_weight": opts.content_weight,
+            "style_weight": opts.style_weight,
+            "tv_weight": opts.tv_weight,
+        }
+
+    def on_loss_net_change(self, loss_net: str) -> tuple[Any, Any, Any, Any]:
+        """Switching network switches to its recommended steps and weights (their scales differ per net)."""
+        d = self.gatys_defaults(loss_net)
+        return (
+            gr.Slider(value=d["steps"]),
+            gr.Number(value=d.get("content_weight")),
+            gr.Number(value=d.get("style_weight")),
+            gr.Number(value=d.get("tv_weight")),
+        )
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _load(self, path: Any, what: str) -> Image.Image:
+        if path is None or (isinstance(path, str) and not path):
+            raise gr.Error(f"Please add {what} first.")
+        if isinstance(path, dict):  # a FileData dict, when an API client bypasses preprocessing
+            path = path.get("path")
+        return nst_core.load_image(path, max_pixels=self.config.max_pixels)
+
+    def _size(self, size: Any) -> int:
+        lo, hi = self.config.min_size, self.config.max_size
+        try:
+            value = int(size)
+        except (TypeError, ValueError):
+            raise gr.Error(f"Output size must be a whole number of pixels between {lo} and {hi}.") from None
+        if not lo <= value <= hi:
+            raise gr.Error(f"Output size must be between {lo} and {hi} px on this server (you asked for {value}).")
+        return value
+
+    def _save_png(self, img: Image.Image, stem: str) -> str:
+        """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""
+        now = time.time()
+        for old in self.out_dir.glob("*.png"):
+            try:
+                if now - old.stat().st_mtime > self.config.file_ttl:
+                    old.unlink()
+            except OSError:
+                pass
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40] or "image"
+        path = self.out_dir / f"nst_{safe}_{uuid.uuid4().hex[:8]}.png"
+        nst_core.save_image(img, path, format="PNG")
+        return str(path)
+
+    @staticmethod
+    def _before(content: Image.Image, size: tuple[int, int]) -> Image.Image:
+        return content if content.size == size else content.resize(size, Image.Resampling.LANCZOS)
+
+    # -- endpoints ------------------------------------------------------------------------------------------
+    def stylize(
+        self,
+        image: str | None,
+        style: str | None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        size: int = 512,
+    ) -> tuple[ImagePair, str]:
+        """Repaint a photo in one of the installed fast styles (about a second).
+
+        Args:
+            image: the content photo (JPEG, PNG or WebP).
+            style: name of an installed style, e.g. "starry_night" (see the style dropdown for the list).
+            strength: 0..1, how much of the style to apply (1 = full style, 0 = the original photo).
+            preserve_colors: keep the photo's own colours, take only strokes and texture from the style.
+            size: long side of the result in pixels.
+
+        Returns:
+            The (original, stylised) pair at the result's size, and the stylised image as a PNG file.
+        """
+        try:
+            if not style:
+                raise gr.Error("Please pick a style first.")
+            content = self._load(image, "a photo")
+            result = nst_core.stylize(
+                content,
+                style,
+                method="fast",
+                strength=float(strength),
+                preserve_colors=bool(preserve_colors),
+                size=self._size(size),
+                device=self.config.device,
+            )
+            png = self._save_png(result, str(style))
+        except Exception as exc:
+            raise friendly_error(exc) from None
+        return (self._before(content, result.size), result), png
+
+    async def stylize_gatys(
+        self,
+        content: str | None,
+        style_image: str | None,
+        loss_net: str = "squeezenet",
+        size: int = 256,
+        steps: int = 100,
+        content_weight: float | None = None,
+        style_weight: float | None = None,
+        tv_weight: float | None = None,
+        optimizer: str = "lbfgs",
+        preserve_colors: bool = False,
+        seed: int = 0,
+        extra_styles: Sequence[str] | None = None,
+        blend_weights: str = "",
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        """Paint a photo in the style of any image by optimisation (Gatys et al.), streaming progress.
+
+        Args:
+            content: the content photo.
+            style_image: the painting whose style to copy.
+            loss_net: "squeezenet" (fast preview) or "vgg19" (full quality, slow on CPU).
+            size: long side of the result in pixels.
+            steps: optimisation steps; more = closer to the style, slower.
+            content_weight: weight of keeping the photo's content (empty = the core's default).
+            style_weight: weight of matching the style (empty = the core's default).
+            tv_weight: total-variation weight; higher = smoother result (empty = the core's default).
+            optimizer: "lbfgs" or "adam".
+            preserve_colors: keep the photo's own colours.
+            seed: random seed, for repeatable results.
+            extra_styles: more style images to blend with the first one.
+            blend_weights: one number per style image (first image first), e.g. "0.7, 0.3"; empty = equal.
+
+        Returns:
+            The (original, stylised) pair, and the stylised image as a PNG file.
+        """
+        try:
+            photo = self._load(content, "a photo")
+            styles = [self._load(style_image, "a style image")]
+            for extra in extra_styles or ():
+                styles.append(self._load(extra, "a style image"))
+            options: dict[str, Any] = {
+                "loss_net": loss_net or self.config.gatys_loss_net,
+                "size": self._size(size),
+                "steps": self._steps(steps),
+                "optimizer": optimizer or "lbfgs",
+                "preserve_colors": bool(preserve_colors),
+                "seed": int(seed or 0),
+                "device": self.config.device,
+                "preview_every": self.config.preview_every,
+            }
+            for key, value in (
+                ("content_weight", content_weight),
+                ("style_weight", style_weight),
+                ("tv_weight", tv_weight),
+            ):
+                if value is not None:
+                    options[key] = float(value)
+            blend = parse_blend(blend_weights, len(styles))
+        except Exception as exc:
+            raise friendly_error(exc) from None
+
+        cancel = threading.Event()
+        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def post(kind: str, payload: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, (kind, payload))
+            except RuntimeError:  # the page went away and its loop with it: nobody is listening
+                cancel.set()
+
+        def work() -> None:
+            try:
+                result = nst_core.stylize(
+                    photo,
+                    method="gatys",
+                    style_images=styles,
+                    style_blend=blend,
+                    callback=lambda p: post("progress", p),
+                    cancel=cancel,
+                    **options,
+                )
+                post("done", result)
+            except BaseException as exc:
+                post("error", exc)
+
+        threading.Thread(target=work, name="nst-gatys", daemon=True).start()
+        before: dict[tuple[int, int], Image.Image] = {}
+
+        def pair(img: Image.Image) -> ImagePair:
+            if img.size not in before:
+                before[img.size] = self._before(photo, img.size)
+            return before[img.size], img
+
+        progress(0.0, desc="Loading the loss network…")
+        finished = False
+        try:
+            while True:
+                kind, payload = await events.get()
+                latest_image = None
+                # Drain what piled up while the page was busy: show only the newest picture and progress.
+                while kind == "progress":
+                    if payload.image is not None:
+                        latest_image = payload.image
+                    progress(payload.fraction, desc=_describe(payload))
+                    if events.empty():
+                        break
+                    kind, payload = events.get_nowait()
+                if latest_image is not None:
+                    yield pair(latest_image), gr.skip()
+                if kind == "done":
+                    finished = True
+                    png = self._save_png(payload, "gatys")
+                    yield pair(payload), png
+                    return
+                if kind == "error":
+                    finished = True
+                    if isinstance(payload, nst_core.Cancelled):
+                        raise gr.Error("Stopped.", print_exception=False)
+                    raise friendly_error(payload)
+        finally:
+            if not finished:  # Stop button, closed tab or time limit: the core stops at its next step
+                cancel.set()
+                log.info("Gatys run stopped before the end (Stop, closed page or time limit)")
+
+    def _steps(self, steps: Any) -> int:
+        hi = self.config.gatys_max_steps
+        try:
+            value = int(steps)
+        except (TypeError, ValueError):
+            raise gr.Error(f"Steps must be a whole number between 1 and {hi}.") from None
+        if not 1 <= value <= hi:
+            raise gr.Error(f"Steps must be between 1 and {hi} on this server (you asked for {value}).")
+        return value
+
+
+def _describe(p: nst_core.Progress) -> str:
+    text = f"Painting… step {p.step}/{p.total}"
+    if p.scales > 1:
+        text += f", scale {p.scale}/{p.scales}"
+    return f"{text} · {p.elapsed:.0f} s"

@@ -1,0 +1,139 @@
+"""Start the real demo server in a child process, for the end-to-end tests and the load benchmark.
+
+Why a child process and not a thread: the tests then exercise exactly `python -m demo` (argument parsing,
+queue, launch options), and the load test can measure the server's own memory with psutil.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STYLE = "demo_test_style"  # the random-init style that make_style_dir writes
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(env: Mapping[str, str] | None = None, timeout: float = 180.0) -> Iterator[Server]:
+    """Run `python -m demo` on 127.0.0.1 with a free port; yield once it answers HTTP; stop it afterwards."""
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        **(env or {}),
+    }
+    fd, log_name = tempfile.mkstemp(prefix="nst-demo-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(fd, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "demo", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}/", proc, log_path)
+    try:
+        _wait_ready(server, timeout)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        with contextlib.suppress(OSError):
+            log_path.unlink()
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"demo server exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with opener.open(server.url + "config", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"demo server did not answer within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def make_photo(path: Path, size: tuple[int, int] = (96, 64), color: tuple[int, int, int] = (40, 120, 200)) -> Path:
+    """A small synthetic 'photo' (sky, ground, sun): deterministic and free of licences."""
+    img = Image.new("RGB", size, color)
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    draw.rectangle([0, h * 2 // 3, w, h], fill=(60, 140, 60))
+    draw.ellipse([w // 8, h // 8, w // 8 + h // 3, h // 8 + h // 3], fill=(250, 220, 80))
+    img.save(path)
+    return path
+
+
+def make_style_dir(root: Path, *, tiny: bool = True) -> Path:
+    """A random-init (tiny) TransformerNet saved through the registry: the demo must list and run it.
+
+    Untrained, its output is near zero (a black picture); the last layer gets a gain and a warm bias so the
+    result visibly depends on the photo, which makes screenshots and eyeballing meaningful.
+    """
+    import torch
+
+    from nst_core.styles import save_style
+    from nst_core.transformer_net import TransformerConfig, TransformerNet
+
+    torch.manual_seed(0)
+    config = TransformerConfig(channels=(8, 16, 32), n_residual=1) if tiny else TransformerConfig()
+    model = TransformerNet(config).eval()
+    with torch.no_grad():
+        model.deconv3.conv2d.weight.mul_(150.0)
+        model.deconv3.conv2d.bias.copy_(torch.tensor([150.0, 120.0, 90.0]))
+    out = root / "styles"
+    meta = {"display_name": "Test pattern", "artist": "Random init", "title": "untrained network"}
+    save_style(model, STYLE, out, meta)  # preview rendered by the model itself
+    return out
+
+
+def server_env(style_dir: Path, **extra: str) -> dict[str, str]:
+    env = {"NST_WEIGHTS_DIR": str(style_dir), "NST_DEMO_DEVICE": "cpu", "OMP_NUM_THREADS": "2"}
+    env.update(extra)
+    return env

@@ -1,0 +1,246 @@
+"""The demo's public API, end to end: a real `python -m demo` server on loopback, called with gradio_client.
+
+No bundled weights needed: a tiny random-init style is written to a temp dir and exposed via NST_WEIGHTS_DIR.
+Gatys runs use the real SqueezeNet / VGG-19 from shared data (skipped with a reason when absent), at 64 px.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from demo.config import DemoConfig
+from demo.handlers import Stylist, friendly_error, parse_blend
+from demo.testing import STYLE, make_photo, make_style_dir, serve, server_env
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+FAST_PARAMS = ["image", "style", "strength", "preserve_colors", "size"]
+GATYS_PARAMS = [
+    "content",
+    "style_image",
+    "loss_net",
+    "size",
+    "steps",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "optimizer",
+    "preserve_colors",
+    "seed",
+    "extra_styles",
+    "blend_weights",
+]
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    return make_photo(tmp_path_factory.mktemp("img") / "photo.png")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrained"
+    extra = {"NST_DEMO_PREVIEW_EVERY": "2", "NST_DEMO_GATYS_MAX_STEPS": "10000"}
+    for var, name in (
+        ("NST_SQUEEZENET_WEIGHTS", "squeezenet1_1_imagenet.pth"),
+        ("NST_VGG19_WEIGHTS", "vgg19_caffe_imagenet_conv.pth"),
+    ):
+        if (shared / name).is_file():
+            extra[var] = str(shared / name)
+    with serve(server_env(make_style_dir(root), **extra)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server, tmp_path_factory) -> Client:
+    return Client(server.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def _open(path: str) -> Image.Image:
+    with Image.open(path) as im:
+        im.load()
+        return im.copy()
+
+
+def test_api_is_stable(client):
+    """Parameter names and order are the contract with API and MCP users: changing them breaks them."""
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == FAST_PARAMS
+    assert [p["parameter_name"] for p in api["/stylize_gatys"]["parameters"]] == GATYS_PARAMS
+    # Page plumbing (style refresh, gallery clicks, Stop) stays out of the public API.
+    assert set(api) == {"/stylize", "/stylize_gatys"}
+
+
+def test_mcp_tools_when_the_extra_is_installed(server):
+    """With gradio's `mcp` extra the two endpoints are MCP tools (the page enables it when importable)."""
+    import importlib.util
+    import json
+    import urllib.request
+
+    if importlib.util.find_spec("mcp") is None:
+        pytest.skip('MCP server off: the `mcp` package is not installed (pip install "gradio[mcp]")')
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(server.url + "gradio_api/mcp/schema", timeout=30) as resp:
+        tools = {tool["name"]: tool for tool in json.load(resp)}
+    assert {"stylize", "stylize_gatys"} <= set(tools)
+    assert list(tools["stylize"]["inputSchema"]["properties"]) == FAST_PARAMS
+
+
+def test_fast_endpoint_returns_before_after_and_png(client, photo):
+    slider, png = client.predict(handle_file(str(photo)), STYLE, 1.0, False, 64, api_name="/stylize")
+    before, after = (_open(p) for p in slider)
+    full = _open(png)
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert full.size == (64, 43) or full.size == (64, 42)  # long side 64, aspect kept
+    assert before.size == after.size == full.size
+    # The 'before' half is the uploaded photo (sky blue top-right), not someone else's picture.
+    r, _g, b = before.convert("RGB").getpixel((before.width - 2, 2))
+    assert b > r and b > 150
+
+
+def test_fast_strength_zero_returns_the_photo(client, photo):
+    slider, png = client.predict(handle_file(str(photo)), STYLE, 0.0, False, 96, api_name="/stylize")
+    before, full = _open(slider[0]).convert("RGB"), _open(png).convert("RGB")
+    diff = max(abs(a - b) for a, b in zip(before.getpixel((80, 10)), full.getpixel((80, 10)), strict=True))
+    assert diff <= 12
+
+
+def test_non_image_upload_gets_a_friendly_error(client, tmp_path):
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("this is not an image\n" * 20)
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(bogus)), STYLE, 1.0, False, 64, api_name="/stylize")
+    msg = str(err.value)
+    assert "not an image" in msg
+    assert "Traceback" not in msg and "PIL" not in msg and "/tmp/" not in msg
+
+
+@pytest.mark.parametrize(
+    ("style", "size", "needle"),
+    [
+        ("no_such_style", 64, "no_such_style"),
+        (STYLE, 100_000, "1024"),
+    ],
+)
+def test_bad_options_get_friendly_errors(client, photo, style, size, needle):
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(photo)), style, 1.0, False, size, api_name="/stylize")
+    msg = str(err.value)
+    assert needle in msg
+    assert "Traceback" not in msg
+
+
+def _gatys_args(photo: Path, loss_net: str, steps: int) -> tuple:
+    return (
+        handle_file(str(photo)),
+        handle_file(str(photo)),  # any image works as a style; we only check the plumbing here
+        loss_net,
+        64,
+        steps,
+        None,
+        None,
+        None,
+        "adam",
+        False,
+        0,
+        None,
+        "",
+    )
+
+
+def test_gatys_streams_intermediate_images_then_the_result(client, photo, squeezenet_path):
+    job = client.submit(*_gatys_args(photo, "squeezenet", 6), api_name="/stylize_gatys")
+    slider, png = job.result(timeout=240)
+    assert _open(png).size[0] == 64
+    assert len(job.outputs()) >= 2, "expected intermediate images before the final one"
+    before, after = (_open(p) for p in slider)
+    assert before.size == after.size
+
+
+def test_cancelling_a_gatys_job_stops_the_core_and_frees_the_slot(client, server, photo, squeezenet_path):
+    """What the Stop button does, through the API: cancel mid-run; the next Gatys job must still run."""
+    job = client.submit(*_gatys_args(photo, "squeezenet", 10_000), api_name="/stylize_gatys")
+    deadline = time.monotonic() + 120
+    while not job.outputs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.outputs(), "no intermediate image arrived"
+    job.cancel()
+    deadline = time.monotonic() + 60
+    while "stopped before the end" not in server.log_tail(20_000) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "stopped before the end" in server.log_tail(20_000)
+    _, png = client.predict(*_gatys_args(photo, "squeezenet", 2), api_name="/stylize_gatys")
+    assert _open(png).size[0] == 64
+
+
+def test_gatys_full_quality_vgg19(client, photo, vgg19_path):
+    _slider, png = client.predict(*_gatys_args(photo, "vgg19", 2), api_name="/stylize_gatys")
+    assert _open(png).size[0] == 64
+
+
+def test_gatys_blend_weights_are_checked(client, photo):
+    args = list(_gatys_args(photo, "squeezenet", 2))
+    args[-1] = "1, 2, 3"
+    with pytest.raises(AppError, match="one blend weight per style image"):
+        client.predict(*args, api_name="/stylize_gatys")
+
+
+def test_server_still_healthy_after_errors(client, photo):
+    _slider, png = client.predict(handle_file(str(photo)), STYLE, 0.5, True, 64, api_name="/stylize")
+    assert _open(png).size[0] == 64
+
+
+# -- in-process: cancellation reaches the core -------------------------------------------------------------
+def test_closing_the_gatys_stream_sets_the_cancel_event(monkeypatch, photo, tmp_path):
+    """The Stop button / a closed tab cancels the generator; the core's `cancel` event must then be set."""
+    import nst_core
+
+    seen: dict[str, threading.Event] = {}
+    finished = threading.Event()
+
+    def fake_stylize(content, *, cancel, callback, **kwargs):
+        seen["cancel"] = cancel
+        step = 0
+        try:
+            while not cancel.wait(0.01):
+                step += 1
+                callback(nst_core.Progress(step=step, total=10_000, image=content))
+            raise nst_core.Cancelled("Stopped on request.")
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(nst_core, "stylize", fake_stylize)
+    stylist = Stylist(DemoConfig(device="cpu"), out_dir=tmp_path)
+
+    async def run() -> None:
+        gen = stylist.stylize_gatys(str(photo), str(photo), progress=lambda *a, **k: None)
+        (before, after), _ = await gen.__anext__()
+        assert after.size == before.size
+        await gen.aclose()
+
+    asyncio.run(run())
+    assert seen["cancel"].is_set()
+    assert finished.wait(5), "the worker thread should stop once cancelled"
+
+
+def test_error_translation():
+    import gradio as gr
+
+    import nst_core
+
+    assert friendly_error(nst_core.ImageError("That is not a picture.")).message == "That is not a picture."
+    generic = friendly_error(RuntimeError("CUDA driver exploded at 0xdeadbeef"))
+    assert isinstance(generic, gr.Error) and "0xdeadbeef" not in generic.message
+    assert parse_blend(" 0.7, 0.3 ", 2) == [0.7, 0.3]
+    assert parse_blend("", 3) is None
+    with pytest.raises(gr.Error):
+        parse_blend("a, b", 2)

@@ -1,0 +1,141 @@
+"""The page in a real browser: upload a photo, pick a style, click, see the before/after slider.
+
+Headless Debian Chromium driven by Playwright (it cannot download its own browser offline). Screenshots go to
+artifacts/ (git-ignored) so a person can look at the page after CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from demo.testing import make_photo, make_style_dir, serve, server_env
+
+CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("NST_ARTIFACTS_DIR", REPO / "artifacts"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"Chromium not found at {CHROMIUM}: run `make browser` (apt-get install chromium)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo-browser")
+    with serve(server_env(make_style_dir(root))) as srv:
+        yield srv
+
+
+def _photo(tmp_path: Path) -> Path:
+    """A real photo when the offline data is there (nicer screenshot), else a synthetic one."""
+    shared = Path(os.environ.get("NST_SHARED_DATA", REPO.parent / "shared" / "data"))
+    real = shared / "content" / "tubingen.jpg"
+    return real if real.is_file() else make_photo(tmp_path / "photo.png", size=(480, 320))
+
+
+def _style_to_click() -> str:
+    """Display name of a bundled (trained) style if the repo ships one, for a real-looking screenshot;
+    else the test pattern."""
+    from nst_core import list_styles
+
+    shipped = list_styles()
+    return shipped[0].display_name if shipped else "Test pattern"
+
+
+def test_upload_pick_style_and_see_the_slider(browser, server, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    console_errors: list[str] = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator("#content-image").wait_for(timeout=60_000)
+
+        # 1. upload the photo through the component's own file input
+        page.locator("#content-image input[type=file]").set_input_files(str(_photo(tmp_path)))
+        page.locator("#content-image img").first.wait_for(timeout=30_000)
+
+        # 2. pick a style in the gallery: the dropdown must follow the click
+        target = _style_to_click()
+        thumbs = page.locator("#style-gallery .thumbnail-item")
+        thumbs.first.wait_for(timeout=30_000)
+        labels = [t.get_attribute("aria-label") or t.inner_text() for t in thumbs.all()]
+        index = next((i for i, label in enumerate(labels) if target in label), 0)
+        thumbs.nth(index).click()
+        page.wait_for_function(
+            "name => document.querySelector('#style-name input')?.value !== ''", arg=target, timeout=10_000
+        )
+
+        # 3. stylise and wait for both halves of the slider
+        page.locator("#fast-run").click()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#result-slider img'))"
+            ".filter(i => i.complete && i.naturalWidth > 0).length >= 2",
+            timeout=120_000,
+        )
+        download = page.locator("#download")
+        page.wait_for_function(
+            "() => { const b = document.querySelector('#download button, button#download'); return b && !b.disabled; }",
+            timeout=30_000,
+        )
+        assert download.is_visible()
+        assert not page.locator(".toast-body.error").count(), "an error toast appeared"
+        page.mouse.move(0, 0)  # no hover highlight in the picture
+        page.wait_for_timeout(500)  # let the slider settle
+        shot = ARTIFACTS / "demo_browser.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+
+        # The Gatys tab: its controls render (layout screenshot for review; no optimisation run here).
+        page.get_by_role("tab", name="Your own style image").click()
+        page.locator("#style-image").wait_for(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "demo_browser_gatys_tab.png"), full_page=True)
+        assert not console_errors, f"JavaScript errors on the page: {console_errors}"
+    finally:
+        page.close()
+
+
+def test_a_broken_upload_gets_a_friendly_message(browser, server, tmp_path):
+    """A file that claims to be a JPEG but is not: the page says so in words, no stack trace."""
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("definitely not a picture\n" * 40)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator("#content-image").wait_for(timeout=60_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#content-image input[type=file]").set_input_files(str(fake))
+        page.wait_for_timeout(1000)
+        page.locator("#fast-run").click()
+        toast = page.locator(".toast-message-text.error")
+        toast.first.wait_for(timeout=30_000)
+        text = " ".join(toast.all_inner_texts())
+        assert "not an image" in text
+        assert "Traceback" not in text and "PIL" not in text
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "demo_browser_bad_upload.png"))
+    finally:
+        page.close()
