@@ -1,0 +1,364 @@
+"""The Discord client, its commands, and the glue from an interaction to a stylised file.
+
+Flow for every request: validate options and admit the user (rate limit, queue) *before* deferring, so that
+mistakes get an instant private reply; then defer (Discord's 3-second deadline), download, wait for a worker
+while editing the reply with the queue position and progress, and finally edit the reply with the image.
+
+No `from __future__ import annotations` here on purpose: discord.py reads the command callbacks' annotations,
+and the size range and style choices are built at runtime from the configuration and installed styles.
+"""
+
+import contextlib
+import io
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+from discord import app_commands
+from PIL import Image
+
+from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
+from bots.fetch import fetch_image
+from bots.jobs import StylizeService, Ticket
+from bots.messages import BotError, FetchError, friendly_error, human_size, queue_text
+from bots.options import JobSpec, build_spec, installed_styles, style_label
+
+log = logging.getLogger("bots.discord")
+
+MAX_CHOICES = 25  # Discord's limit for static choices and select-menu options
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """Where an image posted on Discord lives, plus what Discord told us about it before downloading."""
+
+    url: str
+    filename: str = "image"
+    size: int | None = None
+    content_type: str | None = None
+
+    @classmethod
+    def from_attachment(cls, att: discord.Attachment) -> "ImageRef":
+        return cls(att.url, att.filename, att.size, att.content_type)
+
+
+def looks_like_image(att: discord.Attachment) -> bool:
+    if att.content_type:
+        return att.content_type.lower().startswith("image/")
+    return att.filename.lower().endswith(IMAGE_EXTS)
+
+
+def image_in_message(message: discord.Message) -> ImageRef | None:
+    """First image of a message: attachments first, then embedded images (link previews, other bots)."""
+    for att in message.attachments:
+        if looks_like_image(att):
+            return ImageRef.from_attachment(att)
+    for embed in message.embeds:
+        for media in (embed.image, embed.thumbnail):
+            url = media.proxy_url or media.url
+            if url:
+                return ImageRef(url)
+    return None
+
+
+class StylizeTree(app_commands.CommandTree):
+    """Rejects malformed raw option values before discord.py parses them (it would crash on a non-numeric
+    "number" option, leaving the user with "The application did not respond")."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        data = interaction.data or {}
+        for option in _flatten_options(data.get("options") or []):
+            if option.get("type") != 10 or option.get("focused"):
+                continue
+            value = option.get("value")
+            try:
+                float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                await interaction.response.send_message(
+                    f"`{option.get('name')}` must be a number, not `{str(value)[:20]}`.", ephemeral=True
+                )
+                return False
+        return True
+
+
+def _flatten_options(options: list) -> list:
+    out = []
+    for option in options:
+        out.append(option)
+        out.extend(_flatten_options(option.get("options") or []))
+    return out
+
+
+class StylizeBot(discord.Client):
+    """A plain Client (no prefix commands, no privileged intents) with an app-command tree."""
+
+    def __init__(self, config: DiscordConfig, common: CommonConfig, *, service: StylizeService | None = None):
+        intents = discord.Intents.none()
+        intents.guilds = True  # channel/guild names in logs; not privileged
+        super().__init__(intents=intents)
+        self.config = config
+        self.common = common
+        self.service = service or StylizeService(common)
+        self.tree = StylizeTree(self)
+        self.tree.on_error = self.on_tree_error
+        self.session: aiohttp.ClientSession | None = None
+        self.media_hosts = DISCORD_MEDIA_HOSTS + common.extra_media_hosts
+        register_commands(self)
+
+    async def setup_hook(self) -> None:
+        self.session = aiohttp.ClientSession()
+        if not self.config.sync_commands:
+            return
+        if self.config.guild_id:
+            guild = discord.Object(id=self.config.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s (development mode)", len(synced), self.config.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        await self.service.close()
+        if self.session:
+            await self.session.close()
+        await super().close()
+
+    # ----- checks ----------------------------------------------------------------------------------------
+    def allowed_here(self, interaction: discord.Interaction) -> bool:
+        cfg = self.config
+        if cfg.allowed_guilds and interaction.guild_id not in cfg.allowed_guilds:
+            return False
+        return not (cfg.allowed_channels and interaction.channel_id not in cfg.allowed_channels)
+
+    def check_ref(self, ref: ImageRef, what: str = "image") -> None:
+        """Reject from Discord's metadata alone, before deferring or downloading anything."""
+        if ref.content_type and not ref.content_type.lower().startswith("image/"):
+            raise FetchError(f"The {what} `{ref.filename[:60]}` is not an image; attach a PNG, JPEG or WebP.")
+        if ref.size is not None and ref.size > self.common.max_download:
+            raise FetchError(
+                f"The {what} is {human_size(ref.size)}; the limit is {human_size(self.common.max_download)}."
+            )
+
+    async def fetch(self, ref: ImageRef) -> Image.Image:
+        assert self.session is not None, "setup_hook creates the session"
+        return await fetch_image(
+            self.session,
+            ref.url,
+            allowed_hosts=self.media_hosts,
+            insecure_hosts=self.common.extra_media_hosts,
+            max_bytes=self.common.max_download,
+            timeout=self.common.download_timeout,
+            max_pixels=self.common.max_input_pixels,
+        )
+
+    # ----- the one pipeline ------------------------------------------------------------------------------
+    async def start_job(
+        self,
+        interaction: discord.Interaction,
+        content: ImageRef,
+        *,
+        style: str | None = None,
+        style_image: ImageRef | None = None,
+        strength: object = None,
+        preserve_colors: object = None,
+        size: object = None,
+    ) -> None:
+        """Validate + admit (private reply on failure), defer, then run the job to its final message."""
+        if not self.allowed_here(interaction):
+            await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
+            return
+        try:
+            spec = build_spec(
+                self.common,
+                style=style,
+                custom=style_image is not None,
+                strength=strength,
+                preserve_colors=preserve_colors,
+                size=size,
+            )
+            self.check_ref(content)
+            if style_image is not None:
+                self.check_ref(style_image, "style image")
+            ticket = self.service.admit(f"discord:{interaction.user.id}")
+        except BotError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        async with ticket:
+            await interaction.response.defer(thinking=True)
+            await self.finish_job(interaction, ticket, spec, content, style_image)
+
+    async def finish_job(
+        self,
+        interaction: discord.Interaction,
+        ticket: Ticket,
+        spec: JobSpec,
+        content: ImageRef,
+        style_ref: ImageRef | None,
+    ) -> None:
+        async def status(text: str) -> None:
+            await interaction.edit_original_response(content=text)
+
+        try:
+            if ticket.position > 0:
+                await status(queue_text(ticket.position))
+            content_img = await self.fetch(content)
+            style_img = await self.fetch(style_ref) if style_ref is not None else None
+            result = await ticket.run(spec, content_img, style_image=style_img, on_status=status)
+            # Discord reports the real limit for this server (boosts included); never exceed either.
+            limit = min(self.config.upload_limit, getattr(interaction, "filesize_limit", 0) or self.config.upload_limit)
+            encoded = await self.service.encode(result, limit, lossy="WEBP")
+            file = discord.File(
+                io.BytesIO(encoded.data), filename=encoded.filename(f"stylized-{spec.style or 'custom'}")
+            )
+            await interaction.edit_original_response(content=self.caption(spec, encoded.size), attachments=[file])
+        except Exception as exc:
+            message = friendly_error(exc)
+            try:
+                await interaction.edit_original_response(content=f"⚠️ {message}", attachments=[])
+            except discord.HTTPException as http_exc:
+                log.warning("could not report an error to Discord: %s", http_exc.status)
+
+    @staticmethod
+    def caption(spec: JobSpec, size: tuple[int, int]) -> str:
+        parts = [f"**{spec.label}**" if not spec.custom else "**custom style**"]
+        if spec.strength is not None:
+            parts.append(f"strength {spec.strength:g}")
+        if spec.preserve_colors:
+            parts.append("original colours")
+        parts.append(f"{size[0]}×{size[1]}")
+        return " · ".join(parts)
+
+    async def on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Malformed options and anything unexpected: a private message, never a silent failure."""
+        original = getattr(error, "original", error)
+        if isinstance(error, app_commands.TransformerError):
+            message = f"I could not understand the value `{str(error.value)[:40]}` for this option."
+        else:
+            message = friendly_error(original)
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=f"⚠️ {message}")
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not report an error to Discord: %s", exc.status)
+
+
+class StylePicker(discord.ui.View):
+    """The context menu has no options, so it asks for the style with a private dropdown."""
+
+    def __init__(
+        self, bot: StylizeBot, origin: discord.Interaction, target: ImageRef, styles: list, default: str | None
+    ):
+        super().__init__(timeout=300)
+        self.bot = bot
+        self.origin = origin  # the context-menu interaction whose private reply holds this picker
+        self.target = target
+        self.labels = {s.name: style_label(s) for s in styles}
+        options = [
+            discord.SelectOption(label=style_label(s)[:100], value=s.name, default=s.name == default)
+            for s in styles[:MAX_CHOICES]
+        ]
+        self.select = discord.ui.Select(placeholder="Pick a style", options=options, min_values=1, max_values=1)
+        self.select.callback = self.on_pick
+        self.add_item(self.select)
+
+    async def on_pick(self, interaction: discord.Interaction) -> None:
+        self.stop()
+        style = self.select.values[0]
+        try:  # a picker that has been used should not invite a second click
+            await self.origin.edit_original_response(content=f"Style: **{self.labels.get(style, style)}**", view=None)
+        except discord.HTTPException as exc:
+            log.info("could not close the style picker: %s", exc.status)
+        await self.bot.start_job(interaction, self.target, style=style)
+
+    async def on_timeout(self) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.origin.edit_original_response(content="No style picked; the menu has expired.", view=None)
+
+
+def register_commands(bot: StylizeBot) -> None:
+    """Build `/stylize` and the context menu from the configuration and the styles installed right now."""
+    common = bot.common
+    styles = installed_styles()
+    choices = [app_commands.Choice(name=style_label(s)[:100], value=s.name) for s in styles]
+    Size = app_commands.Range[int, common.min_size, common.max_size]
+    Strength = app_commands.Range[float, 0.0, 1.0]
+
+    @app_commands.describe(
+        image="The picture to repaint",
+        style="An installed style (ignored when style_image is given)",
+        strength="How strongly to apply the style, 0 to 1 (installed styles only)",
+        preserve_colors="Keep the colours of your picture",
+        size=f"Long side of the result in pixels (default {common.default_size})",
+        style_image="Your own style picture (slower: optimisation-based)",
+    )
+    async def stylize(
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        style: str | None = None,
+        strength: Strength | None = None,
+        preserve_colors: bool | None = None,
+        size: Size | None = None,
+        style_image: discord.Attachment | None = None,
+    ) -> None:
+        if not isinstance(image, discord.Attachment) or not (
+            style_image is None or isinstance(style_image, discord.Attachment)
+        ):  # Discord sent an ID without the file's details
+            await interaction.response.send_message("I could not see the attached file; try again.", ephemeral=True)
+            return
+        await bot.start_job(
+            interaction,
+            ImageRef.from_attachment(image),
+            style=style,
+            style_image=ImageRef.from_attachment(style_image) if style_image else None,
+            strength=strength,
+            preserve_colors=preserve_colors,
+            size=size,
+        )
+
+    if 0 < len(choices) <= MAX_CHOICES:
+        stylize = app_commands.choices(style=choices)(stylize)
+    elif len(choices) > MAX_CHOICES:
+
+        async def complete_style(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            needle = current.lower()
+            found = [c for c in choices if needle in c.name.lower() or needle in c.value]
+            return found[:MAX_CHOICES]
+
+        stylize = app_commands.autocomplete(style=complete_style)(stylize)
+    if not common.gatys_enabled:
+        stylize.__annotations__.pop("style_image", None)
+
+    command = app_commands.Command(
+        name="stylize", description="Repaint a picture in the style of a painting", callback=stylize
+    )
+    bot.tree.add_command(command)
+
+    async def stylize_message(interaction: discord.Interaction, message: discord.Message) -> None:
+        ref = image_in_message(message)
+        if ref is None:
+            await interaction.response.send_message("That message has no image I can use.", ephemeral=True)
+            return
+        if not bot.allowed_here(interaction):
+            await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
+            return
+        current = installed_styles()
+        if len(current) <= 1:  # nothing to choose: go straight to work (or explain that none is installed)
+            await bot.start_job(interaction, ref)
+            return
+        default = common.default_style or current[0].name
+        view = StylePicker(bot, interaction, ref, current, default)
+        await interaction.response.send_message("Which style?", view=view, ephemeral=True)
+
+    bot.tree.add_command(app_commands.ContextMenu(name="Stylize image", callback=stylize_message))
+
+
+def build_bot(config: DiscordConfig, common: CommonConfig, *, service: StylizeService | None = None) -> StylizeBot:
+    return StylizeBot(config, common, service=service)

@@ -1,0 +1,54 @@
+"""`python -m bots.slack`: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on SLACK_HOST:SLACK_PORT."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+
+from bots.config import CommonConfig, ConfigError, SlackConfig
+
+
+async def serve_socket_mode(bot, app_token: str) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bot.app, app_token)
+    try:
+        await handler.start_async()
+    finally:
+        await bot.close()
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("NST_BOT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        common = CommonConfig.from_env()
+        config = SlackConfig.from_env()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    from .app import build_app, check_token
+
+    bot = build_app(config, common)
+    log = logging.getLogger("bots.slack")
+    problem = asyncio.run(check_token(bot))
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    if config.socket_mode:
+        log.info("starting in Socket Mode")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_socket_mode(bot, config.app_token.get()))
+        return 0
+    log.info("starting HTTP mode on %s:%d%s", config.host, config.port, config.path)
+    from aiohttp import web
+
+    web.run_app(bot.web_app(), host=config.host, port=config.port, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,529 @@
+"""The Slack app: `/stylize`, a "Stylize image" message shortcut, and `@mention` with an attached image.
+
+Built on Bolt's AsyncApp so the shared asyncio worker pool serves Slack exactly as it serves Discord. Every
+listener acknowledges first (Slack's 3-second deadline) and keeps working afterwards: with
+`process_before_response=False`, Bolt sends the HTTP response as soon as `ack()` is called.
+
+Slash commands carry no files, so `/stylize` uses the caller's most recent image in the channel (or a Slack
+file link given as an argument). Files are downloaded with the bot token, and only from Slack's own hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from PIL import Image
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig
+from bots.fetch import check_url, fetch_image
+from bots.jobs import StylizeService, Ticket
+from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
+from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text, style_label
+
+log = logging.getLogger("bots.slack")
+
+MODAL_ID = "nst_stylize_modal"
+MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# Slack file links: https://files.slack.com/files-pri/T0-F0/name.png, https://x.slack.com/files/U0/F0/name.png
+FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/T[A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
+NO_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope"}
+HTML_HINT = "If this keeps happening, the Slack app may be missing the `files:read` scope."
+
+Reply = Callable[[str], Awaitable[Any]]
+
+
+def api_error(exc: SlackApiError) -> str:
+    """Slack's error code ('not_in_channel'...), or '' when the server did not answer with Slack's JSON."""
+    data = getattr(exc.response, "data", None)
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def help_text(command: str, styles: list[Any]) -> str:
+    names = ", ".join(f"`{s.name}`" for s in styles[:30]) or "(none installed yet)"
+    return (
+        f"*Usage:* `{command} [style] [strength=0..1] [colors=yes] [size=512] [file link]`\n"
+        "I repaint your most recent image in this channel (or the Slack file you link). "
+        "You can also use the message shortcut *Stylize image* on any message with a picture, "
+        "or mention me in a message with an image attached.\n"
+        f"*Styles:* {names}"
+    )
+
+
+def first_image(files: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    for f in files or ():
+        mimetype = (f.get("mimetype") or "").lower()
+        if mimetype.startswith("image/") or (not mimetype and f.get("file_access") == "check_file_info"):
+            return f
+    return None
+
+
+class _QuietTokenWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused because we hand it a client (needed for SLACK_API_URL);
+    the client carries that very token, so the warning would only mislead whoever reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_QUIET = _QuietTokenWarning()
+
+
+class SlackBot:
+    """The Bolt app plus the shared service, an HTTP session for downloads and the Slack-specific glue."""
+
+    def __init__(self, config: SlackConfig, common: CommonConfig, *, service: StylizeService | None = None):
+        self.config = config
+        self.common = common
+        self.service = service or StylizeService(common)
+        self.client = AsyncWebClient(token=config.bot_token.get(), base_url=config.api_base)
+        logging.getLogger("slack_bolt.AsyncApp").addFilter(_QUIET)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=config.signing_secret.get(),
+            request_verification_enabled=not config.socket_mode,
+            process_before_response=False,
+        )
+        self.session: aiohttp.ClientSession | None = None
+        self.file_hosts: tuple[str, ...] = SLACK_FILE_HOSTS + common.extra_media_hosts
+        self.insecure_hosts: tuple[str, ...] = common.extra_media_hosts
+        if config.api_url:  # a gateway or test fake serves the files too: trust its host (http if it is)
+            api = urlsplit(config.api_url)
+            self.file_hosts += (api.hostname or "",)
+            if api.scheme == "http":
+                self.insecure_hosts += (api.hostname or "",)
+        self._seen_events: deque[str] = deque(maxlen=256)
+        self._register()
+
+    # ----- lifecycle -------------------------------------------------------------------------------------
+    def http_session(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession()
+        return self.session
+
+    async def close(self) -> None:
+        await self.service.close()
+        if self.session is not None:
+            await self.session.close()
+
+    def web_app(self) -> web.Application:
+        """HTTP mode: Bolt's own aiohttp adapter (signature checks included), clean shutdown, /healthz."""
+        application = self.app.web_app(path=self.config.path, port=self.config.port)
+
+        async def healthz(_request: web.Request) -> web.Response:
+            return web.json_response({"ok": True, **self.service.stats()})
+
+        async def cleanup(_app: web.Application) -> None:
+            await self.close()
+
+        application.router.add_get("/healthz", healthz)
+        application.on_cleanup.append(cleanup)
+        return application
+
+    def _register(self) -> None:
+        app = self.app
+        app.command(self.config.command)(self.on_command)
+        app.shortcut(self.config.shortcut_id)(self.on_shortcut)
+        app.view(MODAL_ID)(self.on_modal_submit)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)  # file shares etc.: acknowledged and ignored
+        app.error(self.on_error)
+
+    async def on_message(self) -> None:
+        return None
+
+    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in a Slack listener (%s)", body.get("type", "?"), exc_info=error)
+
+    def allowed_channel(self, channel: str | None) -> bool:
+        return not self.config.allowed_channels or channel in self.config.allowed_channels
+
+    # ----- /stylize --------------------------------------------------------------------------------------
+    async def on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        channel, user, team = body.get("channel_id"), body.get("user_id", ""), body.get("team_id", "")
+        if not self.allowed_channel(channel):
+            await ack(text="I'm not enabled in this channel.", response_type="ephemeral")
+            return
+        try:
+            req = parse_text(body.get("text", ""))
+            if req.word:
+                await ack(text=help_text(self.config.command, installed_styles()), response_type="ephemeral")
+                return
+            spec = self.spec_from_text(req)
+            ticket = self.service.admit(f"slack:{team}:{user}")
+        except BotError as exc:
+            await ack(text=str(exc), response_type="ephemeral")
+            return
+        await ack()
+
+        async def reply(text: str) -> None:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        async with ticket:
+            try:
+                file = await (self.file_from_url(req.url) if req.url else self.latest_user_image(channel, user))
+            except Exception as exc:
+                await self.safe(reply, friendly_error(exc))
+                return
+            await self.run_job(ticket, spec, file, channel=channel, thread_ts=None, user=user, reply=reply)
+
+    def spec_from_text(self, req: TextRequest) -> JobSpec:
+        opts = req.options
+        return build_spec(
+            self.common,
+            style=req.style,
+            strength=opts.get("strength"),
+            preserve_colors=opts.get("preserve_colors", False),
+            size=opts.get("size"),
+        )
+
+    async def latest_user_image(self, channel: str | None, user: str) -> dict[str, Any]:
+        """The newest message in `channel` from `user` that carries an image file."""
+        try:
+            history = await self.client.conversations_history(channel=channel, limit=self.config.history_limit)
+        except SlackApiError as exc:
+            if api_error(exc) in NO_HISTORY:
+                raise BotError(
+                    "I can't read this channel's messages. Invite me with `/invite @<my name>` and retry, "
+                    "or use the *Stylize image* shortcut on a message with a picture."
+                ) from None
+            raise
+        for msg in history.get("messages", []):
+            if msg.get("user") == user:
+                found = first_image(msg.get("files"))
+                if found:
+                    return found
+        raise BotError(
+            "I couldn't find an image you posted here recently. Upload a picture to this channel and run "
+            f"`{self.config.command}` again, or use the *Stylize image* shortcut on a message with a picture."
+        )
+
+    async def file_from_url(self, url: str) -> dict[str, Any]:
+        """A Slack file link given as an argument: only Slack-hosted files, never arbitrary web pages."""
+        check_url(url, self.file_hosts, self.insecure_hosts)
+        m = FILE_ID_RE.search(urlsplit(url).path)
+        if m:
+            return await self.file_info(m.group(1) or m.group(2))
+        return {"url_private_download": url, "name": urlsplit(url).path.rsplit("/", 1)[-1] or "image"}
+
+    async def file_info(self, file_id: str) -> dict[str, Any]:
+        try:
+            info = await self.client.files_info(file=file_id)
+        except SlackApiError as exc:
+            err = api_error(exc)
+            if err in ("file_not_found", "file_deleted"):
+                raise FetchError("That Slack file no longer exists.") from None
+            if err == "missing_scope":
+                raise FetchError("I'm missing the `files:read` scope; ask the app's admin to add it.") from None
+            raise
+        return info["file"]
+
+    # ----- message shortcut + modal ----------------------------------------------------------------------
+    async def on_shortcut(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id")
+        message = body.get("message") or {}
+
+        async def reply(text: str) -> None:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        if not self.allowed_channel(channel):
+            await self.safe(reply, "I'm not enabled in this channel.")
+            return
+        file = first_image(message.get("files"))
+        if file is None:
+            await self.safe(reply, "That message has no image I can use.")
+            return
+        styles = installed_styles()
+        if not styles:
+            await self.safe(reply, "No styles are installed on this server yet; ask the bot's admin to add some.")
+            return
+        meta = {
+            "channel": channel,
+            "thread_ts": message.get("thread_ts") or message.get("ts"),
+            "file": file.get("id"),
+            # Private replies after the form closes go here: it works even where the bot is not a member.
+            "response_url": body.get("response_url"),
+        }
+        try:
+            await self.client.views_open(trigger_id=body["trigger_id"], view=self.modal(styles, meta))
+        except SlackApiError as exc:
+            log.warning("views.open failed: %s", api_error(exc))
+            await self.safe(reply, "I couldn't open the style picker; please try again.")
+
+    def modal(self, styles: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
+        default = self.common.default_style or styles[0].name
+        options = [{"text": {"type": "plain_text", "text": style_label(s)[:75]}, "value": s.name} for s in styles[:100]]
+        initial = next((o for o in options if o["value"] == default), options[0])
+        return {
+            "type": "modal",
+            "callback_id": MODAL_ID,
+            "title": {"type": "plain_text", "text": "Stylize image"},
+            "submit": {"type": "plain_text", "text": "Stylize"},
+            "close": {"type": "plain_text", "text": "Cancel"},
+            "private_metadata": json.dumps(meta),
+            "blocks": [
+                {
+                    "type": "input",
+                    "block_id": "style",
+                    "label": {"type": "plain_text", "text": "Style"},
+                    "element": {
+                        "type": "static_select",
+                        "action_id": "value",
+                        "options": options,
+                        "initial_option": initial,
+                    },
+                },
+                {
+                    "type": "input",
+                    "block_id": "strength",
+                    "optional": True,
+                    "label": {"type": "plain_text", "text": "Strength (0 to 1)"},
+                    "element": {
+                        "type": "number_input",
+                        "action_id": "value",
+                        "is_decimal_allowed": True,
+                        "min_value": "0",
+                        "max_value": "1",
+                    },
+                },
+                {
+                    "type": "input",
+                    "block_id": "size",
+                    "optional": True,
+                    "label": {
+                        "type": "plain_text",
+                        "text": f"Size (long side, {self.common.min_size}-{self.common.max_size} px)",
+                    },
+                    "element": {
+                        "type": "number_input",
+                        "action_id": "value",
+                        "is_decimal_allowed": False,
+                        "min_value": str(self.common.min_size),
+                        "max_value": str(self.common.max_size),
+                    },
+                },
+                {
+                    "type": "input",
+                    "block_id": "colors",
+                    "optional": True,
+                    "label": {"type": "plain_text", "text": "Colours"},
+                    "element": {
+                        "type": "checkboxes",
+                        "action_id": "value",
+                        "options": [
+                            {
+                                "text": {"type": "plain_text", "text": "Keep my picture's colours"},
+                                "value": "keep",
+                            }
+                        ],
+                    },
+                },
+            ],
+        }
+
+    async def on_modal_submit(self, ack: Any, body: dict[str, Any]) -> None:
+        view = body.get("view") or {}
+        user = (body.get("user") or {}).get("id", "")
+        team = (body.get("team") or {}).get("id", "")
+        values = (view.get("state") or {}).get("values") or {}
+
+        def value(block: str) -> Any:
+            return (values.get(block) or {}).get("value") or {}
+
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            channel, thread_ts, file_id = meta["channel"], meta.get("thread_ts"), meta["file"]
+        except (ValueError, KeyError, TypeError):
+            await ack(response_action="errors", errors={"style": "This form is out of date; please start again."})
+            return
+        try:
+            spec = build_spec(
+                self.common,
+                style=(value("style").get("selected_option") or {}).get("value"),
+                strength=value("strength").get("value"),
+                size=value("size").get("value"),
+                preserve_colors=bool(value("colors").get("selected_options")),
+            )
+            ticket = self.service.admit(f"slack:{team}:{user}")
+        except BotError as exc:
+            block = "size" if "`size`" in str(exc) else "strength" if "`strength`" in str(exc) else "style"
+            await ack(response_action="errors", errors={block: str(exc)[:150]})
+            return
+        await ack()
+
+        response_url = meta.get("response_url")
+
+        async def reply(text: str) -> None:
+            if response_url:
+                await AsyncWebhookClient(response_url).send(
+                    text=text, response_type="ephemeral", replace_original=False
+                )
+            else:
+                await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+        async with ticket:
+            try:
+                file = await self.file_info(file_id)
+            except Exception as exc:
+                await self.safe(reply, friendly_error(exc))
+                return
+            await self.run_job(ticket, spec, file, channel=channel, thread_ts=thread_ts, user=user, reply=reply)
+
+    # ----- @mention ---------------------------------------------------------------------------------------
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        event_id = body.get("event_id")
+        if event_id:
+            if event_id in self._seen_events:  # Slack retries slow deliveries: never run a job twice
+                return
+            self._seen_events.append(event_id)
+        channel, user = event.get("channel"), event.get("user", "")
+        team = body.get("team_id") or event.get("team", "")
+        thread_ts = event.get("thread_ts") or event.get("ts")
+
+        async def reply(text: str) -> None:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+        if not self.allowed_channel(channel):
+            await self.safe(reply, "I'm not enabled in this channel.")
+            return
+        try:
+            req = parse_text(MENTION_RE.sub(" ", event.get("text", "")))
+            if req.word:
+                await self.safe(reply, help_text(self.config.command, installed_styles()))
+                return
+            spec = self.spec_from_text(req)
+            file = first_image(event.get("files"))
+            if file is None and event.get("files"):
+                raise BadOptions("The attached file is not an image; attach a PNG, JPEG or WebP.")
+            if file is None and req.url is None:
+                raise BadOptions(
+                    "Attach an image to the message you mention me in (for example `@me starry_night`), "
+                    f"or use `{self.config.command}`."
+                )
+            ticket = self.service.admit(f"slack:{team}:{user}")
+        except BotError as exc:
+            await self.safe(reply, str(exc))
+            return
+        async with ticket:
+            try:
+                if file is None:
+                    file = await self.file_from_url(req.url or "")
+            except Exception as exc:
+                await self.safe(reply, friendly_error(exc))
+                return
+            await self.run_job(ticket, spec, file, channel=channel, thread_ts=thread_ts, user=user, reply=reply)
+
+    # ----- the shared pipeline ---------------------------------------------------------------------------
+    async def fetch_file(self, file: dict[str, Any]) -> Image.Image:
+        mimetype = (file.get("mimetype") or "").lower()
+        if mimetype and not mimetype.startswith("image/"):
+            raise FetchError(f"`{file.get('name', 'That file')}` is not an image; use a PNG, JPEG or WebP.")
+        size = file.get("size")
+        if isinstance(size, int) and size > self.common.max_download:
+            raise FetchError(f"That image is {human_size(size)}; the limit is {human_size(self.common.max_download)}.")
+        url = file.get("url_private_download") or file.get("url_private")
+        if not url and file.get("id"):
+            file = await self.file_info(file["id"])
+            url = file.get("url_private_download") or file.get("url_private")
+        if not url:
+            raise FetchError("I couldn't get a download link for that file.")
+        return await fetch_image(
+            self.http_session(),
+            url,
+            allowed_hosts=self.file_hosts,
+            insecure_hosts=self.insecure_hosts,
+            max_bytes=self.common.max_download,
+            timeout=self.common.download_timeout,
+            max_pixels=self.common.max_input_pixels,
+            headers={"Authorization": f"Bearer {self.config.bot_token.get()}"},
+            html_hint=HTML_HINT,
+        )
+
+    async def run_job(
+        self,
+        ticket: Ticket,
+        spec: JobSpec,
+        file: dict[str, Any],
+        *,
+        channel: str | None,
+        thread_ts: str | None,
+        user: str,
+        reply: Reply,
+    ) -> None:
+        """Download, stylise with a live status message, upload into the channel/thread, tidy up."""
+        status_ts: str | None = None
+
+        async def status(text: str) -> None:
+            nonlocal status_ts
+            text = f"<@{user}> {text}"
+            if status_ts is None:
+                resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+                status_ts = resp.get("ts")
+            else:
+                await self.client.chat_update(channel=channel, ts=status_ts, text=text)
+
+        try:
+            content = await self.fetch_file(file)
+            result = await ticket.run(spec, content, on_status=status)
+            encoded = await self.service.encode(result, self.config.upload_limit, lossy="JPEG")
+            name = encoded.filename(f"stylized-{spec.style or 'custom'}")
+            await self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=encoded.data,
+                filename=name,
+                title=f"{spec.label} ({encoded.size[0]}×{encoded.size[1]})",
+                initial_comment=f"<@{user}> here is your picture in the style of *{spec.label}*.",
+            )
+            if status_ts:
+                await self.safe(lambda _t: self.client.chat_delete(channel=channel, ts=status_ts), "")
+        except Exception as exc:
+            message = friendly_error(exc)
+            if isinstance(exc, SlackApiError):
+                log.warning("Slack API error: %s", api_error(exc))
+                if api_error(exc) in ("not_in_channel", "channel_not_found"):
+                    message = "I can't post in this channel; invite me with `/invite @<my name>` and try again."
+            if status_ts:
+                await self.safe(
+                    lambda t: self.client.chat_update(channel=channel, ts=status_ts, text=t),
+                    f":warning: {message}",
+                )
+            else:
+                await self.safe(reply, message)
+
+    @staticmethod
+    async def safe(send: Reply, text: str) -> None:
+        """Replies about failures must not fail loudly themselves."""
+        try:
+            await send(text)
+        except Exception as exc:
+            log.warning("could not send a reply to Slack: %s", type(exc).__name__)
+
+
+async def check_token(bot: SlackBot) -> str | None:
+    """Fail fast at start-up with a readable reason instead of a retry loop of tracebacks."""
+    try:
+        auth = await bot.client.auth_test()
+    except SlackApiError as exc:
+        err = api_error(exc) or "unexpected answer"
+        return f"Slack rejected SLACK_BOT_TOKEN ({err}); copy the Bot User OAuth Token (xoxb-...) again."
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return f"Could not reach Slack's Web API ({type(exc).__name__}); check the network or SLACK_API_URL."
+    log.info("connected to workspace %s as %s", auth.get("team"), auth.get("user"))
+    return None
+
+
+def build_app(config: SlackConfig, common: CommonConfig, *, service: StylizeService | None = None) -> SlackBot:
+    return SlackBot(config, common, service=service)

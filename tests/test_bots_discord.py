@@ -1,0 +1,286 @@
+"""The Discord bot end to end: real discord.py login, command sync, interaction parsing, command tree and webhook
+uploads, against a local fake of Discord's REST API and CDN (127.0.0.1). Stylisation is the real nst_core with
+tiny random-init styles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import discord
+import discord.http
+import pytest
+from _bots_support import (
+    COMMAND_ID,
+    GUILD_ID,
+    FakeDiscord,
+    attachment,
+    channel_message,
+    decode,
+    interaction,
+    make_styles,
+    png_bytes,
+    slash_data,
+)
+
+import nst_core
+from bots.config import CommonConfig, DiscordConfig
+from bots.discord import build_bot
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    weights = tmp_path_factory.mktemp("weights")
+    make_styles(weights)
+    return weights
+
+
+@pytest.fixture(autouse=True)
+def tiny_styles(weights_dir, monkeypatch):
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(weights_dir))
+
+
+def run(monkeypatch, scenario, *, guild: bool = True, **env: str) -> None:
+    """Start the fake, log the real client in against it (GET /users/@me, app info, guild sync), run."""
+
+    async def main() -> None:
+        fake = await FakeDiscord().start()
+        monkeypatch.setattr(discord.http.Route, "BASE", f"{fake.base}/api/v10")
+        common = CommonConfig.from_env(
+            {
+                "NST_BOT_ALLOWED_MEDIA_HOSTS": "127.0.0.1",  # test-only: the fake CDN
+                "NST_BOT_USER_COOLDOWN": "0",
+                "NST_BOT_DEVICE": "cpu",
+                "NST_BOT_DEFAULT_STYLE": "tiny",  # not whatever bundled style sorts first
+                "NST_BOT_PROGRESS_INTERVAL": "0.05",
+                "NST_BOT_MAX_DOWNLOAD_MB": "2",
+                **env,
+            }
+        )
+        denv = {"DISCORD_TOKEN": TOKEN, **({"DISCORD_GUILD_ID": str(GUILD_ID)} if guild else {})}
+        config = DiscordConfig.from_env(denv)
+        bot = build_bot(config, common)
+        try:
+            await bot.login(TOKEN)
+            await scenario(bot, fake)
+        finally:
+            await bot.close()
+            await fake.stop()
+
+    asyncio.run(main())
+
+
+def slash(fake: FakeDiscord, *, user_id: int = 1001, url: str | None = None, content_type="image/png",
+          declared: int | None = None, **options) -> dict:  # fmt: skip
+    """A /stylize interaction whose `image` attachment points at the fake CDN."""
+    data = png_bytes()
+    url = url or fake.media.add(f"photo{user_id}.png", data)
+    att = attachment(9001, url, size=declared if declared is not None else len(data), content_type=content_type)
+    opts = [{"name": "image", "type": 11, "value": att["id"]}]
+    types = {"style": 3, "strength": 10, "preserve_colors": 5, "size": 4}
+    opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
+    return interaction(slash_data(opts, [att]), user_id=user_id)
+
+
+async def final_edit(fake: FakeDiscord, payload: dict, timeout: float = 90) -> dict:
+    """The edit that ends a job: either the image or a warning."""
+    return await fake.wait_for(
+        "edit",
+        lambda c: (
+            c["token"] == payload["token"] and (c["files"] or (c["payload"].get("content") or "").startswith("⚠️"))
+        ),
+        timeout=timeout,
+    )
+
+
+def expected_size(w: int, h: int, long_side: int) -> tuple[int, int]:
+    return nst_core.resize_long_side(nst_core.load_image(png_bytes(w, h)), long_side).size
+
+
+def test_slash_command_defers_then_uploads_the_image(monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario(bot, fake):
+        assert fake.of("login")[0]["auth"] == f"Bot {TOKEN}"
+        sync = fake.of("sync")[0]
+        assert sync["guild"] == str(GUILD_ID)  # DISCORD_GUILD_ID: per-guild sync for development
+        commands = {c["name"]: c for c in sync["commands"]}
+        assert set(commands) == {"stylize", "Stylize image"}
+        options = {o["name"]: o for o in commands["stylize"]["options"]}
+        assert {"tiny", "tiny_b"} <= {c["value"] for c in options["style"]["choices"]}  # + any bundled styles
+        assert options["image"]["required"] and options["image"]["type"] == 11
+        assert options["size"]["max_value"] == 1024 and options["strength"]["max_value"] == 1.0
+
+        payload = slash(fake, style="tiny_b", size=64, strength=0.8, preserve_colors=True)
+        t0 = time.monotonic()
+        bot._connection.parse_interaction_create(payload)
+        done = await final_edit(fake, payload)
+        callback = fake.of("callback", lambda c: c["token"] == payload["token"])
+        assert [c["type"] for c in callback] == [5]  # deferred...
+        assert callback[0]["t"] - t0 < 3  # ...within Discord's 3-second window
+        assert len(done["files"]) == 1, done["payload"]
+        _, filename, data = done["files"][0]
+        assert filename == "stylized-tiny_b.png"
+        img = decode(data)
+        assert img.size == expected_size(96, 64, 64) == (64, 43) and img.mode == "RGB"
+        assert "Tiny B" in done["payload"]["content"] and "64×43" in done["payload"]["content"]
+
+    run(monkeypatch, scenario)
+    assert TOKEN not in caplog.text
+    assert "do-not-log-me" not in caplog.text
+
+
+def test_context_menu_asks_for_a_style_then_stylizes(monkeypatch):
+    async def scenario(bot, fake):
+        url = fake.media.add("posted.png", png_bytes(80, 120))
+        msg = channel_message(8001, [attachment(8002, url, filename="posted.png", size=10)])
+        data = {
+            "id": str(COMMAND_ID + 1),
+            "name": "Stylize image",
+            "type": 3,
+            "guild_id": str(GUILD_ID),
+            "target_id": msg["id"],
+            "resolved": {"messages": {msg["id"]: msg}},
+        }
+        menu = interaction(data)
+        bot._connection.parse_interaction_create(menu)
+        picker = await fake.wait_for("callback", lambda c: c["token"] == menu["token"])
+        assert picker["type"] == 4 and picker["data"]["flags"] & 64  # a private style picker
+        select = picker["data"]["components"][0]["components"][0]
+        assert {"tiny", "tiny_b"} <= {o["value"] for o in select["options"]}
+
+        pick = interaction(
+            {"custom_id": select["custom_id"], "component_type": 3, "values": ["tiny"]},
+            kind=3,
+            message=picker["message"],
+        )
+        bot._connection.parse_interaction_create(pick)
+        done = await final_edit(fake, pick)
+        assert [c["type"] for c in fake.of("callback", lambda c: c["token"] == pick["token"])] == [5]
+        img = decode(done["files"][0][2])
+        assert img.size == (80, 120)  # the default size never enlarges a small picture
+
+    run(monkeypatch, scenario)
+
+
+def test_message_without_image_gets_a_private_answer(monkeypatch):
+    async def scenario(bot, fake):
+        msg = channel_message(8101, [])
+        data = {"id": str(COMMAND_ID + 1), "name": "Stylize image", "type": 3, "guild_id": str(GUILD_ID),
+                "target_id": msg["id"], "resolved": {"messages": {msg["id"]: msg}}}  # fmt: skip
+        menu = interaction(data)
+        bot._connection.parse_interaction_create(menu)
+        reply = await fake.wait_for("callback", lambda c: c["token"] == menu["token"])
+        assert reply["type"] == 4 and reply["data"]["flags"] & 64 and "no image" in reply["data"]["content"]
+        assert fake.of("sync")[0]["guild"] is None  # no DISCORD_GUILD_ID: global commands
+
+    run(monkeypatch, scenario, guild=False)
+
+
+def test_custom_style_image_runs_gatys_with_progress(monkeypatch, squeezenet_path):
+    monkeypatch.setenv("NST_SQUEEZENET_WEIGHTS", str(squeezenet_path))
+
+    async def scenario(bot, fake):
+        style_url = fake.media.add("style.png", png_bytes(64, 64, seed=7))
+        payload = slash(fake, size=64)
+        style_att = attachment(9002, style_url, filename="style.png", size=100)
+        payload["data"]["options"].append({"name": "style_image", "type": 11, "value": style_att["id"]})
+        payload["data"]["resolved"]["attachments"][style_att["id"]] = style_att
+        bot._connection.parse_interaction_create(payload)
+        done = await final_edit(fake, payload, timeout=240)
+        assert done["files"], done["payload"]
+        assert decode(done["files"][0][2]).size == (64, 43)
+        texts = [c["payload"].get("content") or "" for c in fake.of("edit", lambda c: c["token"] == payload["token"])]
+        assert any(t.startswith("Stylising") for t in texts), texts
+        assert "custom style" in done["payload"]["content"]
+
+    run(
+        monkeypatch,
+        scenario,
+        NST_BOT_GATYS_LOSS_NET="squeezenet",
+        NST_BOT_GATYS_STEPS="4",
+        NST_BOT_PROGRESS_INTERVAL="0.01",
+    )
+
+
+def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
+    async def scenario(bot, fake):
+        async def private_reply(payload: dict) -> str:
+            bot._connection.parse_interaction_create(payload)
+            cb = await fake.wait_for("callback", lambda c: c["token"] == payload["token"], timeout=30)
+            assert cb["type"] == 4 and cb["data"]["flags"] & 64, cb
+            return cb["data"]["content"]
+
+        async def failed_job(payload: dict) -> str:
+            bot._connection.parse_interaction_create(payload)
+            done = await final_edit(fake, payload, timeout=30)
+            assert not done["files"]
+            return done["payload"]["content"]
+
+        uid = iter(range(2001, 3000))
+        # Rejected before deferring, from Discord's metadata or the options alone.
+        text_url = fake.media.add("notes.txt", b"hello", "text/plain")
+        assert "not an image" in await private_reply(slash(fake, user_id=next(uid), url=text_url,
+                                                           content_type="text/plain"))  # fmt: skip
+        assert "limit is 2 MB" in await private_reply(slash(fake, user_id=next(uid), declared=50 * 1024 * 1024))
+        assert "don't know the style `nope`" in await private_reply(slash(fake, user_id=next(uid), style="nope"))
+        assert "strength" in await private_reply(slash(fake, user_id=next(uid), strength=7))
+        assert "strength" in await private_reply(slash(fake, user_id=next(uid), strength="abc"))
+        assert "size" in await private_reply(slash(fake, user_id=next(uid), size=5))
+        # Discovered while downloading: the reply is edited into a warning.
+        fake_png = fake.media.add("fake.png", b"definitely not a png", "image/png")
+        assert "⚠️" in await failed_job(slash(fake, user_id=next(uid), url=fake_png))
+        endless = f"{fake.base}/stream/endless"
+        assert "larger than the 2 MB limit" in await failed_job(
+            slash(fake, user_id=next(uid), url=endless, declared=10)
+        )
+        evil = "https://evil.example.com/cat.png"
+        assert "hosted by the chat platform" in await failed_job(slash(fake, user_id=next(uid), url=evil))
+
+        # Concurrent spam from one user: one job, the rest told to wait; someone else is still served.
+        spam = [slash(fake, user_id=4242, size=64) for _ in range(5)]
+        other = slash(fake, user_id=4343, size=64)
+        for p in [*spam, other]:
+            bot._connection.parse_interaction_create(p)
+        results = await asyncio.gather(
+            *(fake.wait_for("callback", lambda c, p=p: c["token"] == p["token"]) for p in spam)
+        )
+        assert sorted(r["type"] for r in results) == [4, 4, 4, 4, 5]
+        assert all("already have an image" in r["data"]["content"] for r in results if r["type"] == 4)
+        winner = next(p for p, r in zip(spam, results, strict=True) if r["type"] == 5)
+        for p in (winner, other):
+            done = await final_edit(fake, p)
+            assert decode(done["files"][0][2]).size == (64, 43)
+
+    run(monkeypatch, scenario)
+
+
+def test_not_enabled_channel(monkeypatch):
+    async def scenario(bot, fake):
+        payload = slash(fake)
+        bot._connection.parse_interaction_create(payload)
+        cb = await fake.wait_for("callback", lambda c: c["token"] == payload["token"])
+        assert cb["type"] == 4 and "not enabled" in cb["data"]["content"]
+
+    async def wrapped(bot, fake):
+        bot.config = DiscordConfig(token=bot.config.token, allowed_channels=frozenset({1}))
+        await scenario(bot, fake)
+
+    run(monkeypatch, wrapped)
+
+
+def test_result_fits_the_servers_upload_limit(monkeypatch):
+    async def scenario(bot, fake):
+        payload = slash(fake, style="tiny", size=256)
+        payload["attachment_size_limit"] = 6000  # what Discord reports for this server
+        bot._connection.parse_interaction_create(payload)
+        done = await final_edit(fake, payload)
+        _, filename, data = done["files"][0]
+        assert filename.endswith(".webp") and len(data) <= 6000
+        img = decode(data)
+        assert img.format == "WEBP" and max(img.size) <= 256
+
+    run(monkeypatch, scenario)

@@ -1,0 +1,328 @@
+"""The Slack app end to end: Bolt's real aiohttp HTTP adapter on 127.0.0.1 receives correctly (and wrongly) signed
+slash commands, shortcuts, modal submissions and events; a local fake of Slack's Web API serves the files and
+receives the files_upload_v2 upload. Stylisation is the real nst_core with tiny random-init styles."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from _bots_support import SLACK_BOT_USER, SLACK_TEAM, FakeSlack, decode, make_styles, png_bytes, slack_signature
+from aiohttp import web
+
+from bots.config import CommonConfig, SlackConfig
+from bots.slack import build_app
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1234-5678-do-not-log-me"
+CHANNEL = "C0PHOTOS"
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    weights = tmp_path_factory.mktemp("weights")
+    make_styles(weights)
+    return weights
+
+
+@pytest.fixture(autouse=True)
+def tiny_styles(weights_dir, monkeypatch):
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(weights_dir))
+
+
+class Slack:
+    """Plays Slack's side: signs and sends what Slack would send to the app's Request URL."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, fake: FakeSlack) -> None:
+        self.http, self.url, self.fake = http, url, fake
+        self._n = itertools.count(1)
+
+    async def post(self, body: str, content_type: str, *, secret: str = SECRET, ts: int | None = None):
+        stamp = str(ts if ts is not None else int(time.time()))
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": slack_signature(secret, body, stamp),
+        }
+        t0 = time.monotonic()
+        async with self.http.post(self.url, data=body.encode(), headers=headers) as resp:
+            text = await resp.text()
+            elapsed = time.monotonic() - t0
+        return resp.status, text, elapsed
+
+    def response_url(self) -> str:
+        return f"{self.fake.base}/response/{next(self._n)}"
+
+    async def command(self, text: str, *, user: str = "U0ALICE", channel: str = CHANNEL, **kw):
+        form = {
+            "token": "legacy-verification-token",
+            "team_id": SLACK_TEAM,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "photos",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/stylize",
+            "text": text,
+            "api_app_id": "A0NST",
+            "is_enterprise_install": "false",
+            "response_url": self.response_url(),
+            "trigger_id": f"trig.{next(self._n)}",
+        }
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
+
+    async def interactive(self, payload: dict[str, Any], **kw):
+        payload = {"team": {"id": SLACK_TEAM, "domain": "test"}, "api_app_id": "A0NST", "token": "legacy", **payload}
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
+
+    async def event(self, event: dict[str, Any], **kw):
+        body = {
+            "token": "legacy",
+            "team_id": SLACK_TEAM,
+            "api_app_id": "A0NST",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._n):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": SLACK_TEAM, "user_id": SLACK_BOT_USER, "is_bot": True}],
+        }
+        return await self.post(json.dumps(body), "application/json", **kw)
+
+
+def run(scenario, **env: str) -> None:
+    async def main() -> None:
+        fake = await FakeSlack(BOT_TOKEN).start()
+        common = CommonConfig.from_env(
+            {
+                "NST_BOT_USER_COOLDOWN": "0",
+                "NST_BOT_DEVICE": "cpu",
+                "NST_BOT_DEFAULT_STYLE": "tiny",
+                "NST_BOT_PROGRESS_INTERVAL": "0.05",
+                "NST_BOT_MAX_DOWNLOAD_MB": "2",
+                **env,
+            }
+        )
+        config = SlackConfig.from_env(
+            {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": f"{fake.base}/api/"}
+        )
+        bot = build_app(config, common)
+        runner = web.AppRunner(bot.web_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            async with aiohttp.ClientSession() as http:
+                await scenario(bot, fake, Slack(http, f"http://127.0.0.1:{port}/slack/events", fake))
+        finally:
+            await runner.cleanup()
+            await fake.stop()
+
+    asyncio.run(main())
+
+
+def image_message(fake: FakeSlack, fid: str, *, user: str = "U0ALICE", ts: str = "1690000000.000100",
+                  w: int = 96, h: int = 64, **extra) -> dict[str, Any]:  # fmt: skip
+    info = fake.add_file(fid, f"{fid.lower()}.png", png_bytes(w, h))
+    return {"type": "message", "user": user, "ts": ts, "text": "", "files": [info], **extra}
+
+
+async def uploaded(fake: FakeSlack, pred=lambda c: True, timeout: float = 90) -> tuple[dict, Any]:
+    """The completed upload (files.completeUploadExternal) and the uploaded picture."""
+    done = await fake.wait_for("files.completeUploadExternal", pred, timeout=timeout)
+    fid = json.loads(done["params"]["files"])[0]["id"]
+    return done["params"], decode(fake.uploads[fid])
+
+
+def test_slash_command_stylizes_the_latest_image(caplog):
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario(bot, fake, slack):
+        fake.history[CHANNEL] = [
+            {"type": "message", "user": "U0ALICE", "ts": "1690000000.000300", "text": "no picture here"},
+            image_message(fake, "F0BOB", user="U0BOB", ts="1690000000.000200"),
+            image_message(fake, "F0ALICE", ts="1690000000.000100", w=120, h=80),
+        ]
+        status, body, elapsed = await slack.command("tiny_b size=64 colors=yes")
+        assert status == 200 and body == "" and elapsed < 3  # acknowledged at once, work continues
+        params, img = await uploaded(fake)
+        assert params["channel_id"] == CHANNEL and "thread_ts" not in params
+        assert "<@U0ALICE>" in params["initial_comment"] and "Tiny B" in params["initial_comment"]
+        assert img.size == (64, 43) and img.format == "PNG"
+        downloads = fake.of("download")
+        assert [d["path"] for d in downloads] == ["/files-pri/T0TEST-F0ALICE/f0alice.png"]
+        assert downloads[0]["auth"] == f"Bearer {BOT_TOKEN}"  # Slack files need the bot token
+        posted = fake.of("chat.postMessage")
+        assert posted and posted[0]["params"]["text"].startswith("<@U0ALICE> Stylising")
+        await fake.wait_for("chat.delete")  # the status line is tidied away
+
+    run(scenario)
+    assert BOT_TOKEN not in caplog.text and "do-not-log-me" not in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_request_signatures_are_verified():
+    async def scenario(bot, fake, slack):
+        fake.history[CHANNEL] = [image_message(fake, "F0A")]
+        status, _, _ = await slack.command("tiny", secret="not-the-signing-secret")
+        assert status == 401
+        status, _, _ = await slack.command("tiny", ts=int(time.time()) - 3600)  # replayed
+        assert status == 401
+        status, _, _ = await slack.event({"type": "app_mention", "user": "U0A", "channel": CHANNEL, "text": "hi",
+                                          "ts": "1.2"}, secret="wrong")  # fmt: skip
+        assert status == 401
+        await asyncio.sleep(0.2)
+        assert not fake.of("conversations.history") and not fake.of("chat.postEphemeral")
+
+    run(scenario)
+
+
+def test_message_shortcut_opens_a_modal_then_uploads_in_thread():
+    async def scenario(bot, fake, slack):
+        message = image_message(fake, "F0SHORT", ts="1690000000.000500", w=80, h=120)
+        status, _, _ = await slack.interactive(
+            {
+                "type": "message_action",
+                "callback_id": "stylize_image",
+                "trigger_id": "trig.1",
+                "response_url": slack.response_url(),
+                "user": {"id": "U0ALICE", "username": "alice", "team_id": SLACK_TEAM},
+                "channel": {"id": CHANNEL, "name": "photos"},
+                "message_ts": message["ts"],
+                "message": message,
+            }
+        )
+        assert status == 200
+        opened = await fake.wait_for("views.open")
+        view = (
+            json.loads(opened["params"]["view"])
+            if isinstance(opened["params"]["view"], str)
+            else (opened["params"]["view"])
+        )
+        assert view["callback_id"] == "nst_stylize_modal"
+        select = view["blocks"][0]["element"]
+        assert {"tiny", "tiny_b"} <= {o["value"] for o in select["options"]}
+
+        def submission(values: dict[str, Any], user: str = "U0ALICE") -> dict[str, Any]:
+            return {
+                "type": "view_submission",
+                "trigger_id": "trig.2",
+                "user": {"id": user, "username": user.lower(), "team_id": SLACK_TEAM},
+                "view": {**view, "id": "V1", "state": {"values": values}},
+            }
+
+        bad = {"style": {"value": {"type": "static_select", "selected_option": {"value": "tiny"}}},
+               "size": {"value": {"type": "number_input", "value": "5"}}}  # fmt: skip
+        status, body, _ = await slack.interactive(submission(bad))
+        assert status == 200 and json.loads(body)["response_action"] == "errors"
+        assert "size" in json.loads(body)["errors"]
+
+        good = {
+            "style": {"value": {"type": "static_select", "selected_option": {"value": "tiny"}}},
+            "strength": {"value": {"type": "number_input", "value": "0.5"}},
+            "size": {"value": {"type": "number_input", "value": None}},
+            "colors": {"value": {"type": "checkboxes", "selected_options": []}},
+        }
+        status, body, elapsed = await slack.interactive(submission(good))
+        assert status == 200 and body == "" and elapsed < 3
+        params, img = await uploaded(fake)
+        assert params["channel_id"] == CHANNEL and params["thread_ts"] == message["ts"]
+        assert img.size == (80, 120)  # no size given: the picture is not enlarged
+
+        # The picture was deleted before the form was sent: a private answer through the shortcut's response_url.
+        meta = json.loads(view["private_metadata"])
+        view["private_metadata"] = json.dumps({**meta, "file": "F0DELETED"})
+        status, body, _ = await slack.interactive(submission(good, user="U0BOB"))  # Alice may still be busy
+        assert status == 200 and body == ""
+        reply = await fake.wait_for("respond", lambda c: "no longer exists" in c["body"]["text"])
+        assert reply["path"] == "/response/1" and reply["body"]["response_type"] == "ephemeral"
+
+    run(scenario)
+
+
+def test_mention_with_an_attached_image():
+    async def scenario(bot, fake, slack):
+        msg = image_message(fake, "F0MENTION", ts="1690000000.000700")
+        event = {"type": "app_mention", "user": "U0ALICE", "channel": CHANNEL, "ts": msg["ts"],
+                 "text": f"<@{SLACK_BOT_USER}> tiny size=64", "files": msg["files"], "event_ts": msg["ts"]}  # fmt: skip
+        status, _, elapsed = await slack.event(event)
+        assert status == 200 and elapsed < 3
+        params, img = await uploaded(fake)
+        assert params["thread_ts"] == msg["ts"] and img.size == (64, 43)
+
+    run(scenario)
+
+
+def test_bad_input_gets_messages_and_the_app_keeps_serving():
+    async def scenario(bot, fake, slack):
+        async def ack_text(text: str, **kw) -> str:
+            status, body, _ = await slack.command(text, **kw)
+            assert status == 200
+            return json.loads(body)["text"]
+
+        async def later_reply(text: str, **kw) -> str:
+            before = len(fake.of("respond"))
+            status, body, _ = await slack.command(text, **kw)
+            assert status == 200 and body == "", body
+            for _ in range(1500):
+                replies = fake.of("respond")
+                if len(replies) > before:
+                    return replies[-1]["body"]["text"]
+                await asyncio.sleep(0.02)
+            raise AssertionError("no reply via response_url")
+
+        users = (f"U0USER{i}" for i in itertools.count())
+        assert "Usage" in await ack_text("help")
+        assert "don't know the style `nope`" in await ack_text("nope")
+        assert "strength" in await ack_text("tiny strength=9")
+        assert "Unknown option" in await ack_text("tiny zoom=2")
+        assert "size" in await ack_text("tiny size=huge")
+
+        fake.history[CHANNEL] = [{"type": "message", "user": "U0OTHER", "ts": "1.1", "text": "hi"}]
+        assert "couldn't find an image" in await later_reply("tiny", user=next(users))
+        assert "Invite me" in await later_reply("tiny", user=next(users), channel="C0PRIVATE")
+        assert "hosted by the chat platform" in await later_reply("tiny https://example.com/cat.png", user=next(users))
+        fake.add_file("F0TEXT", "notes.txt", b"hello", "text/plain")
+        link = f"{fake.base}/files-pri/{SLACK_TEAM}-F0TEXT/notes.txt"
+        assert "not an image" in await later_reply(f"tiny <{link}>", user=next(users))
+        huge = fake.add_file("F0HUGE", "huge.png", png_bytes())
+        huge["size"] = 50 * 1024 * 1024
+        assert "the limit is 2 MB" in await later_reply(f"tiny {fake.base}/files/U0X/F0HUGE/huge.png", user=next(users))
+        fake.add_file("F0FAKE", "fake.png", b"not really a png", "image/png")
+        reply = await later_reply(f"tiny {fake.base}/files-pri/{SLACK_TEAM}-F0FAKE/fake.png", user=next(users))
+        assert reply and "logged" not in reply  # nst_core's ImageError explains the problem
+        assert "no longer exists" in await later_reply(f"tiny {fake.base}/files/U0X/F0GONE/x.png", user=next(users))
+
+        # Mentions: wrong or missing attachment get a private (ephemeral) answer.
+        text_file = fake.files["F0TEXT"]
+        await slack.event({"type": "app_mention", "user": "U0M", "channel": CHANNEL, "ts": "2.1",
+                           "text": f"<@{SLACK_BOT_USER}> tiny", "files": [text_file]})  # fmt: skip
+        await slack.event({"type": "app_mention", "user": "U0N", "channel": CHANNEL, "ts": "2.2",
+                           "text": f"<@{SLACK_BOT_USER}> tiny"})  # fmt: skip
+        eph = [
+            await fake.wait_for("chat.postEphemeral", lambda c, u=u: c["params"]["user"] == u) for u in ("U0M", "U0N")
+        ]
+        assert "not an image" in eph[0]["params"]["text"]
+        assert "Attach an image" in eph[1]["params"]["text"]
+
+        # Concurrent spam from one user: one job, four "wait" answers; another user is still served.
+        fake.history[CHANNEL] = [image_message(fake, "F0SPAM", user="U0SPAM"), image_message(fake, "F0OK", user="U0OK")]
+        results = await asyncio.gather(*(slack.command("tiny size=64", user="U0SPAM") for _ in range(5)))
+        bodies = sorted(body for status, body, _ in results if status == 200)
+        assert len(bodies) == 5 and bodies[0] == ""
+        assert all("already have an image" in json.loads(b)["text"] for b in bodies[1:])
+        status, body, _ = await slack.command("tiny size=64", user="U0OK")
+        assert status == 200 and body == ""
+        _, img1 = await uploaded(fake, lambda c: "U0SPAM" in c["params"]["initial_comment"])
+        _, img2 = await uploaded(fake, lambda c: "U0OK" in c["params"]["initial_comment"])
+        assert img1.size == img2.size == (64, 43)
+        assert len(fake.of("files.completeUploadExternal")) == 2
+
+    run(scenario)
