@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # CPU-only torch which the PyPI torchvision cannot load.
 TORCH_PINS := torch==2.13.0 torchvision==0.28.0
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test lint bench browser clean discord slack
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,12 @@ browser:
 
 demo: $(STAMP)
 	$(BIN)/python -m demo
+
+discord: $(STAMP)
+	$(BIN)/python -m bots.discord
+
+slack: $(STAMP)
+	$(BIN)/python -m bots.slack
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
