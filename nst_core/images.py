@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +28,7 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import atomic_write
 from .errors import ImageError, NSTError, OptionsError
 
 DEFAULT_MAX_PIXELS = 64_000_000
@@ -345,18 +345,14 @@ def save_image(
                 f"cannot tell the image format from {path.name!r}; use a .png, .jpg or .webp file name"
             )
     _check_encodable(img, fmt, quality)
-    # open(..., "xb") rather than mkstemp: the file gets the usual umask permissions, not 0600
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def write(tmp: Path) -> None:
         with open(tmp, "xb") as fh:
             _encode(img, fh, fmt, quality)
-        os.replace(tmp, path)
+
+    try:
+        atomic_write(path, write, fsync=False)
     except OSError as exc:
         raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def encode_image(img: Image.Image, format: str = "PNG", quality: int = 95) -> bytes:

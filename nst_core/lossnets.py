@@ -140,9 +140,10 @@ register(LossNetSpec(
     name="squeezenet",
     build_features=_squeezenet,
     layers=_squeezenet_layer_names(),
-    content_layers=("fire5",),
-    style_layers=("relu1", "fire2", "fire3", "fire5", "fire7"),
-    style_layer_weights=(0.2, 0.2, 0.2, 0.2, 0.2),
+    # Chosen by measurement (bench/RESULTS.md): the CS231n layer choice scored best under the VGG-19 judge.
+    content_layers=("fire2",),
+    style_layers=("relu1", "fire3", "fire4", "fire5"),
+    style_layer_weights=(0.25, 0.25, 0.25, 0.25),
     env_var="NST_SQUEEZENET_WEIGHTS",
     hub_filename="squeezenet1_1-b8a52dc0.pth",
     torchvision_weights=lambda: models.SqueezeNet1_1_Weights.IMAGENET1K_V1,

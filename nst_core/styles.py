@@ -21,7 +21,6 @@ import os
 import re
 import struct
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from .atomic import atomic_write
 from .device import resolve_device
 from .errors import OptionsError, StyleNotFoundError, WeightsError
 from .transformer_net import TransformerConfig, TransformerNet, config_from_state_dict
@@ -393,17 +393,6 @@ def render_preview(model: nn.Module, content: Image.Image | None = None) -> Imag
     return Image.fromarray(y[0].permute(1, 2, 0).cpu().numpy())
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write to a temp file in the same folder, then os.replace: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, (Path, torch.dtype, torch.device)):
         return str(obj)
@@ -485,10 +474,10 @@ def save_style(
         "name": name,
         "nst_config": config.to_json(),
     }
-    _atomic_write(out / (name + _PREVIEW_SUFFIX), lambda p: preview.save(p, "JPEG", quality=88))
-    _atomic_write(weights, lambda p: save_file(state, str(p), metadata=metadata))
+    atomic_write(out / (name + _PREVIEW_SUFFIX), lambda p: preview.save(p, "JPEG", quality=88))
+    atomic_write(weights, lambda p: save_file(state, str(p), metadata=metadata))
     # the JSON goes last: until it exists, the registry does not consider the style installed
-    _atomic_write(out / (name + _META_SUFFIX), lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write(out / (name + _META_SUFFIX), lambda p: p.write_text(text, encoding="utf-8"))
     return weights
 
 
