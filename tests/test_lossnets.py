@@ -9,7 +9,7 @@ from torchvision import models
 
 from nst_core import WeightsError
 from nst_core.errors import OptionsError
-from nst_core.lossnets import get_spec, list_loss_nets, load_loss_net
+from nst_core.lossnets import _load_cached, get_spec, list_loss_nets, load_loss_net
 
 
 def test_registry_lists_networks():
@@ -145,3 +145,36 @@ def test_real_squeezenet_loads_with_torchvision_convention(squeezenet_path):
     assert net.convention == "torchvision"
     out = net(torch.rand(1, 3, 64, 64), ["fire9"])["fire9"]
     assert out.shape[1] == 512
+
+
+_BUILDERS = {"vgg19": models.vgg19, "vgg16": models.vgg16, "squeezenet": models.squeezenet1_1}
+
+
+@pytest.mark.parametrize("name", ["vgg19", "vgg16", "squeezenet"])
+def test_every_network_loads_from_each_source_in_order(tmp_path, monkeypatch, name):
+    spec = get_spec(name)
+    torch.manual_seed(1)
+    sd = _BUILDERS[name]().state_dict()
+    explicit, env_file = tmp_path / "explicit.pth", tmp_path / "env.pth"
+    hub_file = tmp_path / "hub" / "checkpoints" / spec.hub_filename
+    hub_file.parent.mkdir(parents=True)
+    for p in (explicit, env_file, hub_file):
+        torch.save(sd, p)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setenv(spec.env_var, str(env_file))
+    layers = spec.content_layers + spec.style_layers
+    assert load_loss_net(name, explicit, layers=layers).source.startswith("explicit path")
+    assert load_loss_net(name, layers=layers).source.startswith(f"${spec.env_var}")
+    monkeypatch.delenv(spec.env_var)
+    net = load_loss_net(name, layers=layers)
+    assert net.source.startswith("torch hub cache") and net.convention == "torchvision"
+    feats = net(torch.rand(1, 3, 64, 64), layers)
+    assert set(feats) == set(layers) and all(torch.isfinite(f).all() for f in feats.values())
+    hub_file.unlink()
+    _load_cached.cache_clear()  # loaded networks are cached per (name, path, env); forget the hub copy
+
+    import torchvision.models._api as tv_api
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(WeightsError, match=spec.env_var):
+        load_loss_net(name, layers=layers)
