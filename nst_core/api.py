@@ -47,14 +47,16 @@ def stylize(
         if style is None:
             raise OptionsError("Choose a style: style='NAME' (see `python -m nst_core styles`), or give style "
                                "images for method='gatys'.")
-        if style_images:
-            raise OptionsError("style_images are only used by method='gatys'.")
+        if style_images or init_image is not None:
+            raise OptionsError("style_images and init_image are only used by method='gatys'.")
         return run_fast(image, FastOptions(style=style, **options), callback=callback, cancel=cancel)
     if style is not None:
         raise OptionsError("method='gatys' takes style_images, not a style name.")
     if not style_images:
         raise OptionsError("method='gatys' needs at least one style image.")
     styles = [load_image(s) for s in style_images]
-    opts = GatysOptions(style_blend=tuple(style_blend) if style_blend is not None else None, **options)
     init = load_image(init_image) if init_image is not None else None
+    if init is not None:
+        options.setdefault("init", "image")  # giving an init image means starting from it
+    opts = GatysOptions(style_blend=tuple(style_blend) if style_blend is not None else None, **options)
     return run_gatys(image, styles, opts, init_image=init, callback=callback, cancel=cancel)

@@ -13,7 +13,7 @@ from . import __version__
 from .api import METHODS, stylize
 from .errors import NSTError, OptionsError
 from .gatys import INITS, OPTIMIZERS
-from .images import save_image
+from .images import output_format, save_image
 from .lossnets import list_loss_nets
 from .progress import Progress
 from .styles import import_torch_checkpoint, list_styles, weights_dirs
@@ -108,6 +108,7 @@ def _options(a: argparse.Namespace) -> dict:
 
 
 def _cmd_stylize(a: argparse.Namespace) -> int:
+    output_format(a.output, quality=a.quality)  # fail now, not after a ten-minute run
     bar: tqdm | None = None
 
     def on_progress(p: Progress) -> None:

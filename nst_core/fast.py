@@ -264,8 +264,10 @@ class TilePlan:
 def plan_tiles(height: int, width: int, tile: int, overlap: int) -> TilePlan:
     """Overlapping tiles of `tile` px (the last of a row/column up to 3 px more), starting on multiples of
     4 so every tile samples the same stride-2 grid as the whole image would."""
-    tile = max(MIN_TILE, tile // _ALIGN * _ALIGN)
-    overlap = min(overlap, tile // 2) // _ALIGN * _ALIGN
+    overlap = overlap // _ALIGN * _ALIGN
+    # Tiles must be wide enough that the blended band (mid-overlap) lies well inside each tile: near a tile's
+    # border the activations are least exact, so small tiles grow rather than the overlap shrinking.
+    tile = max(MIN_TILE, tile // _ALIGN * _ALIGN, 2 * overlap + 64)
     ys, xs = _positions(height, tile, overlap), _positions(width, tile, overlap)
     tiles = [
         _Tile(y, x, cy, cx, ky, kx)

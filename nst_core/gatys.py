@@ -38,7 +38,7 @@ class GatysOptions:
     device / loss network" and is filled in by `resolved()`."""
 
     size: int | None = None  # long side of the output in pixels
-    steps: int | None = None  # optimisation steps at the finest scale
+    steps: int | None = None  # L-BFGS/Adam steps at the coarsest scale (finer scales of a multi-scale run: half)
     content_weight: float | None = None
     style_weight: float | None = None
     tv_weight: float | None = None
@@ -116,8 +116,9 @@ class GatysOptions:
         need(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}.")
         need(isinstance(self.style_scale, (int, float)) and 0.1 <= self.style_scale <= 4,
              f"style scale must be between 0.1 and 4, not {self.style_scale!r}.")
-        need(isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed must be a non-negative integer.")
-        need(self.lr is None or (0 < self.lr <= 1), "lr must be in (0, 1].")
+        need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**63,
+             "seed must be a non-negative integer.")
+        need(self.lr is None or (isinstance(self.lr, (int, float)) and 0 < self.lr <= 1), "lr must be in (0, 1].")
         need(isinstance(self.preview_every, int) and self.preview_every >= 0, "preview_every must be >= 0.")
         if self.style_blend is not None:
             need(all(isinstance(b, (int, float)) and math.isfinite(b) and b >= 0 for b in self.style_blend)
@@ -250,7 +251,6 @@ def run_gatys(
     if opts.init == "image" and init_image is None:
         raise OptionsError("init='image' needs an init image.")
     enable_fast_math(device)
-    torch.manual_seed(opts.seed)
     net = load_loss_net(opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
                         layers=opts.content_layers + opts.style_layers)
     crit = PerceptualLoss(net, opts.content_layers, opts.style_layers, opts.style_layer_weights,

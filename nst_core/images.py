@@ -362,6 +362,17 @@ def encode_image(img: Image.Image, format: str = "PNG", quality: int = 95) -> by
     return buf.getvalue()
 
 
+def output_format(dest: str | os.PathLike, format: str | None = None, quality: int = 95) -> str:
+    """The format `save_image` would write to `dest`, or OptionsError now, before any long computation."""
+    fmt = _normalise_format(format) if format else _SAVE_FORMATS.get(Path(os.fspath(dest)).suffix.lower().lstrip("."))
+    if fmt is None:
+        raise OptionsError(f"cannot tell the image format from {Path(os.fspath(dest)).name!r}; "
+                           "use a .png, .jpg or .webp file name")
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise OptionsError(f"quality must be a whole number from 1 to 100, got {quality!r}")
+    return fmt
+
+
 def _normalise_format(format: str) -> str:
     fmt = _SAVE_FORMATS.get(str(format).lower().lstrip("."))
     if fmt is None:

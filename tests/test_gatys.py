@@ -121,8 +121,11 @@ def test_multiscale_plan():
 
 def test_multiscale_run_reaches_full_size(vgg19_path, pair):
     seen = []
-    out = run_gatys(pair[0], [pair[1]], _opts(vgg19_path, size=128, steps=4, multiscale=True), callback=seen.append)
-    assert max(out.size) == 128
+    out = run_gatys(pair[0], [pair[1]], _opts(vgg19_path, size=192 * 2, steps=2, multiscale=True),
+                    callback=seen.append)
+    assert max(out.size) == 384
+    assert seen[-1].scales == 2 and {p.scale for p in seen} == {1, 2}
+    assert [p.size[0] for p in seen] == [192, 192, 384]
     assert seen[-1].step == seen[-1].total
 
 
