@@ -111,7 +111,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 "one with `python -m nst_core.train`."
                             )
                         style = gr.Dropdown(
-                            choices=[(stylist.style_label(i), i.name) for i in infos],
+                            choices=[(i.label, i.name) for i in infos],
                             value=first,
                             label="2. Pick a style (click a picture or choose here)",
                             allow_custom_value=True,  # the core answers unknown names with the list of styles

@@ -1,7 +1,8 @@
 """What the page's buttons call: widgets in, `nst_core.stylize` options out, pixels and friendly words back.
 
-No stylisation logic lives here (that is nst_core's job); this module only translates, enforces the server's
-limits (size, steps) and turns every failure into a message a visitor can act on, never a traceback.
+No stylisation logic lives here (that is nst_core's job); this module only turns widget text into numbers,
+enforces this server's own caps (size, steps; may be stricter than the core's) and turns every failure into a message
+a visitor can act on, never a traceback. Everything else (ranges, blend count) is nst_core's OptionsError.
 """
 
 from __future__ import annotations
@@ -44,20 +45,29 @@ def friendly_error(exc: BaseException) -> gr.Error:
     return gr.Error(GENERIC_ERROR, print_exception=False)
 
 
-def parse_blend(text: str | None, count: int) -> list[float] | None:
-    """'0.7, 0.3' -> [0.7, 0.3]; empty means equal weights (the core's default)."""
+def parse_blend(text: str | None) -> list[float] | None:
+    """'0.7, 0.3' -> [0.7, 0.3]; empty means equal weights. The core checks the count and the values."""
     if not text or not text.strip():
         return None
     parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
     try:
-        weights = [float(p) for p in parts]
+        return [float(p) for p in parts]
     except ValueError:
         raise gr.Error("Blend weights must be numbers separated by commas, like 0.7, 0.3.") from None
-    if len(weights) != count:
-        raise gr.Error(
-            f"Give one blend weight per style image: you gave {len(weights)} for {count} image(s).",
-        )
-    return weights
+
+
+def capped_int(value: Any, what: str, cap: int) -> int:
+    """Widget value -> int, at most this server's `cap` (DemoConfig; may be stricter than the core's limits).
+
+    Lower bounds and the core's own maxima are left to GatysOptions/FastOptions.validate.
+    """
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(f"{what} must be a whole number, at most {cap} on this server.") from None
+    if number > cap:
+        raise gr.Error(f"{what} can be at most {cap} on this server (you asked for {number}).")
+    return number
 
 
 def placeholder_preview(name: str, label: str) -> Image.Image:
@@ -90,10 +100,6 @@ class Stylist:
             log.exception("could not list styles")
             return []
 
-    @staticmethod
-    def style_label(info: Any) -> str:
-        return getattr(info, "label", None) or info.display_name or info.name
-
     def gallery_items(self, infos: Sequence[Any]) -> list[tuple[Any, str]]:
         items = []
         for info in infos:
@@ -110,7 +116,7 @@ class Stylist:
         names = [i.name for i in infos]
         value = current if current in names else (names[0] if names else None)
         gallery = gr.Gallery(value=self.gallery_items(infos), selected_index=names.index(value) if value else None)
-        dropdown = gr.Dropdown(choices=[(self.style_label(i), i.name) for i in infos], value=value)
+        dropdown = gr.Dropdown(choices=[(i.label, i.name) for i in infos], value=value)
         return gallery, dropdown, names
 
     @staticmethod
@@ -156,16 +162,6 @@ class Stylist:
         if isinstance(path, dict):  # a FileData dict, when an API client bypasses preprocessing
             path = path.get("path")
         return nst_core.load_image(path, max_pixels=self.config.max_pixels)
-
-    def _size(self, size: Any) -> int:
-        lo, hi = self.config.min_size, self.config.max_size
-        try:
-            value = int(size)
-        except (TypeError, ValueError):
-            raise gr.Error(f"Output size must be a whole number of pixels between {lo} and {hi}.") from None
-        if not lo <= value <= hi:
-            raise gr.Error(f"Output size must be between {lo} and {hi} px on this server (you asked for {value}).")
-        return value
 
     def _save_png(self, img: Image.Image, stem: str) -> str:
         """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""
@@ -216,7 +212,7 @@ class Stylist:
                 method="fast",
                 strength=float(strength),
                 preserve_colors=bool(preserve_colors),
-                size=self._size(size),
+                size=capped_int(size, "Output size (px)", self.config.max_size),
                 device=self.config.device,
             )
             png = self._save_png(result, str(style))
@@ -268,8 +264,8 @@ class Stylist:
                 styles.append(self._load(extra, "a style image"))
             options: dict[str, Any] = {
                 "loss_net": loss_net or self.config.gatys_loss_net,
-                "size": self._size(size),
-                "steps": self._steps(steps),
+                "size": capped_int(size, "Output size (px)", self.config.max_size),
+                "steps": capped_int(steps, "Steps", self.config.gatys_max_steps),
                 "optimizer": optimizer or "lbfgs",
                 "preserve_colors": bool(preserve_colors),
                 "seed": int(seed or 0),
@@ -283,7 +279,7 @@ class Stylist:
             ):
                 if value is not None:
                     options[key] = float(value)
-            blend = parse_blend(blend_weights, len(styles))
+            blend = parse_blend(blend_weights)
         except Exception as exc:
             raise friendly_error(exc) from None
 
@@ -350,16 +346,6 @@ class Stylist:
             if not finished:  # Stop button, closed tab or time limit: the core stops at its next step
                 cancel.set()
                 log.info("Gatys run stopped before the end (Stop, closed page or time limit)")
-
-    def _steps(self, steps: Any) -> int:
-        hi = self.config.gatys_max_steps
-        try:
-            value = int(steps)
-        except (TypeError, ValueError):
-            raise gr.Error(f"Steps must be a whole number between 1 and {hi}.") from None
-        if not 1 <= value <= hi:
-            raise gr.Error(f"Steps must be between 1 and {hi} on this server (you asked for {value}).")
-        return value
 
 
 def _describe(p: nst_core.Progress) -> str:

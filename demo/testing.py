@@ -2,6 +2,7 @@
 
 Why a child process and not a thread: the tests then exercise exactly `python -m demo` (argument parsing,
 queue, launch options), and the load test can measure the server's own memory with psutil.
+`run_load` is shared by tests/test_demo_load.py (correctness, memory bound) and bench/bench_demo_load.py (speed).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +140,85 @@ def server_env(style_dir: Path, **extra: str) -> dict[str, str]:
     env = {"NST_WEIGHTS_DIR": str(style_dir), "NST_DEMO_DEVICE": "cpu", "OMP_NUM_THREADS": "2"}
     env.update(extra)
     return env
+
+
+# -- concurrent load -------------------------------------------------------------------------------------------
+def load_color(i: int) -> tuple[int, int, int]:
+    """Request i's own sky colour: an answer carrying someone else's photo is then caught."""
+    return (20 + (i * 37) % 200, 20 + (i * 91) % 200, 20 + (i * 53) % 200)
+
+
+def load_photos(root: Path, n: int, size: int) -> list[Path]:
+    return [make_photo(root / f"load{i}.png", size=(size, size * 3 // 4), color=load_color(i)) for i in range(n)]
+
+
+@dataclass
+class Answer:
+    index: int  # which request (and so which photo) this answers
+    slider: Sequence[str]  # (before, after) image paths
+    png: str  # the downloadable full-size result
+    seconds: float  # this request's latency (for the benchmark; tests do not look at it)
+
+
+@dataclass
+class LoadRun:
+    answers: list[Answer]
+    rss_before: int  # server RSS after the warm-up request, bytes
+    rss_peak: int  # highest server RSS seen while the requests ran, bytes
+    wall_s: float
+
+
+def run_load(server: Server, photos: Sequence[Path], size: int, download_dir: Path, clients: int = 4) -> LoadRun:
+    """Send one fast request per photo, all at once, from `clients` separate sessions; watch the server's RSS."""
+    import psutil
+    from gradio_client import Client, handle_file
+
+    proc = psutil.Process(server.process.pid)
+    conns = [Client(server.url, verbose=False, download_files=str(download_dir)) for _ in range(clients)]
+
+    def ask(i: int) -> tuple[Sequence[str], str]:
+        args = (handle_file(str(photos[i])), STYLE, 1.0, False, size)
+        return conns[i % clients].predict(*args, api_name="/stylize")
+
+    ask(0)  # warm-up: model load and first-call allocations are not what we bound
+    rss_before = proc.memory_info().rss
+    peak = [rss_before]
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.1):
+            try:
+                peak[0] = max(peak[0], proc.memory_info().rss)
+            except psutil.Error:
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    gate = threading.Barrier(len(photos))
+
+    def one(i: int) -> Answer:
+        gate.wait()
+        t0 = time.perf_counter()
+        slider, png = ask(i)
+        return Answer(i, slider, png, time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=len(photos)) as pool:
+            answers = list(pool.map(one, range(len(photos))))
+    finally:
+        stop.set()
+        watcher.join(2)
+    return LoadRun(answers, rss_before, peak[0], time.perf_counter() - t0)
+
+
+def answer_problem(answer: Answer, size: int) -> str | None:
+    """What is wrong with one answer (None when right): a PNG of the asked size, made from this request's photo."""
+    with Image.open(answer.slider[0]) as before, Image.open(answer.png) as full:
+        if full.format != "PNG" or max(full.size) != size:
+            return f"request {answer.index}: got a {full.format} of {full.size}, want a PNG with long side {size}"
+        got = before.convert("RGB").getpixel((before.width - 3, 2))  # the sky, top-right (the sun is top-left)
+    want = load_color(answer.index)
+    if max(abs(a - b) for a, b in zip(got, want, strict=True)) > 12:
+        return f"request {answer.index}: its 'before' image has sky {got}, its photo has {want} (a mixed-up answer)"
+    return None

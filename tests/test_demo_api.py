@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from demo.config import DemoConfig
-from demo.handlers import Stylist, friendly_error, parse_blend
+from demo.handlers import Stylist, capped_int, friendly_error, parse_blend
 from demo.testing import STYLE, make_photo, make_style_dir, serve, server_env
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -190,8 +190,9 @@ def test_gatys_full_quality_vgg19(client, photo, vgg19_path):
 def test_gatys_blend_weights_are_checked(client, photo):
     args = list(_gatys_args(photo, "squeezenet", 2))
     args[-1] = "1, 2, 3"
-    with pytest.raises(AppError, match="one blend weight per style image"):
+    with pytest.raises(AppError, match="3 style blend weights for 1 style image") as err:
         client.predict(*args, api_name="/stylize_gatys")
+    assert "Traceback" not in str(err.value)
 
 
 def test_server_still_healthy_after_errors(client, photo):
@@ -232,6 +233,17 @@ def test_closing_the_gatys_stream_sets_the_cancel_event(monkeypatch, photo, tmp_
     assert finished.wait(5), "the worker thread should stop once cancelled"
 
 
+def test_server_caps_and_core_limits(photo, tmp_path):
+    """In-process (no widget range check): the server's cap is the demo's, everything below it is the core's."""
+    import gradio as gr
+
+    stylist = Stylist(DemoConfig(device="cpu", max_size=1024), out_dir=tmp_path)
+    with pytest.raises(gr.Error, match="at most 1024 on this server"):
+        stylist.stylize(str(photo), STYLE, size=4096)  # the core would allow it; this server does not
+    with pytest.raises(gr.Error, match="from 16 to"):
+        stylist.stylize(str(photo), STYLE, size=8)  # nst_core's OptionsError, shown as is
+
+
 def test_error_translation():
     import gradio as gr
 
@@ -240,7 +252,12 @@ def test_error_translation():
     assert friendly_error(nst_core.ImageError("That is not a picture.")).message == "That is not a picture."
     generic = friendly_error(RuntimeError("CUDA driver exploded at 0xdeadbeef"))
     assert isinstance(generic, gr.Error) and "0xdeadbeef" not in generic.message
-    assert parse_blend(" 0.7, 0.3 ", 2) == [0.7, 0.3]
-    assert parse_blend("", 3) is None
-    with pytest.raises(gr.Error):
-        parse_blend("a, b", 2)
+    assert parse_blend(" 0.7, 0.3 ") == [0.7, 0.3]
+    assert parse_blend("") is None
+    with pytest.raises(gr.Error, match="numbers separated by commas"):
+        parse_blend("a, b")
+    assert capped_int("12", "Steps", 500) == 12
+    with pytest.raises(gr.Error, match="at most 500 on this server"):
+        capped_int(501, "Steps", 500)
+    with pytest.raises(gr.Error, match="whole number"):
+        capped_int("many", "Steps", 500)
