@@ -247,7 +247,8 @@ def run_gatys(
     device = resolve_device((options or GatysOptions()).device)
     opts = (options or GatysOptions()).resolved(device)
     if opts.style_blend is not None and len(opts.style_blend) != len(styles):
-        raise OptionsError(f"got {len(opts.style_blend)} style blend weights for {len(styles)} style images.")
+        raise OptionsError(f"give one blend weight per style image: got {len(opts.style_blend)} weight(s) for "
+                           f"{len(styles)} image(s).")
     if opts.init == "image" and init_image is None:
         raise OptionsError("init='image' needs an init image.")
     enable_fast_math(device)
