@@ -6,9 +6,16 @@ str never show the value, so logging a config object (or an exception that menti
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from nst_core.errors import OptionsError
+from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
+from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
+from nst_core.lossnets import get_spec
 
 MIB = 1024 * 1024
 
@@ -16,6 +23,17 @@ MIB = 1024 * 1024
 DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 # A leading dot means "this domain and every subdomain".
 SLACK_FILE_HOSTS = ("files.slack.com", ".slack.com", ".slack-edge.com")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: the only hosts a token or a download may reach over plain http."""
+    host = (host or "").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ConfigError(Exception):
@@ -122,11 +140,22 @@ class CommonConfig:
     gatys_loss_net: str = ""  # NST_BOT_GATYS_LOSS_NET ("" = nst_core default, e.g. vgg19)
     extra_media_hosts: tuple[str, ...] = field(default_factory=tuple)  # NST_BOT_ALLOWED_MEDIA_HOSTS
 
+    @property
+    def insecure_media_hosts(self) -> tuple[str, ...]:
+        """Extra hosts that may be fetched over plain http: loopback ones only (a local test server)."""
+        return tuple(h for h in self.extra_media_hosts if is_loopback(h))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CommonConfig:
         env = os.environ if env is None else env
-        max_size = _int(env, "NST_BOT_MAX_SIZE", 1024, 64, 8192)
+        max_size = _int(env, "NST_BOT_MAX_SIZE", 1024, 64, FAST_MAX_SIZE)
         steps = _int(env, "NST_BOT_GATYS_STEPS", 0, 0, 100_000)
+        loss_net = _get(env, "NST_BOT_GATYS_LOSS_NET")
+        if loss_net:  # a typo should stop the bot at start, not fail every custom-style job later
+            try:
+                loss_net = get_spec(loss_net).name
+            except OptionsError as exc:
+                raise ConfigError(f"NST_BOT_GATYS_LOSS_NET: {exc}") from None
         return cls(
             workers=_int(env, "NST_BOT_WORKERS", 1, 1, 64),
             max_queue=_int(env, "NST_BOT_MAX_QUEUE", 10, 0, 10_000),
@@ -136,7 +165,7 @@ class CommonConfig:
             max_download=_int(env, "NST_BOT_MAX_DOWNLOAD_MB", 20, 1, 1024) * MIB,
             download_timeout=_float(env, "NST_BOT_DOWNLOAD_TIMEOUT", 30.0, 1.0),
             max_input_pixels=_int(env, "NST_BOT_MAX_INPUT_PIXELS", 40_000_000, 1),
-            default_size=min(_int(env, "NST_BOT_DEFAULT_SIZE", 512, 64, 8192), max_size),
+            default_size=min(_int(env, "NST_BOT_DEFAULT_SIZE", 512, 64, FAST_MAX_SIZE), max_size),
             max_size=max_size,
             upload_limit=_int(env, "NST_BOT_UPLOAD_LIMIT_MB", 8, 1, 1024) * MIB,
             default_style=_get(env, "NST_BOT_DEFAULT_STYLE"),
@@ -144,8 +173,9 @@ class CommonConfig:
             progress_interval=_float(env, "NST_BOT_PROGRESS_INTERVAL", 2.0, 0.0),
             gatys_enabled=_bool(env, "NST_BOT_GATYS", True),
             gatys_steps=steps or None,
-            gatys_size=min(_int(env, "NST_BOT_GATYS_SIZE", 384, 64, 8192), max_size),
-            gatys_loss_net=_get(env, "NST_BOT_GATYS_LOSS_NET"),
+            # NST_BOT_MAX_SIZE may exceed what the Gatys engine accepts: the default custom size never does.
+            gatys_size=min(_int(env, "NST_BOT_GATYS_SIZE", 384, 64, FAST_MAX_SIZE), max_size, GATYS_MAX_SIZE),
+            gatys_loss_net=loss_net,
             extra_media_hosts=tuple(h.lower() for h in _list(env, "NST_BOT_ALLOWED_MEDIA_HOSTS")),
         )
 
@@ -220,6 +250,9 @@ class SlackConfig:
         api_url = _get(env, "SLACK_API_URL")
         if api_url and not api_url.startswith(("https://", "http://")):
             raise ConfigError(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}.")
+        if api_url.startswith("http://") and not is_loopback(urlsplit(api_url).hostname or ""):
+            # Every Web API call carries the bot token: plain http only to a local test server.
+            raise ConfigError("SLACK_API_URL must use https (plain http is only allowed for 127.0.0.1/localhost).")
         common_limit = _int(env, "NST_BOT_UPLOAD_LIMIT_MB", 8, 1, 1024)
         path = _get(env, "SLACK_PATH", "/slack/events") or "/slack/events"
         command = _get(env, "SLACK_COMMAND", "/stylize") or "/stylize"

@@ -24,7 +24,11 @@ class FetchError(BotError):
 
 
 class BadOptions(BotError):
-    """A command option is missing or out of range."""
+    """A command option is missing or out of range; `field` names it so a form can flag the right input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Busy(BotError):

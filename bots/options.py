@@ -31,6 +31,7 @@ ALIASES = {
     "size": "size",
     "style": "style",
 }
+ANY_STYLE = "any"
 URL_RE = re.compile(r"^<?(https?://[^\s|>]+)(?:\|[^>]*)?>?$")
 
 
@@ -78,11 +79,6 @@ def installed_styles() -> list[Any]:
     return list(nst_core.list_styles())
 
 
-def style_label(info: Any) -> str:
-    """'Starry Night - Vincent van Gogh' (StyleInfo.label), falling back to the bare name."""
-    return getattr(info, "label", "") or getattr(info, "display_name", "") or info.name
-
-
 def find_style(name: str | None, config: CommonConfig) -> Any:
     """The installed style called `name` (by id or display name, case-insensitive), or the default one."""
     styles = installed_styles()
@@ -92,34 +88,48 @@ def find_style(name: str | None, config: CommonConfig) -> Any:
         name = config.default_style or styles[0].name
     key = name.strip().lower()
     for info in styles:
-        if key in (info.name.lower(), style_label(info).lower()):
+        if key in (info.name.lower(), info.label.lower()):
             return info
     names = ", ".join(f"`{s.name}`" for s in styles[:15])
     more = f" and {len(styles) - 15} more" if len(styles) > 15 else ""
     raise BadOptions(f"I don't know the style `{name[:40]}`. Available styles: {names}{more}.")
 
 
+def _core_check(options: nst_core.FastOptions | nst_core.GatysOptions, field: str) -> None:
+    """The engine's own rules decide what is valid; its message (it names the option) goes to the user."""
+    try:
+        options.validate()
+    except nst_core.OptionsError as exc:
+        raise BadOptions(str(exc), field) from None
+
+
 def check_strength(value: Any) -> float | None:
+    """Parse the user's text; the 0..1 bounds are FastOptions'."""
     if value is None or value == "":
         return None
     try:
         strength = float(value)
     except (TypeError, ValueError):
-        raise BadOptions(f"`strength` must be a number from 0 to 1, not `{str(value)[:20]}`.") from None
-    if not 0.0 <= strength <= 1.0:  # also rejects NaN
-        raise BadOptions(f"`strength` must be between 0 and 1 (you gave {strength:g}).")
+        raise BadOptions(f"`strength` must be a number, not `{str(value)[:20]}`.", "strength") from None
+    # Any non-empty style name passes FastOptions' style check; the real style is looked up by find_style.
+    _core_check(nst_core.FastOptions(style=ANY_STYLE, strength=strength), "strength")
     return strength
 
 
-def check_size(value: Any, config: CommonConfig) -> int | None:
+def check_size(value: Any, config: CommonConfig, *, custom: bool = False) -> int | None:
+    """Parse the user's text; the server's range comes from its config, the engine's from nst_core."""
     if value is None or value == "":
         return None
     try:
         size = int(str(value).strip().lower().removesuffix("px"))
     except (TypeError, ValueError):
-        raise BadOptions(f"`size` must be a whole number of pixels, not `{str(value)[:20]}`.") from None
+        raise BadOptions(f"`size` must be a whole number of pixels, not `{str(value)[:20]}`.", "size") from None
     if not config.min_size <= size <= config.max_size:
-        raise BadOptions(f"`size` must be between {config.min_size} and {config.max_size} pixels (you gave {size}).")
+        raise BadOptions(
+            f"`size` must be between {config.min_size} and {config.max_size} pixels (you gave {size}).", "size"
+        )
+    # NST_BOT_MAX_SIZE may allow more than the Gatys engine does (custom style images).
+    _core_check(nst_core.GatysOptions(size=size) if custom else nst_core.FastOptions(ANY_STYLE, size=size), "size")
     return size
 
 
@@ -147,14 +157,14 @@ def build_spec(
 ) -> JobSpec:
     """Validate everything before any download or queueing, so bad requests fail fast and for free."""
     strength_v = check_strength(strength)
-    size_v = check_size(size, config)
+    size_v = check_size(size, config, custom=custom)
     colors = check_bool(preserve_colors)
     if custom:
         if not config.gatys_enabled:
             raise BadOptions("Custom style images are turned off on this server; pick one of the installed styles.")
         return JobSpec(None, "your style image", None, colors, size_v, custom=True)
     info = find_style(style, config)
-    return JobSpec(info.name, style_label(info), strength_v, colors, size_v)
+    return JobSpec(info.name, info.label, strength_v, colors, size_v)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import hmac
 import io
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,28 @@ def make_styles(out_dir: Path, names: tuple[str, ...] = ("tiny", "tiny_b")) -> N
         torch.manual_seed(i)
         model = TransformerNet(TransformerConfig((4, 8, 8), 1))
         save_style(model, name, out_dir, {"display_name": name.replace("_", " ").title(), "artist": "Test"})
+
+
+class GatedStylize:
+    """Wraps the real `nst_core.stylize` so it cannot finish before the test calls `release()`: a test can then
+    check what the platform saw (the acknowledgement) while the job is provably still running."""
+
+    def __init__(self, timeout: float = 120.0) -> None:
+        import nst_core
+
+        self._stylize = nst_core.stylize
+        self._gate = threading.Event()
+        self.timeout = timeout
+        self.calls = 0
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Image.Image:
+        self.calls += 1
+        if not self._gate.wait(self.timeout):
+            raise AssertionError("the test never released the stylisation job")
+        return self._stylize(*args, **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------- servers
@@ -435,17 +458,23 @@ class FakeSlack(FakeServer):
         r.add_post("/upload/{fid}", self.upload)
         r.add_post("/response/{n}", self.response_url)
 
-    def add_file(self, fid: str, name: str, data: bytes, mimetype: str = "image/png") -> dict[str, Any]:
+    def add_file(self, fid: str, name: str, data: bytes, mimetype: str = "image/png", *, user: str = "U0UPLOADER",
+                 channels: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+        """A file as files.info describes it: its uploader and where it is shared (public/private channels)."""
         self.media.files[name] = (data, mimetype)
         url = f"{self.base}/files-pri/{SLACK_TEAM}-{fid}/{name}"
         info = {
             "id": fid,
             "name": name,
+            "user": user,
             "mimetype": mimetype,
             "filetype": name.rsplit(".", 1)[-1],
             "size": len(data),
             "url_private": url,
             "url_private_download": url + "?download",
+            "channels": list(channels),
+            "groups": list(groups),
+            "ims": [],
         }
         self.files[fid] = info
         return info

@@ -18,6 +18,7 @@ from bots.fetch import check_url, download, fetch_image, host_allowed
 from bots.jobs import StylizeService
 from bots.messages import BadOptions, Busy, FetchError, JobTimeout, friendly_error, progress_text, queue_text
 from bots.options import JobSpec, check_size, check_strength, parse_text
+from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
 
 
 # ------------------------------------------------------------------------------------------------ config
@@ -57,9 +58,9 @@ def test_tokens_are_required_and_never_printed():
     assert cfg.guild_id == 42 and cfg.token.get() == "super-secret-token"
     assert "super-secret-token" not in repr(cfg) and "super-secret-token" not in str(cfg.token)
     slack = SlackConfig.from_env(
-        {"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_APP_TOKEN": "xapp-secret", "SLACK_API_URL": "http://x:1/api"}
+        {"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_APP_TOKEN": "xapp-secret", "SLACK_API_URL": "http://127.0.0.1:1/api"}
     )
-    assert slack.socket_mode and slack.api_base == "http://x:1/api/"
+    assert slack.socket_mode and slack.api_base == "http://127.0.0.1:1/api/"
     assert "xoxb-secret" not in repr(slack) and "xapp-secret" not in repr(slack)
     assert repr(Secret("")) == "Secret('')"
 
@@ -79,6 +80,25 @@ def test_host_allow_list():
     with pytest.raises(FetchError, match="https"):
         check_url("file:///etc/passwd", hosts)
     assert check_url("http://127.0.0.1:9/x.png", hosts, insecure_hosts=("127.0.0.1",)) == "127.0.0.1"
+
+
+def test_plain_http_only_for_loopback_hosts():
+    loopback = ("127.0.0.1", "127.8.9.10", "localhost", "::1")
+    for url in ("http://127.0.0.1:9/x.png", "http://127.8.9.10/x.png", "http://localhost:9/x.png", "http://[::1]:9/x"):
+        assert check_url(url, (), insecure_hosts=loopback)
+    # A listed extra host that is not loopback is still allowed, but only over https: tokens never go out in clear.
+    with pytest.raises(FetchError, match="https"):
+        check_url("http://cdn.example.net/x.png", (), insecure_hosts=("cdn.example.net",))
+    with pytest.raises(FetchError, match="https"):
+        check_url("http://10.0.0.1/x.png", (), insecure_hosts=("10.0.0.1",))
+    assert check_url("https://cdn.example.net/x.png", (), insecure_hosts=("cdn.example.net",)) == "cdn.example.net"
+    cfg = CommonConfig.from_env({"NST_BOT_ALLOWED_MEDIA_HOSTS": "cdn.example.net, 127.0.0.1, ::1, localhost"})
+    assert cfg.insecure_media_hosts == ("127.0.0.1", "::1", "localhost")
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    with pytest.raises(ConfigError, match="SLACK_API_URL must use https"):
+        SlackConfig.from_env({**env, "SLACK_API_URL": "http://gateway.example.net/api/"})
+    assert SlackConfig.from_env({**env, "SLACK_API_URL": "https://gateway.example.net/api"}).api_url
+    assert SlackConfig.from_env({**env, "SLACK_API_URL": "http://localhost:8080/api"}).api_url
 
 
 async def _with_media(scenario):
@@ -119,10 +139,8 @@ def test_download_checks():
         with pytest.raises(FetchError, match="the limit is 100 KB"):
             await _dl(session, big, max_bytes=100 * 1024)
         # No Content-Length and an endless body: the streaming cap stops it.
-        t0 = time.monotonic()
         with pytest.raises(FetchError, match="larger than the 1 MB limit"):
             await _dl(session, server.base + "/stream/endless", max_bytes=MIB)
-        assert time.monotonic() - t0 < 10
         with pytest.raises(FetchError, match="not an image"):
             await _dl(session, media.add("notes.txt", b"hello", "text/plain"))
         with pytest.raises(FetchError, match=r"web page.*files:read"):
@@ -192,12 +210,25 @@ def test_option_checks():
     cfg = CommonConfig.from_env({})
     assert check_strength("0.25") == 0.25 and check_strength(None) is None
     for bad in ("abc", "1.5", "-0.1", float("nan"), "inf"):
-        with pytest.raises(BadOptions, match="strength"):
+        with pytest.raises(BadOptions, match="strength") as info:
             check_strength(bad)
+        assert info.value.field == "strength"
+    with pytest.raises(BadOptions) as info:  # the bounds and the wording are nst_core's
+        check_strength("1.5")
+    with pytest.raises(nst_core.OptionsError) as core:
+        nst_core.FastOptions("any", strength=1.5).validate()
+    assert str(info.value) == str(core.value)
     assert check_size("512px", cfg) == 512
     for bad in ("big", "10", "100000", "5.5"):
-        with pytest.raises(BadOptions, match="size"):
+        with pytest.raises(BadOptions, match="size") as info:
             check_size(bad, cfg)
+        assert info.value.field == "size"
+    # The server may allow more than the Gatys engine: custom-style sizes are checked by GatysOptions too.
+    big = CommonConfig.from_env({"NST_BOT_MAX_SIZE": "8192", "NST_BOT_GATYS_SIZE": "8192"})
+    assert big.gatys_size == GATYS_MAX_SIZE and check_size("6000", big) == 6000
+    with pytest.raises(BadOptions, match=str(GATYS_MAX_SIZE)):
+        check_size("6000", big, custom=True)
+    assert check_size(str(GATYS_MAX_SIZE), big, custom=True) == GATYS_MAX_SIZE
     spec = JobSpec("tiny", "Tiny")
     assert spec.resolved_size((300, 200), cfg) == 300  # the default never upscales
     assert spec.resolved_size((3000, 2000), cfg) == cfg.default_size
@@ -245,6 +276,13 @@ class GatedStylize:
         return content
 
 
+async def wait_until(condition, timeout: float = 30.0) -> None:
+    """Poll instead of sleeping a guessed time; on timeout just return and let the test's asserts say what is off."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
 def _cfg(**kw) -> CommonConfig:
     base = {"user_cooldown": 0.0, "progress_interval": 0.01, "max_queue": 5}
     base.update(kw)
@@ -266,18 +304,23 @@ def test_queue_positions_progress_and_fifo():
                 return await ticket.run(spec, picture(width, 8), on_status=on_status)
 
         ta = asyncio.create_task(job("a", 10))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: fake.started == [10])
         tb = asyncio.create_task(job("b", 20))
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: svc.stats()["waiting"] == 1)
         tc = asyncio.create_task(job("c", 30))
-        await asyncio.sleep(0.3)
+        await wait_until(
+            lambda: svc.stats()["waiting"] == 2
+            and statuses["b"][-1:] == ["You are next in the queue…"]
+            and statuses["c"][-1:] == ["You are number 2 in the queue…"]
+            and "Stylising… 40%" in statuses["a"]
+        )
         assert fake.started == [10] and svc.stats() == {"running": 1, "waiting": 2, "pending": 2}
         assert statuses["b"][-1] == "You are next in the queue…"
         assert statuses["c"][-1] == "You are number 2 in the queue…"
         assert "Stylising… 40%" in statuses["a"]
         fake.gates.setdefault(10, threading.Event()).set()
         assert (await ta).size == (10, 8)
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: fake.started == [10, 20] and statuses["c"][-1] == "You are next in the queue…")
         assert fake.started == [10, 20] and statuses["c"][-1] == "You are next in the queue…"
         fake.gates.setdefault(20, threading.Event()).set()
         fake.gates.setdefault(30, threading.Event()).set()
@@ -298,7 +341,7 @@ def test_admission_limits():
         with pytest.raises(Busy, match="already have an image"):
             svc.admit("u1")
         run1 = asyncio.create_task(t1.run(spec, picture(10, 8)))
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: fake.started == [10])
         t2 = svc.admit("u2")  # waits: queue now holds one
         with pytest.raises(Busy, match="queue is full"):
             svc.admit("u3")
@@ -335,6 +378,12 @@ def test_timeout_cancels_the_job_and_frees_the_worker():
         await svc.close()
 
     asyncio.run(scenario())
+
+
+def test_gatys_loss_net_is_checked_at_start():
+    assert CommonConfig.from_env({"NST_BOT_GATYS_LOSS_NET": "SqueezeNet"}).gatys_loss_net == "squeezenet"
+    with pytest.raises(ConfigError, match=r"NST_BOT_GATYS_LOSS_NET.*vgg19"):  # names the variable and the choices
+        CommonConfig.from_env({"NST_BOT_GATYS_LOSS_NET": "vgg91"})
 
 
 def test_messages():

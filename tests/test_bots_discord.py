@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import discord
 import discord.http
@@ -15,6 +14,7 @@ from _bots_support import (
     COMMAND_ID,
     GUILD_ID,
     FakeDiscord,
+    GatedStylize,
     attachment,
     channel_message,
     decode,
@@ -27,6 +27,7 @@ from _bots_support import (
 import nst_core
 from bots.config import CommonConfig, DiscordConfig
 from bots.discord import build_bot
+from bots.jobs import StylizeService
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
 
@@ -43,8 +44,9 @@ def tiny_styles(weights_dir, monkeypatch):
     monkeypatch.setenv("NST_WEIGHTS_DIR", str(weights_dir))
 
 
-def run(monkeypatch, scenario, *, guild: bool = True, **env: str) -> None:
-    """Start the fake, log the real client in against it (GET /users/@me, app info, guild sync), run."""
+def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) -> None:
+    """Start the fake, log the real client in against it (GET /users/@me, app info, guild sync), run.
+    `stylize` replaces nst_core.stylize in the bot's worker pool (e.g. a GatedStylize)."""
 
     async def main() -> None:
         fake = await FakeDiscord().start()
@@ -62,11 +64,13 @@ def run(monkeypatch, scenario, *, guild: bool = True, **env: str) -> None:
         )
         denv = {"DISCORD_TOKEN": TOKEN, **({"DISCORD_GUILD_ID": str(GUILD_ID)} if guild else {})}
         config = DiscordConfig.from_env(denv)
-        bot = build_bot(config, common)
+        bot = build_bot(config, common, service=StylizeService(common, stylize=stylize) if stylize else None)
         try:
             await bot.login(TOKEN)
             await scenario(bot, fake)
         finally:
+            if stylize is not None and hasattr(stylize, "release"):
+                stylize.release()  # a failed test must not leave a worker thread parked on the gate
             await bot.close()
             await fake.stop()
 
@@ -102,6 +106,7 @@ def expected_size(w: int, h: int, long_side: int) -> tuple[int, int]:
 
 def test_slash_command_defers_then_uploads_the_image(monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
+    gate = GatedStylize()
 
     async def scenario(bot, fake):
         assert fake.of("login")[0]["auth"] == f"Bot {TOKEN}"
@@ -115,12 +120,15 @@ def test_slash_command_defers_then_uploads_the_image(monkeypatch, caplog):
         assert options["size"]["max_value"] == 1024 and options["strength"]["max_value"] == 1.0
 
         payload = slash(fake, style="tiny_b", size=64, strength=0.8, preserve_colors=True)
-        t0 = time.monotonic()
         bot._connection.parse_interaction_create(payload)
+        deferred = await fake.wait_for("callback", lambda c: c["token"] == payload["token"])
+        assert deferred["type"] == 5  # deferred while the job cannot have finished: it is still held
+        assert not fake.of("edit", lambda c: c["token"] == payload["token"] and c["files"])
+        gate.release()
         done = await final_edit(fake, payload)
         callback = fake.of("callback", lambda c: c["token"] == payload["token"])
-        assert [c["type"] for c in callback] == [5]  # deferred...
-        assert callback[0]["t"] - t0 < 3  # ...within Discord's 3-second window
+        assert [c["type"] for c in callback] == [5]  # one deferral, then edits
+        assert gate.calls == 1
         assert len(done["files"]) == 1, done["payload"]
         _, filename, data = done["files"][0]
         assert filename == "stylized-tiny_b.png"
@@ -128,7 +136,7 @@ def test_slash_command_defers_then_uploads_the_image(monkeypatch, caplog):
         assert img.size == expected_size(96, 64, 64) == (64, 43) and img.mode == "RGB"
         assert "Tiny B" in done["payload"]["content"] and "64×43" in done["payload"]["content"]
 
-    run(monkeypatch, scenario)
+    run(monkeypatch, scenario, stylize=gate)
     assert TOKEN not in caplog.text
     assert "do-not-log-me" not in caplog.text
 
@@ -256,6 +264,16 @@ def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
             assert decode(done["files"][0][2]).size == (64, 43)
 
     run(monkeypatch, scenario)
+
+
+def test_extra_media_hosts_need_https_unless_loopback(monkeypatch):
+    async def scenario(bot, fake):
+        payload = slash(fake, url="http://cdn.example.net/cat.png")
+        bot._connection.parse_interaction_create(payload)
+        done = await final_edit(fake, payload, timeout=30)
+        assert not done["files"] and "https" in done["payload"]["content"]
+
+    run(monkeypatch, scenario, NST_BOT_ALLOWED_MEDIA_HOSTS="127.0.0.1, cdn.example.net")
 
 
 def test_not_enabled_channel(monkeypatch):

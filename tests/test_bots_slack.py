@@ -14,10 +14,21 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from _bots_support import SLACK_BOT_USER, SLACK_TEAM, FakeSlack, decode, make_styles, png_bytes, slack_signature
+from _bots_support import (
+    SLACK_BOT_USER,
+    SLACK_TEAM,
+    FakeSlack,
+    GatedStylize,
+    decode,
+    make_styles,
+    png_bytes,
+    slack_signature,
+)
 from aiohttp import web
 
 from bots.config import CommonConfig, SlackConfig
+from bots.jobs import StylizeService
+from bots.messages import FetchError
 from bots.slack import build_app
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -51,11 +62,8 @@ class Slack:
             "X-Slack-Request-Timestamp": stamp,
             "X-Slack-Signature": slack_signature(secret, body, stamp),
         }
-        t0 = time.monotonic()
         async with self.http.post(self.url, data=body.encode(), headers=headers) as resp:
-            text = await resp.text()
-            elapsed = time.monotonic() - t0
-        return resp.status, text, elapsed
+            return resp.status, await resp.text()
 
     def response_url(self) -> str:
         return f"{self.fake.base}/response/{next(self._n)}"
@@ -96,7 +104,9 @@ class Slack:
         return await self.post(json.dumps(body), "application/json", **kw)
 
 
-def run(scenario, **env: str) -> None:
+def run(scenario, *, stylize=None, **env: str) -> None:
+    """`stylize` replaces nst_core.stylize in the app's worker pool (e.g. a GatedStylize)."""
+
     async def main() -> None:
         fake = await FakeSlack(BOT_TOKEN).start()
         common = CommonConfig.from_env(
@@ -112,7 +122,7 @@ def run(scenario, **env: str) -> None:
         config = SlackConfig.from_env(
             {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": f"{fake.base}/api/"}
         )
-        bot = build_app(config, common)
+        bot = build_app(config, common, service=StylizeService(common, stylize=stylize) if stylize else None)
         runner = web.AppRunner(bot.web_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -122,6 +132,8 @@ def run(scenario, **env: str) -> None:
             async with aiohttp.ClientSession() as http:
                 await scenario(bot, fake, Slack(http, f"http://127.0.0.1:{port}/slack/events", fake))
         finally:
+            if stylize is not None and hasattr(stylize, "release"):
+                stylize.release()  # a failed test must not leave a worker thread parked on the gate
             await runner.cleanup()
             await fake.stop()
 
@@ -130,7 +142,7 @@ def run(scenario, **env: str) -> None:
 
 def image_message(fake: FakeSlack, fid: str, *, user: str = "U0ALICE", ts: str = "1690000000.000100",
                   w: int = 96, h: int = 64, **extra) -> dict[str, Any]:  # fmt: skip
-    info = fake.add_file(fid, f"{fid.lower()}.png", png_bytes(w, h))
+    info = fake.add_file(fid, f"{fid.lower()}.png", png_bytes(w, h), user=user, channels=(CHANNEL,))
     return {"type": "message", "user": user, "ts": ts, "text": "", "files": [info], **extra}
 
 
@@ -143,6 +155,7 @@ async def uploaded(fake: FakeSlack, pred=lambda c: True, timeout: float = 90) ->
 
 def test_slash_command_stylizes_the_latest_image(caplog):
     caplog.set_level(logging.DEBUG)
+    gate = GatedStylize()
 
     async def scenario(bot, fake, slack):
         fake.history[CHANNEL] = [
@@ -150,8 +163,10 @@ def test_slash_command_stylizes_the_latest_image(caplog):
             image_message(fake, "F0BOB", user="U0BOB", ts="1690000000.000200"),
             image_message(fake, "F0ALICE", ts="1690000000.000100", w=120, h=80),
         ]
-        status, body, elapsed = await slack.command("tiny_b size=64 colors=yes")
-        assert status == 200 and body == "" and elapsed < 3  # acknowledged at once, work continues
+        status, body = await slack.command("tiny_b size=64 colors=yes")
+        assert status == 200 and body == ""  # acknowledged while the job is still held: work continues after
+        assert not fake.of("files.getUploadURLExternal")
+        gate.release()
         params, img = await uploaded(fake)
         assert params["channel_id"] == CHANNEL and "thread_ts" not in params
         assert "<@U0ALICE>" in params["initial_comment"] and "Tiny B" in params["initial_comment"]
@@ -163,7 +178,7 @@ def test_slash_command_stylizes_the_latest_image(caplog):
         assert posted and posted[0]["params"]["text"].startswith("<@U0ALICE> Stylising")
         await fake.wait_for("chat.delete")  # the status line is tidied away
 
-    run(scenario)
+    run(scenario, stylize=gate)
     assert BOT_TOKEN not in caplog.text and "do-not-log-me" not in caplog.text
     assert SECRET not in caplog.text
 
@@ -171,11 +186,11 @@ def test_slash_command_stylizes_the_latest_image(caplog):
 def test_request_signatures_are_verified():
     async def scenario(bot, fake, slack):
         fake.history[CHANNEL] = [image_message(fake, "F0A")]
-        status, _, _ = await slack.command("tiny", secret="not-the-signing-secret")
+        status, _ = await slack.command("tiny", secret="not-the-signing-secret")
         assert status == 401
-        status, _, _ = await slack.command("tiny", ts=int(time.time()) - 3600)  # replayed
+        status, _ = await slack.command("tiny", ts=int(time.time()) - 3600)  # replayed
         assert status == 401
-        status, _, _ = await slack.event({"type": "app_mention", "user": "U0A", "channel": CHANNEL, "text": "hi",
+        status, _ = await slack.event({"type": "app_mention", "user": "U0A", "channel": CHANNEL, "text": "hi",
                                           "ts": "1.2"}, secret="wrong")  # fmt: skip
         assert status == 401
         await asyncio.sleep(0.2)
@@ -185,9 +200,11 @@ def test_request_signatures_are_verified():
 
 
 def test_message_shortcut_opens_a_modal_then_uploads_in_thread():
+    gate = GatedStylize()
+
     async def scenario(bot, fake, slack):
         message = image_message(fake, "F0SHORT", ts="1690000000.000500", w=80, h=120)
-        status, _, _ = await slack.interactive(
+        status, _ = await slack.interactive(
             {
                 "type": "message_action",
                 "callback_id": "stylize_image",
@@ -220,7 +237,7 @@ def test_message_shortcut_opens_a_modal_then_uploads_in_thread():
 
         bad = {"style": {"value": {"type": "static_select", "selected_option": {"value": "tiny"}}},
                "size": {"value": {"type": "number_input", "value": "5"}}}  # fmt: skip
-        status, body, _ = await slack.interactive(submission(bad))
+        status, body = await slack.interactive(submission(bad))
         assert status == 200 and json.loads(body)["response_action"] == "errors"
         assert "size" in json.loads(body)["errors"]
 
@@ -230,8 +247,9 @@ def test_message_shortcut_opens_a_modal_then_uploads_in_thread():
             "size": {"value": {"type": "number_input", "value": None}},
             "colors": {"value": {"type": "checkboxes", "selected_options": []}},
         }
-        status, body, elapsed = await slack.interactive(submission(good))
-        assert status == 200 and body == "" and elapsed < 3
+        status, body = await slack.interactive(submission(good))
+        assert status == 200 and body == "" and not fake.of("files.getUploadURLExternal")  # acked, job held
+        gate.release()
         params, img = await uploaded(fake)
         assert params["channel_id"] == CHANNEL and params["thread_ts"] == message["ts"]
         assert img.size == (80, 120)  # no size given: the picture is not enlarged
@@ -239,37 +257,40 @@ def test_message_shortcut_opens_a_modal_then_uploads_in_thread():
         # The picture was deleted before the form was sent: a private answer through the shortcut's response_url.
         meta = json.loads(view["private_metadata"])
         view["private_metadata"] = json.dumps({**meta, "file": "F0DELETED"})
-        status, body, _ = await slack.interactive(submission(good, user="U0BOB"))  # Alice may still be busy
+        status, body = await slack.interactive(submission(good, user="U0BOB"))  # Alice may still be busy
         assert status == 200 and body == ""
         reply = await fake.wait_for("respond", lambda c: "no longer exists" in c["body"]["text"])
         assert reply["path"] == "/response/1" and reply["body"]["response_type"] == "ephemeral"
 
-    run(scenario)
+    run(scenario, stylize=gate)
 
 
 def test_mention_with_an_attached_image():
+    gate = GatedStylize()
+
     async def scenario(bot, fake, slack):
         msg = image_message(fake, "F0MENTION", ts="1690000000.000700")
         event = {"type": "app_mention", "user": "U0ALICE", "channel": CHANNEL, "ts": msg["ts"],
                  "text": f"<@{SLACK_BOT_USER}> tiny size=64", "files": msg["files"], "event_ts": msg["ts"]}  # fmt: skip
-        status, _, elapsed = await slack.event(event)
-        assert status == 200 and elapsed < 3
+        status, _ = await slack.event(event)
+        assert status == 200 and not fake.of("files.getUploadURLExternal")  # acked while the job is held
+        gate.release()
         params, img = await uploaded(fake)
         assert params["thread_ts"] == msg["ts"] and img.size == (64, 43)
 
-    run(scenario)
+    run(scenario, stylize=gate)
 
 
 def test_bad_input_gets_messages_and_the_app_keeps_serving():
     async def scenario(bot, fake, slack):
         async def ack_text(text: str, **kw) -> str:
-            status, body, _ = await slack.command(text, **kw)
+            status, body = await slack.command(text, **kw)
             assert status == 200
             return json.loads(body)["text"]
 
         async def later_reply(text: str, **kw) -> str:
             before = len(fake.of("respond"))
-            status, body, _ = await slack.command(text, **kw)
+            status, body = await slack.command(text, **kw)
             assert status == 200 and body == "", body
             for _ in range(1500):
                 replies = fake.of("respond")
@@ -289,13 +310,13 @@ def test_bad_input_gets_messages_and_the_app_keeps_serving():
         assert "couldn't find an image" in await later_reply("tiny", user=next(users))
         assert "Invite me" in await later_reply("tiny", user=next(users), channel="C0PRIVATE")
         assert "hosted by the chat platform" in await later_reply("tiny https://example.com/cat.png", user=next(users))
-        fake.add_file("F0TEXT", "notes.txt", b"hello", "text/plain")
+        fake.add_file("F0TEXT", "notes.txt", b"hello", "text/plain", channels=(CHANNEL,))
         link = f"{fake.base}/files-pri/{SLACK_TEAM}-F0TEXT/notes.txt"
         assert "not an image" in await later_reply(f"tiny <{link}>", user=next(users))
-        huge = fake.add_file("F0HUGE", "huge.png", png_bytes())
+        huge = fake.add_file("F0HUGE", "huge.png", png_bytes(), channels=(CHANNEL,))
         huge["size"] = 50 * 1024 * 1024
         assert "the limit is 2 MB" in await later_reply(f"tiny {fake.base}/files/U0X/F0HUGE/huge.png", user=next(users))
-        fake.add_file("F0FAKE", "fake.png", b"not really a png", "image/png")
+        fake.add_file("F0FAKE", "fake.png", b"not really a png", "image/png", channels=(CHANNEL,))
         reply = await later_reply(f"tiny {fake.base}/files-pri/{SLACK_TEAM}-F0FAKE/fake.png", user=next(users))
         assert reply and "logged" not in reply  # nst_core's ImageError explains the problem
         assert "no longer exists" in await later_reply(f"tiny {fake.base}/files/U0X/F0GONE/x.png", user=next(users))
@@ -315,10 +336,10 @@ def test_bad_input_gets_messages_and_the_app_keeps_serving():
         # Concurrent spam from one user: one job, four "wait" answers; another user is still served.
         fake.history[CHANNEL] = [image_message(fake, "F0SPAM", user="U0SPAM"), image_message(fake, "F0OK", user="U0OK")]
         results = await asyncio.gather(*(slack.command("tiny size=64", user="U0SPAM") for _ in range(5)))
-        bodies = sorted(body for status, body, _ in results if status == 200)
+        bodies = sorted(body for status, body in results if status == 200)
         assert len(bodies) == 5 and bodies[0] == ""
         assert all("already have an image" in json.loads(b)["text"] for b in bodies[1:])
-        status, body, _ = await slack.command("tiny size=64", user="U0OK")
+        status, body = await slack.command("tiny size=64", user="U0OK")
         assert status == 200 and body == ""
         _, img1 = await uploaded(fake, lambda c: "U0SPAM" in c["params"]["initial_comment"])
         _, img2 = await uploaded(fake, lambda c: "U0OK" in c["params"]["initial_comment"])
@@ -326,3 +347,41 @@ def test_bad_input_gets_messages_and_the_app_keeps_serving():
         assert len(fake.of("files.completeUploadExternal")) == 2
 
     run(scenario)
+
+
+def test_file_links_only_for_files_the_user_may_see_here():
+    """The bot's token reads files in channels the user is not in: a link must not leak them into this one."""
+
+    async def scenario(bot, fake, slack):
+        async def later_reply(text: str, user: str) -> str:
+            before = len(fake.of("respond"))
+            status, body = await slack.command(text, user=user)
+            assert status == 200 and body == "", body
+            await fake.wait_for("respond", lambda _c: len(fake.of("respond")) > before)
+            return fake.of("respond")[before]["body"]["text"]
+
+        fake.add_file("F0SECRET", "secret.png", png_bytes(), user="U0CAROL", groups=("G0PRIVATE",))
+        link = f"{fake.base}/files-pri/{SLACK_TEAM}-F0SECRET/secret.png"
+        assert "shared in this channel" in await later_reply(f"tiny size=64 <{link}>", user="U0MALLORY")
+        assert "doesn't look like a Slack file link" in await later_reply(
+            f"tiny {fake.base}/media/secret.png", user="U0MALLORY"
+        )
+        assert not fake.of("download") and not fake.of("files.getUploadURLExternal")  # nothing fetched or posted
+        # The same file is fine for its uploader, and for anyone once it is shared in this channel.
+        status, _ = await slack.command(f"tiny size=64 <{link}>", user="U0CAROL")
+        _, img = await uploaded(fake, lambda c: "U0CAROL" in c["params"]["initial_comment"])
+        assert status == 200 and img.size == (64, 43)
+        fake.files["F0SECRET"]["channels"] = [CHANNEL]
+        await slack.command(f"tiny size=64 <{link}>", user="U0MALLORY")
+        await uploaded(fake, lambda c: "U0MALLORY" in c["params"]["initial_comment"])
+
+    run(scenario)
+
+
+def test_plain_http_file_hosts_only_on_loopback():
+    async def scenario(bot, fake, slack):
+        with pytest.raises(FetchError, match="https"):
+            await bot.file_from_url("http://cdn.example.net/files-pri/T1-F1/x.png", channel=CHANNEL, user="U0A")
+        assert not fake.of("files.info")
+
+    run(scenario, NST_BOT_ALLOWED_MEDIA_HOSTS="cdn.example.net")

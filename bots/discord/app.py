@@ -22,7 +22,7 @@ from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image
 from bots.jobs import StylizeService, Ticket
 from bots.messages import BotError, FetchError, friendly_error, human_size, queue_text
-from bots.options import JobSpec, build_spec, installed_styles, style_label
+from bots.options import JobSpec, build_spec, installed_styles
 
 log = logging.getLogger("bots.discord")
 
@@ -151,7 +151,7 @@ class StylizeBot(discord.Client):
             self.session,
             ref.url,
             allowed_hosts=self.media_hosts,
-            insecure_hosts=self.common.extra_media_hosts,
+            insecure_hosts=self.common.insecure_media_hosts,
             max_bytes=self.common.max_download,
             timeout=self.common.download_timeout,
             max_pixels=self.common.max_input_pixels,
@@ -260,9 +260,9 @@ class StylePicker(discord.ui.View):
         self.bot = bot
         self.origin = origin  # the context-menu interaction whose private reply holds this picker
         self.target = target
-        self.labels = {s.name: style_label(s) for s in styles}
+        self.labels = {s.name: s.label for s in styles}
         options = [
-            discord.SelectOption(label=style_label(s)[:100], value=s.name, default=s.name == default)
+            discord.SelectOption(label=s.label[:100], value=s.name, default=s.name == default)
             for s in styles[:MAX_CHOICES]
         ]
         self.select = discord.ui.Select(placeholder="Pick a style", options=options, min_values=1, max_values=1)
@@ -287,7 +287,7 @@ def register_commands(bot: StylizeBot) -> None:
     """Build `/stylize` and the context menu from the configuration and the styles installed right now."""
     common = bot.common
     styles = installed_styles()
-    choices = [app_commands.Choice(name=style_label(s)[:100], value=s.name) for s in styles]
+    choices = [app_commands.Choice(name=s.label[:100], value=s.name) for s in styles]
     Size = app_commands.Range[int, common.min_size, common.max_size]
     Strength = app_commands.Range[float, 0.0, 1.0]
 

@@ -26,18 +26,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig
+from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
 from bots.fetch import check_url, fetch_image
 from bots.jobs import StylizeService, Ticket
 from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
-from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text, style_label
+from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
 
 log = logging.getLogger("bots.slack")
 
 MODAL_ID = "nst_stylize_modal"
 MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Slack file links: https://files.slack.com/files-pri/T0-F0/name.png, https://x.slack.com/files/U0/F0/name.png
-FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/T[A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
+FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/[TE][A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
 NO_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope"}
 HTML_HINT = "If this keeps happening, the Slack app may be missing the `files:read` scope."
 
@@ -69,6 +69,19 @@ def first_image(files: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     return None
 
 
+def file_visible(info: dict[str, Any], channel: str | None, user: str) -> bool:
+    """Whether `user` may see the file in `channel`: they uploaded it, or it is shared in that channel."""
+    if user and info.get("user") == user:
+        return True
+    places: set[str] = set()
+    for key in ("channels", "groups", "ims"):
+        places.update(info.get(key) or ())
+    for scope in (info.get("shares") or {}).values():  # {"public": {"C1": [...]}, "private": {"G2": [...]}}
+        if isinstance(scope, dict):
+            places.update(scope)
+    return bool(channel) and channel in places
+
+
 class _QuietTokenWarning(logging.Filter):
     """Bolt warns that SLACK_BOT_TOKEN is unused because we hand it a client (needed for SLACK_API_URL);
     the client carries that very token, so the warning would only mislead whoever reads the log."""
@@ -97,11 +110,11 @@ class SlackBot:
         )
         self.session: aiohttp.ClientSession | None = None
         self.file_hosts: tuple[str, ...] = SLACK_FILE_HOSTS + common.extra_media_hosts
-        self.insecure_hosts: tuple[str, ...] = common.extra_media_hosts
+        self.insecure_hosts: tuple[str, ...] = common.insecure_media_hosts
         if config.api_url:  # a gateway or test fake serves the files too: trust its host (http if it is)
             api = urlsplit(config.api_url)
             self.file_hosts += (api.hostname or "",)
-            if api.scheme == "http":
+            if api.scheme == "http" and is_loopback(api.hostname or ""):
                 self.insecure_hosts += (api.hostname or "",)
         self._seen_events: deque[str] = deque(maxlen=256)
         self._register()
@@ -172,7 +185,11 @@ class SlackBot:
 
         async with ticket:
             try:
-                file = await (self.file_from_url(req.url) if req.url else self.latest_user_image(channel, user))
+                file = await (
+                    self.file_from_url(req.url, channel=channel, user=user)
+                    if req.url
+                    else self.latest_user_image(channel, user)
+                )
             except Exception as exc:
                 await self.safe(reply, friendly_error(exc))
                 return
@@ -209,13 +226,22 @@ class SlackBot:
             f"`{self.config.command}` again, or use the *Stylize image* shortcut on a message with a picture."
         )
 
-    async def file_from_url(self, url: str) -> dict[str, Any]:
-        """A Slack file link given as an argument: only Slack-hosted files, never arbitrary web pages."""
+    async def file_from_url(self, url: str, *, channel: str | None, user: str) -> dict[str, Any]:
+        """A Slack file link given as an argument: only Slack files this user may already see here.
+
+        The bot's token can read files from channels the user is not in; without the share check anyone
+        could have a private file repainted into their own channel."""
         check_url(url, self.file_hosts, self.insecure_hosts)
         m = FILE_ID_RE.search(urlsplit(url).path)
-        if m:
-            return await self.file_info(m.group(1) or m.group(2))
-        return {"url_private_download": url, "name": urlsplit(url).path.rsplit("/", 1)[-1] or "image"}
+        if not m:  # no file ID: nothing to check the link against, so never fetch it with the bot token
+            raise FetchError("That doesn't look like a Slack file link; upload the picture here and try again.")
+        info = await self.file_info(m.group(1) or m.group(2))
+        if not file_visible(info, channel, user):
+            raise FetchError(
+                "I can only use a file you uploaded yourself or one that was shared in this channel; "
+                "share the picture here first."
+            )
+        return info
 
     async def file_info(self, file_id: str) -> dict[str, Any]:
         try:
@@ -264,7 +290,7 @@ class SlackBot:
 
     def modal(self, styles: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
         default = self.common.default_style or styles[0].name
-        options = [{"text": {"type": "plain_text", "text": style_label(s)[:75]}, "value": s.name} for s in styles[:100]]
+        options = [{"text": {"type": "plain_text", "text": s.label[:75]}, "value": s.name} for s in styles[:100]]
         initial = next((o for o in options if o["value"] == default), options[0])
         return {
             "type": "modal",
@@ -358,7 +384,8 @@ class SlackBot:
             )
             ticket = self.service.admit(f"slack:{team}:{user}")
         except BotError as exc:
-            block = "size" if "`size`" in str(exc) else "strength" if "`strength`" in str(exc) else "style"
+            field = getattr(exc, "field", None)
+            block = field if field in ("size", "strength") else "style"
             await ack(response_action="errors", errors={block: str(exc)[:150]})
             return
         await ack()
@@ -419,7 +446,7 @@ class SlackBot:
         async with ticket:
             try:
                 if file is None:
-                    file = await self.file_from_url(req.url or "")
+                    file = await self.file_from_url(req.url or "", channel=channel, user=user)
             except Exception as exc:
                 await self.safe(reply, friendly_error(exc))
                 return
