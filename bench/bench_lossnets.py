@@ -19,31 +19,14 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]  # nst_core, and the shared judge next to this file
+
+from judge import DATA, WEIGHTS, vgg_objective  # noqa: E402
 
 from nst_core.gatys import GatysOptions, run_gatys  # noqa: E402
-from nst_core.images import load_image, pil_to_tensor, resize_long_side  # noqa: E402
-from nst_core.losses import PerceptualLoss  # noqa: E402
-from nst_core.lossnets import get_spec, load_loss_net  # noqa: E402
+from nst_core.images import load_image, resize_long_side  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data"
-WEIGHTS = {"vgg19": DATA / "pretrained" / "vgg19_caffe_imagenet_conv.pth",
-           "squeezenet": DATA / "pretrained" / "squeezenet1_1_imagenet.pth"}
 PAIRS = [("tubingen", "starry_night"), ("golden_gate", "great_wave"), ("chicago", "composition_vii")]
-
-
-def vgg_objective(image: Image.Image, content: Image.Image, style: Image.Image) -> dict[str, float]:
-    """The Gatys objective of `image` under VGG-19 with the default weights (lower is better)."""
-    spec = get_spec("vgg19")
-    net = load_loss_net("vgg19", WEIGHTS["vgg19"], layers=spec.content_layers + spec.style_layers)
-    w = spec.default_weights
-    crit = PerceptualLoss(net, spec.content_layers, spec.style_layers, spec.style_layer_weights,
-                          w["content_weight"], w["style_weight"], w["tv_weight"])
-    crit.set_style([pil_to_tensor(resize_long_side(style, max(image.size)))])
-    c = pil_to_tensor(content.resize(image.size, Image.Resampling.LANCZOS))
-    with torch.no_grad():
-        total, terms = crit(pil_to_tensor(image), crit.content_targets(c))
-    return {"total": float(total), **{k: float(v) for k, v in terms.items()}}
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torchvision import models
+from torchvision.models import vgg as vgg_models
 
 from .errors import OptionsError, WeightsError
 
@@ -97,11 +98,12 @@ def _squeezenet_layer_names() -> dict[str, int]:
 
 
 def _vgg19() -> nn.Sequential:
-    return models.vgg19(weights=None).features
+    # Only the convolutional trunk: building the whole model would also initialise ~120M classifier weights.
+    return vgg_models.make_layers(vgg_models.cfgs["E"])
 
 
 def _vgg16() -> nn.Sequential:
-    return models.vgg16(weights=None).features
+    return vgg_models.make_layers(vgg_models.cfgs["D"])
 
 
 def _squeezenet() -> nn.Sequential:
