@@ -7,9 +7,12 @@ str never show the value, so logging a config object (or an exception that menti
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from nst_core.errors import OptionsError
@@ -270,3 +273,19 @@ class SlackConfig:
             shortcut_id=_get(env, "SLACK_SHORTCUT_ID", "stylize_image") or "stylize_image",
             history_limit=_int(env, "SLACK_HISTORY_LIMIT", 100, 1, 1000),
         )
+
+
+T = TypeVar("T")
+
+
+def startup(platform: type[T]) -> tuple[CommonConfig, T] | None:
+    """What both `python -m bots.*` entry points do first: logging, then the environment (None + message on error)."""
+    logging.basicConfig(
+        level=os.environ.get("NST_BOT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return CommonConfig.from_env(), platform.from_env()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return None

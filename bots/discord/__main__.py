@@ -1,23 +1,15 @@
 """`python -m bots.discord`: read the environment, log in, serve until Ctrl+C."""
 
-import logging
-import os
 import sys
 
-from bots.config import CommonConfig, ConfigError, DiscordConfig
+from bots.config import DiscordConfig, startup
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("NST_BOT_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        common = CommonConfig.from_env()
-        config = DiscordConfig.from_env()
-    except ConfigError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    loaded = startup(DiscordConfig)
+    if loaded is None:
         return 2
+    common, config = loaded
     import aiohttp
     import discord
 

@@ -3,10 +3,9 @@
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 
-from bots.config import CommonConfig, ConfigError, SlackConfig
+from bots.config import SlackConfig, startup
 
 
 async def serve_socket_mode(bot, app_token: str) -> None:
@@ -20,16 +19,10 @@ async def serve_socket_mode(bot, app_token: str) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("NST_BOT_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        common = CommonConfig.from_env()
-        config = SlackConfig.from_env()
-    except ConfigError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    loaded = startup(SlackConfig)
+    if loaded is None:
         return 2
+    common, config = loaded
     from .app import build_app, check_token
 
     bot = build_app(config, common)
