@@ -149,7 +149,7 @@ def _cmd_styles(_: argparse.Namespace) -> int:
 
 
 def _cmd_import(a: argparse.Namespace) -> int:
-    meta = {"display_name": a.display_name or a.name.replace("_", " ").title(), "artist": a.artist,
+    meta = {"display_name": a.display_name, "artist": a.artist,
             "title": a.title}
     path = import_torch_checkpoint(a.checkpoint, a.name, a.out or weights_dirs()[0], meta=meta)
     print(f"imported {a.checkpoint} as style {a.name!r} -> {path}")

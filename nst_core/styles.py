@@ -448,12 +448,12 @@ def save_style(
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "name": name,
-        "display_name": name.replace("_", " ").replace("-", " ").title(),
         "artist": "",
         "title": "",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     record.update(dict(meta or {}))
+    record["display_name"] = record.get("display_name") or name.replace("_", " ").replace("-", " ").title()
     record.update(
         {
             "format": FORMAT,

@@ -698,7 +698,7 @@ def _train(
     else:
         preview_content = load_image(val_files[0]) if val_files else None
     meta = {
-        "display_name": cfg.display_name or cfg.name.replace("_", " ").replace("-", " ").title(),
+        "display_name": cfg.display_name,  # None: the registry's default, from the name
         "artist": cfg.artist,
         "title": cfg.title,
         "style_image": Path(cfg.style_image).name,
