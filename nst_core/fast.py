@@ -358,17 +358,12 @@ def _tiled_exact(
                 tick()
             stats.append(acc.result(device))
 
-        out = torch.zeros(1, 3, plan.height, plan.width)
-        wsum = torch.zeros(1, 1, plan.height, plan.width)
+        canvas = _Canvas(plan)
         for i, tile in enumerate(plan.tiles):
             s = run(_to(store[i][0], device), dec, len(stages))
-            y = final(s).float().cpu()
-            (y0, y1), (x0, x1) = tile.span_y, tile.span_x
-            wt = tile.weights(plan.ramp)
-            out[:, :, y0:y1, x0:x1] += y * wt
-            wsum[:, :, y0:y1, x0:x1] += wt
+            canvas.add(tile, final(s))
             tick()
-    return out / wsum.clamp_min(1e-6)
+    return canvas.result()
 
 
 def _tiled_thumbnail(
@@ -390,18 +385,31 @@ def _tiled_thumbnail(
         size = (max(16, round(h * scale)), max(16, round(w * scale)))
         thumb = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     rec = NormStats()
-    out = torch.zeros(1, 3, h, w)
-    wsum = torch.zeros(1, 1, h, w)
+    canvas = _Canvas(plan)
     with _autocast(device, dtype):
         model(thumb.to(device), rec)
         for tile in plan.tiles:
-            y = model(tile.crop(x).to(device), rec.replay()).float().cpu()
-            (y0, y1), (x0, x1) = tile.span_y, tile.span_x
-            wt = tile.weights(plan.ramp)
-            out[:, :, y0:y1, x0:x1] += y * wt
-            wsum[:, :, y0:y1, x0:x1] += wt
+            canvas.add(tile, model(tile.crop(x).to(device), rec.replay()))
             tick()
-    return out / wsum.clamp_min(1e-6)
+    return canvas.result()
+
+
+class _Canvas:
+    """Overlapping tile outputs cross-faded into one image (weights ramp down across each overlap)."""
+
+    def __init__(self, plan: TilePlan) -> None:
+        self.plan = plan
+        self.out = torch.zeros(1, 3, plan.height, plan.width)
+        self.wsum = torch.zeros(1, 1, plan.height, plan.width)
+
+    def add(self, tile, y: torch.Tensor) -> None:
+        (y0, y1), (x0, x1) = tile.span_y, tile.span_x
+        wt = tile.weights(self.plan.ramp)
+        self.out[:, :, y0:y1, x0:x1] += y.float().cpu() * wt
+        self.wsum[:, :, y0:y1, x0:x1] += wt
+
+    def result(self) -> torch.Tensor:
+        return self.out / self.wsum.clamp_min(1e-6)
 
 
 def _stored_bytes(model: TransformerNet, plan: TilePlan, dtype: torch.dtype | None) -> int:
