@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from aiohttp import web
 from PIL import Image
 
@@ -274,24 +275,15 @@ class FakeDiscord(FakeServer):
             }
             for _, fn, data in files
         ]
-        return {
-            "id": str(next(self._ids)),
-            "channel_id": str(CHANNEL_ID),
-            "author": {**discord_user(BOT_ID, "nstbot"), "bot": True},
-            "content": payload.get("content") or "",
-            "timestamp": "2024-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": attachments,
-            "embeds": [],
-            "components": payload.get("components") or [],
-            "pinned": False,
-            "type": 20,
-            "flags": payload.get("flags") or 0,
-        }
+        return discord_message(
+            next(self._ids),
+            {**discord_user(BOT_ID, "nstbot"), "bot": True},
+            payload.get("content") or "",
+            attachments,
+            type=20,
+            components=payload.get("components") or [],
+            flags=payload.get("flags") or 0,
+        )
 
     async def callback(self, request: web.Request) -> web.Response:
         payload, files = await self._body(request)
@@ -415,12 +407,15 @@ def slash_data(options: list[dict[str, Any]], attachments: list[dict[str, Any]])
     }
 
 
-def channel_message(msg_id: int, attachments: list[dict[str, Any]], author_id: int = 1001) -> dict[str, Any]:
+def discord_message(
+    msg_id: int, author: dict[str, Any], content: str, attachments: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    """A MESSAGE object as Discord's API sends it (type 0 unless `extra` says otherwise)."""
     return {
         "id": str(msg_id),
         "channel_id": str(CHANNEL_ID),
-        "author": discord_user(author_id, f"user{author_id}"),
-        "content": "look at this",
+        "author": author,
+        "content": content,
         "timestamp": "2024-01-01T00:00:00+00:00",
         "edited_timestamp": None,
         "tts": False,
@@ -432,7 +427,25 @@ def channel_message(msg_id: int, attachments: list[dict[str, Any]], author_id: i
         "pinned": False,
         "type": 0,
         "flags": 0,
+        **extra,
     }
+
+
+def channel_message(msg_id: int, attachments: list[dict[str, Any]], author_id: int = 1001) -> dict[str, Any]:
+    return discord_message(msg_id, discord_user(author_id, f"user{author_id}"), "look at this", attachments)
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    """Tiny random-init styles, so bot tests never depend on the bundled weights."""
+    weights = tmp_path_factory.mktemp("weights")
+    make_styles(weights)
+    return weights
+
+
+@pytest.fixture
+def tiny_styles(weights_dir, monkeypatch):
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(weights_dir))
 
 
 # -------------------------------------------------------------------------------------------------- Slack

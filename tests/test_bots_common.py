@@ -309,10 +309,12 @@ def test_queue_positions_progress_and_fifo():
         await wait_until(lambda: svc.stats()["waiting"] == 1)
         tc = asyncio.create_task(job("c", 30))
         await wait_until(
-            lambda: svc.stats()["waiting"] == 2
-            and statuses["b"][-1:] == ["You are next in the queue…"]
-            and statuses["c"][-1:] == ["You are number 2 in the queue…"]
-            and "Stylising… 40%" in statuses["a"]
+            lambda: (
+                svc.stats()["waiting"] == 2
+                and statuses["b"][-1:] == ["You are next in the queue…"]
+                and statuses["c"][-1:] == ["You are number 2 in the queue…"]
+                and "Stylising… 40%" in statuses["a"]
+            )
         )
         assert fake.started == [10] and svc.stats() == {"running": 1, "waiting": 2, "pending": 2}
         assert statuses["b"][-1] == "You are next in the queue…"

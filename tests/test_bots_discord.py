@@ -19,9 +19,10 @@ from _bots_support import (
     channel_message,
     decode,
     interaction,
-    make_styles,
     png_bytes,
     slash_data,
+    tiny_styles,  # noqa: F401 - pytest fixture
+    weights_dir,  # noqa: F401 - pytest fixture
 )
 
 import nst_core
@@ -32,16 +33,7 @@ from bots.jobs import StylizeService
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    weights = tmp_path_factory.mktemp("weights")
-    make_styles(weights)
-    return weights
-
-
-@pytest.fixture(autouse=True)
-def tiny_styles(weights_dir, monkeypatch):
-    monkeypatch.setenv("NST_WEIGHTS_DIR", str(weights_dir))
+pytestmark = pytest.mark.usefixtures("tiny_styles")  # the tiny random-init styles of _bots_support
 
 
 def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) -> None:

@@ -20,9 +20,10 @@ from _bots_support import (
     FakeSlack,
     GatedStylize,
     decode,
-    make_styles,
     png_bytes,
     slack_signature,
+    tiny_styles,  # noqa: F401 - pytest fixture
+    weights_dir,  # noqa: F401 - pytest fixture
 )
 from aiohttp import web
 
@@ -36,16 +37,7 @@ BOT_TOKEN = "xoxb-1234-5678-do-not-log-me"
 CHANNEL = "C0PHOTOS"
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    weights = tmp_path_factory.mktemp("weights")
-    make_styles(weights)
-    return weights
-
-
-@pytest.fixture(autouse=True)
-def tiny_styles(weights_dir, monkeypatch):
-    monkeypatch.setenv("NST_WEIGHTS_DIR", str(weights_dir))
+pytestmark = pytest.mark.usefixtures("tiny_styles")  # the tiny random-init styles of _bots_support
 
 
 class Slack:
