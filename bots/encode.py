@@ -53,4 +53,4 @@ def encode_under_limit(img: Image.Image, limit: int, *, lossy: str = "WEBP") -> 
         if max(w, h) <= MIN_SIDE:
             raise BotError("The result is too large to upload here, even when shrunk.")
         scale = max(DOWNSCALE, MIN_SIDE / max(w, h))
-        current = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+        current = nst_core.resize_long_side(img, max(1, round(max(w, h) * scale)))
