@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
 from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
 from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
@@ -68,30 +69,11 @@ def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int | None = None) -> int:
-    raw = _get(env, name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise ConfigError(f"{name} must be {bound}, got {value}.")
-    return value
+    return int(env_number(name, default, lo=lo, hi=hi, env=env, error=ConfigError))
 
 
 def _float(env: Mapping[str, str], name: str, default: float, lo: float) -> float:
-    raw = _get(env, name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}.") from None
-    if value < lo:
-        raise ConfigError(f"{name} must be at least {lo}, got {value}.")
-    return value
+    return float(env_number(name, default, lo=lo, whole=False, env=env, error=ConfigError))
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -28,6 +28,9 @@ from typing import Any
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
+from nst_core.envvars import env_number
+from nst_core.errors import NSTError
+
 from .config import DemoConfig, load_config
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 
@@ -305,7 +308,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        default=int(env_number("GRADIO_SERVER_PORT", 7860, lo=1, hi=65535)),
         help="port (default $GRADIO_SERVER_PORT or 7860)",
     )
     parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
@@ -314,9 +317,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def launch(argv: Sequence[str] | None = None, app: gr.Blocks | None = None) -> None:
     """Entry point of `python -m demo` and of the Space's app.py."""
-    args = parse_args(argv)
+    try:  # a mistyped setting ends the start with one clear line, not a traceback
+        args = parse_args(argv)
+        config = load_config()
+    except NSTError as exc:
+        raise SystemExit(f"error: {exc}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    config = load_config()
     demo = app or build_app(config)
     kwargs = launch_kwargs(config)
     if "mcp_server" not in kwargs:

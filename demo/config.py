@@ -10,16 +10,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from nst_core.envvars import env_number
+
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    return max(minimum, value)
+    return int(env_number(name, default, lo=minimum, env=env))
 
 
 @dataclass(frozen=True)

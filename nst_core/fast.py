@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from PIL import Image
 from . import styles
 from .colors import preserve_colors
 from .device import DEVICES, enable_fast_math, resolve_device
+from .envvars import env_number
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import resize_long_side
 from .progress import Progress, ProgressCallback, check_cancel
@@ -159,12 +159,9 @@ def _meminfo_available() -> int | None:
 def memory_budget_bytes(device: torch.device) -> int:
     """Memory one forward pass may use: env NST_FAST_MEMORY_MB, else half the free GPU memory, else a
     quarter of available RAM capped at 3 GiB (several jobs may run at once on a CPU server)."""
-    env = os.environ.get(MEMORY_ENV, "").strip()
-    if env:
-        try:
-            return max(1, int(float(env) * 1024 * 1024))
-        except ValueError:
-            raise OptionsError(f"{MEMORY_ENV} must be a number of megabytes, got {env!r}") from None
+    mb = env_number(MEMORY_ENV, 0, lo=1e-3, whole=False)
+    if mb:
+        return max(1, int(mb * 1024 * 1024))
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free * 0.5)

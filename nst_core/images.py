@@ -29,6 +29,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write
+from .envvars import env_number
 from .errors import ImageError, NSTError, OptionsError
 
 DEFAULT_MAX_PIXELS = 64_000_000
@@ -96,13 +97,7 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> Image.I
 
 def _resolve_max_pixels(max_pixels: int | None) -> int:
     if max_pixels is None:
-        env = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
-        if not env:
-            return DEFAULT_MAX_PIXELS
-        try:
-            max_pixels = int(env)
-        except ValueError:
-            raise OptionsError(f"{MAX_PIXELS_ENV} must be a whole number of pixels, got {env!r}") from None
+        return int(env_number(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS, lo=1))
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
         raise OptionsError(f"max_pixels must be a positive whole number, got {max_pixels!r}")
     return max_pixels

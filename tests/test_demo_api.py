@@ -261,3 +261,21 @@ def test_error_translation():
         capped_int(501, "Steps", 500)
     with pytest.raises(gr.Error, match="whole number"):
         capped_int("many", "Steps", 500)
+
+
+@pytest.mark.parametrize(
+    "var, value, needle",
+    [
+        ("NST_DEMO_MAX_SIZE", "big", "NST_DEMO_MAX_SIZE must be a whole number, got 'big'"),
+        ("NST_DEMO_FAST_SIZE", "8", "NST_DEMO_FAST_SIZE must be at least 64, got 8"),
+        ("GRADIO_SERVER_PORT", "99999", "GRADIO_SERVER_PORT must be between 1 and 65535"),
+    ],
+)
+def test_mistyped_setting_stops_the_start_with_one_clear_line(monkeypatch, var, value, needle):
+    from demo.app import launch
+
+    monkeypatch.setenv(var, value)
+    monkeypatch.setenv("NST_DEMO_DEVICE", "cpu")
+    with pytest.raises(SystemExit) as exit_info:
+        launch([])
+    assert str(exit_info.value).startswith(f"error: {needle}")

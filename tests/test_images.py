@@ -403,3 +403,24 @@ def test_a_real_content_photo_loads():
         pytest.skip(f"shared data absent: no content photos under {root}")
     im = load_image(photos[0])
     assert im.mode == "RGB" and min(im.size) > 100
+
+
+def test_env_number_reads_checks_and_names_the_variable():
+    from nst_core.envvars import env_number
+
+    env = {"A": " 1_024 ", "B": "2.5", "C": "lots", "D": "0", "E": "nan", "F": ""}
+    assert env_number("A", 7, env=env) == 1024 and env_number("F", 7, env=env) == 7
+    assert env_number("MISSING", 7, env=env) == 7
+    assert env_number("B", 1.0, whole=False, env=env) == 2.5
+    with pytest.raises(OptionsError, match=r"^B must be a whole number, got '2.5'\."):
+        env_number("B", 1, env=env)
+    with pytest.raises(OptionsError, match="C must be a number"):
+        env_number("C", 1.0, whole=False, env=env)
+    with pytest.raises(OptionsError, match="D must be at least 1, got 0"):
+        env_number("D", 5, lo=1, env=env)
+    with pytest.raises(OptionsError, match="A must be between 1 and 100, got 1_024"):
+        env_number("A", 5, lo=1, hi=100, env=env)
+    with pytest.raises(OptionsError, match="E must be finite"):
+        env_number("E", 1.0, whole=False, env=env)
+    with pytest.raises(KeyError):  # a front end keeps its own exception type
+        env_number("C", 1, env=env, error=KeyError)
