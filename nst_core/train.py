@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import math
 import os
 import random
@@ -83,6 +84,7 @@ class TrainConfig:
     loss_net: str = "vgg19"
     loss_net_weights: str | None = None  # path, "random", or None (lossnets' resolution order)
     arch: str = "auto"  # light | reference | auto (reference on CUDA, light elsewhere)
+    init_from: str | None = None  # start from a trained style (name or .safetensors) instead of random weights
     device: str = "auto"
     amp: bool | None = None  # bf16 autocast; None: on for CUDA
     compile: bool = False
@@ -150,7 +152,7 @@ class TrainConfig:
 RUN_ONLY_FIELDS = frozenset({
     "out", "run_dir", "steps", "epochs", "device", "compile", "threads", "workers", "log_every", "preview_every",
     "checkpoint_every", "checkpoint_minutes", "max_minutes", "resume", "overwrite", "display_name", "artist",
-    "title", "notes", "preview_image", "style_image", "dataset", "loss_net_weights",
+    "title", "notes", "preview_image", "style_image", "dataset", "loss_net_weights", "init_from",
 })  # fmt: skip
 
 
@@ -180,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--loss-net", default="vgg19", choices=list_loss_nets())
     a("--loss-net-weights", help=f"weights file; '{RANDOM_WEIGHTS}' = random init (tests only)")
     a("--arch", default="auto", choices=[*ARCHS, "auto"], help="TransformerNet size (auto: reference on CUDA)")
+    a("--init-from", help="fine-tune a trained style (registry name or .safetensors file) instead of starting "
+      "from random weights: it already reproduces content, so a new style or style weight needs far fewer steps")
     a("--device", default="auto", help="auto | cpu | cuda | mps (DDP: one GPU per process)")
     a("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (default: on CUDA)")
     a("--compile", action="store_true", help="torch.compile the network")
@@ -411,7 +415,7 @@ def _device_label(device: torch.device, world_size: int) -> str:
 def _portable_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config for the style's JSON: file paths reduced to names (no local paths in shipped metadata)."""
     d = asdict(cfg)
-    for key in ("style_image", "dataset", "loss_net_weights", "preview_image", "out", "run_dir"):
+    for key in ("style_image", "dataset", "loss_net_weights", "preview_image", "out", "run_dir", "init_from"):
         if d.get(key) and d[key] != RANDOM_WEIGHTS:
             d[key] = Path(d[key]).name
     return d
@@ -493,7 +497,11 @@ def _train(
     enable_fast_math(device)
     amp = cfg.amp if cfg.amp is not None else device.type == "cuda"
     channels_last = device.type == "cuda"
-    arch = cfg.arch if cfg.arch != "auto" else ("reference" if device.type == "cuda" else "light")
+    init = _initial_weights(cfg.init_from) if cfg.init_from else None
+    if init is not None:
+        arch = _arch_of(init[0], cfg.arch)
+    else:
+        arch = cfg.arch if cfg.arch != "auto" else ("reference" if device.type == "cuda" else "light")
     spec = get_spec(cfg.loss_net)
     cfg.content_weight = (
         cfg.content_weight if cfg.content_weight is not None else spec.default_weights.get("content_weight", 1.0)
@@ -565,6 +573,9 @@ def _train(
     raw_model = TransformerNet(ARCHS[arch]).to(device)
     if ckpt:
         raw_model.load_state_dict(ckpt["model"])
+    elif init is not None:
+        raw_model.load_state_dict(init[1])
+        log(f"initialised from {cfg.init_from}")
     if channels_last:
         raw_model = raw_model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(raw_model.parameters(), lr=cfg.lr)
@@ -725,6 +736,7 @@ def _train(
             "content_layers": list(spec.content_layers),
             "style_layers": list(spec.style_layers),
         },
+        "init_from": init[2] if init is not None else None,
         "final_losses": {k: round(v, 6) for k, v in ema.items()},
         "eval": {"held_out_images": len(val_files), **{k: round(v, 6) for k, v in evaluation.items()}},
         "notes": cfg.notes,
@@ -771,6 +783,35 @@ def _all_ranks_agree(flags: list[bool], device: torch.device, world_size: int) -
 def _mkdir(p: Path) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def _initial_weights(source: str) -> tuple[TransformerConfig, dict[str, torch.Tensor], dict[str, Any]]:
+    """Config, weights and training history of --init-from: a .safetensors file, else a registry style name.
+
+    The history (the start's own steps, time and settings, from its JSON when there is one) goes into the new
+    style's JSON, so a fine-tuned style still says everything it was trained with."""
+    path = Path(source)
+    if path.suffix != ".safetensors":
+        path = styles.get_style(source).weights_path
+    elif not path.is_file():
+        raise OptionsError(f"--init-from: no such file {source!r}.")
+    config, state = styles.read_style_weights(path)
+    history: dict[str, Any] = {"weights": path.name}
+    with contextlib.suppress(OSError, ValueError):
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        keep = ("name", "date", "device", "steps", "images_seen", "train_seconds", "training", "init_from")
+        history.update({k: meta[k] for k in keep if isinstance(meta, dict) and k in meta})
+    return config, state, history
+
+
+def _arch_of(config: TransformerConfig, wanted: str) -> str:
+    """The ARCHS name of an --init-from network; --arch, when given, must agree with it."""
+    found = next((name for name, c in ARCHS.items() if c == config), None)
+    if found is None:
+        raise OptionsError(f"--init-from: its network ({config.to_json()}) is none of {', '.join(ARCHS)}.")
+    if wanted not in ("auto", found):
+        raise OptionsError(f"--init-from holds a {found} network but --arch {wanted} was asked for.")
+    return found
 
 
 def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, log: Callable[[str], None]) -> None:

@@ -208,6 +208,29 @@ def test_time_budget_installs_what_it_has(tiny, tmp_path):
     assert meta["steps"] == 1 and meta["planned_steps"] == 50 and "time budget" in meta["stopped_early"]
 
 
+def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
+    _run(_args(tiny, tmp_path / "a", "--arch", "light", steps=2))
+    trained = tmp_path / "a" / "weights" / "tiny.safetensors"
+    _, start = styles.read_style_weights(trained)
+    # a vanishing learning rate: the tuned net must be the one it started from, not a fresh random init
+    _run(_args(tiny, tmp_path / "b", "--init-from", str(trained), "--lr", "1e-12", name="tuned", steps=1))
+    _, tuned = styles.read_style_weights(tmp_path / "b" / "weights" / "tuned.safetensors")
+    assert tuned.keys() == start.keys()
+    for k in start:
+        torch.testing.assert_close(tuned[k], start[k], rtol=0, atol=1e-6, msg=k)
+    meta = json.loads((tmp_path / "b" / "weights" / "tuned.json").read_text())
+    assert meta["training"]["init_from"] == "tiny.safetensors" and meta["training"]["arch"] == "light"
+    assert meta["init_from"]["weights"] == "tiny.safetensors" and meta["init_from"]["steps"] == 2  # its history
+    monkeypatch.setenv(styles.WEIGHTS_ENV, str(tmp_path / "a" / "weights"))  # by registry name too
+    _run(_args(tiny, tmp_path / "c", "--init-from", "tiny", "--lr", "1e-12", name="byname", steps=1))
+    _, byname = styles.read_style_weights(tmp_path / "c" / "weights" / "byname.safetensors")
+    torch.testing.assert_close(byname, start, rtol=0, atol=1e-6)
+    with pytest.raises(OptionsError, match="light network but --arch reference"):
+        _run(_args(tiny, tmp_path / "d", "--init-from", "tiny", "--arch", "reference"))
+    with pytest.raises(OptionsError, match="no such file"):
+        _run(_args(tiny, tmp_path / "e", "--init-from", str(tmp_path / "missing.safetensors")))
+
+
 # ------------------------------------------------------------------------------------------- command line, DDP
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NST_")}
