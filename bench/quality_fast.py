@@ -17,6 +17,11 @@ term < painting content term; the ratio fast/painting says by how much (1.0 = as
 
     OMP_NUM_THREADS=1 python bench/quality_fast.py --json bench/quality_fast.json --sheets bench/quality
     OMP_NUM_THREADS=1 python bench/quality_fast.py --styles udnie --json bench/quality_fast.json --merge
+    OMP_NUM_THREADS=1 python bench/quality_fast.py --published --json bench/quality_published.json
+
+--published judges pytorch/examples' own networks (DATA/reference_models/*.pth, imported into a temporary
+registry and named published_*) against their style images (DATA/reference_models/style-images): the quality a
+GPU-trained reference reaches under the same judge, the bar our own styles must beat.
 
 Sheets are one JPEG per style, one group per photo: fast | gatys-100 (--sheet-content adds the resized photo
 first: handy to look at, but a copy of a shared photo, so never commit such sheets).
@@ -27,8 +32,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +52,7 @@ from nst_core import stylize  # noqa: E402
 from nst_core.gatys import GatysOptions  # noqa: E402
 from nst_core.images import load_image, resize_long_side  # noqa: E402
 from nst_core.progress import Progress  # noqa: E402
-from nst_core.styles import StyleInfo, list_styles  # noqa: E402
+from nst_core.styles import WEIGHTS_ENV, StyleInfo, import_torch_checkpoint, list_styles  # noqa: E402
 
 DEFAULT_CONTENTS = "tubingen,golden_gate,chicago"
 CAFFE_VGG19 = "pretrained/vgg19_caffe_imagenet_conv.pth"
@@ -65,6 +72,31 @@ def _round(d: dict[str, float], n: int = 4) -> dict[str, float]:
     return {k: round(v, n) for k, v in d.items()}
 
 
+PAINTING_DIRS = ("styles", "reference_models/style-images")
+
+
+def _painting_path(info: StyleInfo, data: Path) -> Path | None:
+    """The style's painting (meta "style_image") under DATA's painting folders, or None."""
+    name = info.meta.get("style_image")
+    found = [data / name, *(data / d / name for d in PAINTING_DIRS)] if name else []
+    return next((p for p in found if p.is_file()), None)
+
+
+def import_published(data: Path, out: Path) -> list[str]:
+    """pytorch/examples' networks whose style image is here, imported as published_NAME into `out`."""
+    names = []
+    for pth in sorted((data / "reference_models").glob("*.pth")):
+        painting = next((f"{PAINTING_DIRS[1]}/{pth.stem.replace('_', '-')}{ext}" for ext in (".jpg", ".png")
+                         if (data / PAINTING_DIRS[1] / f"{pth.stem.replace('_', '-')}{ext}").is_file()), None)
+        if painting is None:
+            print(f"skip {pth.name}: no style image under {data / PAINTING_DIRS[1]}", flush=True)
+            continue
+        name = f"published_{pth.stem}"
+        import_torch_checkpoint(pth, name, out, {"style_image": painting, "notes": "pytorch/examples, as published"})
+        names.append(name)
+    return names
+
+
 def _content_path(name: str, data: Path) -> Path:
     p = Path(name)
     return p if p.suffix and p.is_file() else data / "content" / f"{name}.jpg"
@@ -82,6 +114,8 @@ def _gatys(photo: Path, painting: Path, opts: GatysOptions, cache: Path | None
     key = None
     if cache is not None:
         digest = hashlib.sha256(json.dumps(opts.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+        if painting.parent.name != "styles":  # same stem, another file (reference_models' udnie): its own entry
+            digest += "_" + hashlib.sha256(painting.read_bytes()).hexdigest()[:8]
         key = cache / f"{photo.stem}+{painting.stem}_{opts.size}px_{opts.steps}steps_{digest}"
         png, meta = key.with_suffix(".png"), key.with_suffix(".json")
         m = json.loads(meta.read_text()) if meta.is_file() else {}
@@ -139,7 +173,7 @@ def _model_info(info: StyleInfo) -> dict[str, Any]:
 
 def measure_style(info: StyleInfo, photos: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     """Fast vs Gatys-100 on every photo for one style; per-photo rows and their means."""
-    painting_path = args.data / "styles" / info.meta["style_image"]
+    painting_path = _painting_path(info, args.data)
     painting = load_image(painting_path)
     weights = args.data / CAFFE_VGG19
     opts = _gatys_options(args.size, args.steps, weights)
@@ -223,8 +257,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sheet-content", action="store_true", help="put the resized photo first (do not commit)")
     ap.add_argument("--sheet-height", type=int, default=256, help="tile height in px (never upscaled)")
     ap.add_argument("--gatys-cache", type=Path, default=None, help="reuse Gatys results across runs")
+    ap.add_argument("--published", action="store_true",
+                    help="judge pytorch/examples' published networks (DATA/reference_models) instead")
     a = ap.parse_args(argv)
 
+    if a.published:
+        tmp = Path(tempfile.mkdtemp(prefix="nst-published-"))
+        os.environ[WEIGHTS_ENV] = str(tmp)
+        a.styles = ",".join(import_published(a.data, tmp))
     installed = {s.name: s for s in list_styles()}
     names = a.styles.split(",") if a.styles else sorted(installed)
     missing = [n for n in names if n not in installed]
@@ -244,12 +284,12 @@ def main(argv: list[str] | None = None) -> None:
     results, skipped = [], {}
     for name in names:
         info = installed[name]
-        painting = info.meta.get("style_image")
-        if not painting or not (a.data / "styles" / painting).is_file():
-            skipped[name] = f"painting not found: {painting!r} under {a.data / 'styles'}"
+        painting = _painting_path(info, a.data)
+        if painting is None:
+            skipped[name] = f"painting not found: {info.meta.get('style_image')!r} under {a.data} ({PAINTING_DIRS})"
             print(f"skip {name}: {skipped[name]}", flush=True)
             continue
-        print(f"{name} ({painting}) on {', '.join(p.stem for p in photos)} at {a.size}px", flush=True)
+        print(f"{name} ({painting.name}) on {', '.join(p.stem for p in photos)} at {a.size}px", flush=True)
         results.append(measure_style(info, photos, a))
 
     print()
