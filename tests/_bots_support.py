@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from PIL import Image
 
 
@@ -456,9 +456,11 @@ SLACK_BOT_USER = "U0BOT"
 class FakeSlack(FakeServer):
     """The Web API methods the app calls, the file host, the upload URL and response_url webhooks."""
 
-    def __init__(self, bot_token: str) -> None:
+    def __init__(self, bot_token: str, app_token: str | None = None) -> None:
         super().__init__()
-        self.bot_token = bot_token
+        self.bot_token, self.app_token = bot_token, app_token
+        self.sockets: asyncio.Queue[web.WebSocketResponse] = asyncio.Queue()  # Socket Mode connections
+        self.socket_acks: dict[str, dict[str, Any]] = {}  # envelope_id -> the app's acknowledgement
         self.media = MediaRoutes(self, auth=bot_token)
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.files: dict[str, dict[str, Any]] = {}
@@ -470,6 +472,7 @@ class FakeSlack(FakeServer):
         r.add_get("/api/{method}", self.api)  # slack_sdk reads (history, files.info) with GET + query
         r.add_post("/upload/{fid}", self.upload)
         r.add_post("/response/{n}", self.response_url)
+        r.add_get("/socket", self.socket)
 
     def add_file(self, fid: str, name: str, data: bytes, mimetype: str = "image/png", *, user: str = "U0UPLOADER",
                  channels: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
@@ -507,6 +510,10 @@ class FakeSlack(FakeServer):
         params = await self._params(request)
         auth = request.headers.get("Authorization")
         self.record(method, path=request.path, params=params, auth=auth)
+        if method == "apps.connections.open":  # Socket Mode: the app-level token buys a WebSocket URL
+            if self.app_token is None or auth != f"Bearer {self.app_token}":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
         if auth != f"Bearer {self.bot_token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
@@ -553,6 +560,20 @@ class FakeSlack(FakeServer):
         self.uploads[fid] = data
         self.record("upload", path=request.path, fid=fid, size=len(data))
         return web.Response(text=f"OK - {len(data)}")
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Slack's Socket Mode end: says hello, then records every acknowledgement the app sends back."""
+        ws = web.WebSocketResponse()  # answers the client's pings itself, as Slack does
+        await ws.prepare(request)
+        self.record("socket", path=request.path)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0NST"}})
+        await self.sockets.put(ws)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                ack = json.loads(msg.data)
+                self.socket_acks[ack.get("envelope_id", "")] = ack
+                self.record("socket_ack", envelope_id=ack.get("envelope_id"), payload=ack.get("payload"))
+        return ws
 
     async def response_url(self, request: web.Request) -> web.Response:
         self.record("respond", path=request.path, body=await request.json())

@@ -5,6 +5,7 @@ receives the files_upload_v2 upload. Stylisation is the real nst_core with tiny 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -377,3 +378,56 @@ def test_plain_http_file_hosts_only_on_loopback():
         assert not fake.of("files.info")
 
     run(scenario, NST_BOT_ALLOWED_MEDIA_HOSTS="cdn.example.net")
+
+
+def test_socket_mode_receives_a_slash_command_over_the_websocket(caplog):
+    """`python -m bots.slack` with SLACK_APP_TOKEN: Bolt's own Socket Mode handler opens the WebSocket that
+    apps.connections.open hands out, acknowledges the envelope on it, and the job runs as in HTTP mode."""
+    from bots.slack.__main__ import serve_socket_mode
+
+    caplog.set_level(logging.DEBUG)
+    app_token = "xapp-1-A0NST-do-not-log-me-either"
+
+    async def main() -> None:
+        fake = await FakeSlack(BOT_TOKEN, app_token=app_token).start()
+        common = CommonConfig.from_env(
+            {"NST_BOT_USER_COOLDOWN": "0", "NST_BOT_DEVICE": "cpu", "NST_BOT_DEFAULT_STYLE": "tiny"}
+        )
+        config = SlackConfig.from_env(
+            {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": app_token, "SLACK_API_URL": f"{fake.base}/api/"}
+        )
+        assert config.socket_mode
+        bot = build_app(config, common)
+        serving = asyncio.create_task(serve_socket_mode(bot, app_token))
+        try:
+            ws = await asyncio.wait_for(fake.sockets.get(), 30)
+            assert fake.of("apps.connections.open")[0]["auth"] == f"Bearer {app_token}"
+            fake.history[CHANNEL] = [image_message(fake, "F0SOCK", w=96, h=64)]
+
+            async def send(envelope_id: str, text: str) -> dict[str, Any]:
+                command = {
+                    "token": "legacy", "team_id": SLACK_TEAM, "team_domain": "test", "channel_id": CHANNEL,
+                    "channel_name": "photos", "user_id": "U0ALICE", "user_name": "alice", "command": "/stylize",
+                    "text": text, "api_app_id": "A0NST", "is_enterprise_install": "false",
+                    "response_url": f"{fake.base}/response/{envelope_id}", "trigger_id": f"trig.{envelope_id}",
+                }  # fmt: skip
+                await ws.send_json({"envelope_id": envelope_id, "type": "slash_commands",
+                                    "accepts_response_payload": True, "payload": command})  # fmt: skip
+                return await fake.wait_for("socket_ack", lambda c: c["envelope_id"] == envelope_id, timeout=30)
+
+            bad = await send("env-0", "tiny size=60")  # bad input: the reason comes back in the ack itself
+            assert "`size` must be between 64" in bad["payload"]["text"]
+            assert bad["payload"]["response_type"] == "ephemeral"
+            ok = await send("env-1", "tiny size=64")
+            assert not ok["payload"]  # an empty ack: the picture follows as an upload
+            params, img = await uploaded(fake)
+            assert params["channel_id"] == CHANNEL and "<@U0ALICE>" in params["initial_comment"]
+            assert img.size == (64, 43) and img.format == "PNG"
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            await fake.stop()
+
+    asyncio.run(main())
+    assert app_token not in caplog.text and BOT_TOKEN not in caplog.text

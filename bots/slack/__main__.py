@@ -14,7 +14,8 @@ async def serve_socket_mode(bot, app_token: str) -> None:
     handler = AsyncSocketModeHandler(bot.app, app_token)
     try:
         await handler.start_async()
-    finally:
+    finally:  # also on cancel / Ctrl-C: close the WebSocket and its HTTP session, then the bot's workers
+        await handler.close_async()
         await bot.close()
 
 
