@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--display-name")
     i.add_argument("--artist", default="")
     i.add_argument("--title", default="")
+    i.add_argument("--style-image", help="file name of the painting it was trained on (recorded, not read)")
     return p
 
 
@@ -149,8 +151,9 @@ def _cmd_styles(_: argparse.Namespace) -> int:
 
 
 def _cmd_import(a: argparse.Namespace) -> int:
-    meta = {"display_name": a.display_name, "artist": a.artist,
-            "title": a.title}
+    meta = {"display_name": a.display_name, "artist": a.artist, "title": a.title}
+    if a.style_image:
+        meta["style_image"] = Path(a.style_image).name  # a name, not a local path, in shipped metadata
     path = import_torch_checkpoint(a.checkpoint, a.name, a.out or weights_dirs()[0], meta=meta)
     print(f"imported {a.checkpoint} as style {a.name!r} -> {path}")
     return 0

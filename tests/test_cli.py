@@ -94,3 +94,19 @@ def test_bad_output_is_refused_before_any_work(tmp_path, capsys, photo, monkeypa
     monkeypatch.setattr("nst_core.cli.stylize", lambda *a, **k: pytest.fail("stylize must not run"))
     code, err = _run(["stylize", str(photo), "--style", "starry_night", "-o", str(tmp_path / "o.gif")], capsys)
     assert code == 2 and "format" in err
+
+
+def test_import_style_command_records_where_it_came_from(shared_data, tmp_path, monkeypatch, capsys):
+    pth = shared_data / "reference_models" / "candy.pth"
+    if not pth.is_file():
+        pytest.skip(f"pytorch/examples candy.pth absent: {pth}")
+    code = main(["import-style", str(pth), "--name", "candy", "--out", str(tmp_path), "--artist", "unknown",
+                 "--style-image", "/somewhere/local/candy.jpg"])  # fmt: skip
+    assert code == 0 and "imported" in capsys.readouterr().out
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(tmp_path))
+    info = nst_core.get_style("candy")
+    assert info.meta["style_image"] == "candy.jpg" and info.meta["source"] == "candy.pth"  # names, no local paths
+    assert info.artist == "unknown" and info.preview_path is not None
+    assert main(["styles"]) == 0 and "candy" in capsys.readouterr().out
+    assert main(["import-style", str(tmp_path / "nope.pth"), "--name", "x", "--out", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
