@@ -59,6 +59,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 # style 3, only texture at 8, 15 and 50. Hence the *opposite* of the folklore "feed-forward needs more style".
 FEEDFORWARD_STYLE_FACTOR = 0.5
 RANDOM_WEIGHTS = "random"  # --loss-net-weights random: seeded random init, for tests and smoke runs
+BUILTIN_PREVIEW = "builtin"  # --preview-image builtin: the registry's synthetic scene (used for bundled styles)
 
 
 @dataclass
@@ -201,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--artist", default="")
     a("--title", default="")
     a("--notes", default="", help="free text stored with the style, e.g. how it was trained")
-    a("--preview-image", help="photo for the registry preview (default: a held-out photo)")
+    a("--preview-image", help=f"photo for the registry preview (default: a held-out photo; '{BUILTIN_PREVIEW}': a "
+      "built-in synthetic scene, so no dataset photo ships with the style)")
     return p
 
 
@@ -416,7 +418,7 @@ def _portable_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config for the style's JSON: file paths reduced to names (no local paths in shipped metadata)."""
     d = asdict(cfg)
     for key in ("style_image", "dataset", "loss_net_weights", "preview_image", "out", "run_dir", "init_from"):
-        if d.get(key) and d[key] != RANDOM_WEIGHTS:
+        if d.get(key) and d[key] not in (RANDOM_WEIGHTS, BUILTIN_PREVIEW):
             d[key] = Path(d[key]).name
     return d
 
@@ -704,7 +706,9 @@ def _train(
     raw_model.eval()
     ips = session_images / session_seconds if session_seconds else 0.0
     evaluation = evaluate(raw_model, criterion, val, cfg.batch_size, device, amp) if val is not None else {}
-    if cfg.preview_image:
+    if cfg.preview_image == BUILTIN_PREVIEW:
+        preview_content = None  # save_style renders its built-in scene: no dataset photo in what ships
+    elif cfg.preview_image:
         preview_content = load_image(cfg.preview_image)
     else:
         preview_content = load_image(val_files[0]) if val_files else None

@@ -213,7 +213,8 @@ def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
     trained = tmp_path / "a" / "weights" / "tiny.safetensors"
     _, start = styles.read_style_weights(trained)
     # a vanishing learning rate: the tuned net must be the one it started from, not a fresh random init
-    _run(_args(tiny, tmp_path / "b", "--init-from", str(trained), "--lr", "1e-12", name="tuned", steps=1))
+    _run(_args(tiny, tmp_path / "b", "--init-from", str(trained), "--lr", "1e-12", "--preview-image", "builtin",
+               name="tuned", steps=1))
     _, tuned = styles.read_style_weights(tmp_path / "b" / "weights" / "tuned.safetensors")
     assert tuned.keys() == start.keys()
     for k in start:
@@ -221,6 +222,8 @@ def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
     meta = json.loads((tmp_path / "b" / "weights" / "tuned.json").read_text())
     assert meta["training"]["init_from"] == "tiny.safetensors" and meta["training"]["arch"] == "light"
     assert meta["init_from"]["weights"] == "tiny.safetensors" and meta["init_from"]["steps"] == 2  # its history
+    assert meta["training"]["preview_image"] == "builtin"  # the synthetic scene: 256 px square, not a photo
+    assert Image.open(tmp_path / "b" / "weights" / "tuned.preview.jpg").size == (256, 256)
     monkeypatch.setenv(styles.WEIGHTS_ENV, str(tmp_path / "a" / "weights"))  # by registry name too
     _run(_args(tiny, tmp_path / "c", "--init-from", "tiny", "--lr", "1e-12", name="byname", steps=1))
     _, byname = styles.read_style_weights(tmp_path / "c" / "weights" / "byname.safetensors")
