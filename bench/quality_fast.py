@@ -165,7 +165,7 @@ def _sheet(groups: list[list[tuple[str, Image.Image]]], height: int) -> Image.Im
 def _model_info(info: StyleInfo) -> dict[str, Any]:
     m = info.meta
     return {"weights": str(info.weights_path.relative_to(REPO)) if info.weights_path.is_relative_to(REPO)
-            else str(info.weights_path),
+            else info.weights_path.name,  # outside the repo: a name, no local path in committed results
             "sha256": hashlib.sha256(info.weights_path.read_bytes()).hexdigest()[:16],
             "date": m.get("date"), "train_steps": m.get("steps"), "train_seconds": m.get("train_seconds"),
             "arch": (m.get("training") or {}).get("arch"), "notes": m.get("notes")}
