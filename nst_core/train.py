@@ -499,11 +499,6 @@ def _train(
     enable_fast_math(device)
     amp = cfg.amp if cfg.amp is not None else device.type == "cuda"
     channels_last = device.type == "cuda"
-    init = _initial_weights(cfg.init_from) if cfg.init_from else None
-    if init is not None:
-        arch = _arch_of(init[0], cfg.arch)
-    else:
-        arch = cfg.arch if cfg.arch != "auto" else ("reference" if device.type == "cuda" else "light")
     spec = get_spec(cfg.loss_net)
     cfg.content_weight = (
         cfg.content_weight if cfg.content_weight is not None else spec.default_weights.get("content_weight", 1.0)
@@ -515,26 +510,37 @@ def _train(
     )
     cfg.tv_weight = cfg.tv_weight if cfg.tv_weight is not None else spec.default_weights.get("tv_weight", 100.0)
     cfg.style_size = cfg.style_size or 2 * cfg.image_size
-    cfg.arch = arch
     out_dir = Path(cfg.out) if cfg.out else styles.weights_dirs()[0]
     run_dir = Path(cfg.run_dir) if cfg.run_dir else Path("runs") / cfg.name
     ckpt_path = run_dir / CHECKPOINT_NAME
 
-    # ---- checkpoint (read before anything is built: it decides where the data stream starts)
+    # ---- checkpoint (read before anything is built: it decides the network and where the data stream starts)
     ckpt = None
     if ckpt_path.is_file():
         if cfg.resume:
             ckpt = load_checkpoint(ckpt_path)
-            _check_resumable(ckpt["config"], cfg, log)
-            if ckpt.get("world_size", world_size) != world_size:
-                log(
-                    f"warning: checkpoint was trained on {ckpt['world_size']} processes, now {world_size}: "
-                    "the global batch changes, so the result will differ from an uninterrupted run"
-                )
         elif not cfg.overwrite:
             raise OptionsError(f"{ckpt_path} exists: pass --resume to continue it or --overwrite to start afresh.")
     elif cfg.resume:
         log(f"nothing to resume in {run_dir}; starting afresh")
+    init = None  # --init-from's (config, weights, history); a resumed run has its weights and history already
+    if ckpt is not None:
+        init_history = ckpt.get("init_from")
+        arch = ckpt["config"]["arch"] if cfg.arch == "auto" else cfg.arch
+    elif cfg.init_from:
+        init = _initial_weights(cfg.init_from)
+        arch, init_history = _arch_of(init[0], cfg.arch), init[2]
+    else:
+        init_history = None
+        arch = cfg.arch if cfg.arch != "auto" else ("reference" if device.type == "cuda" else "light")
+    cfg.arch = arch
+    if ckpt is not None:
+        _check_resumable(ckpt["config"], cfg, log)
+        if ckpt.get("world_size", world_size) != world_size:
+            log(
+                f"warning: checkpoint was trained on {ckpt['world_size']} processes, now {world_size}: "
+                "the global batch changes, so the result will differ from an uninterrupted run"
+            )
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -626,6 +632,7 @@ def _train(
                     "config": asdict(cfg),
                     "rng": capture_rng(device),
                     "world_size": world_size,
+                    "init_from": init_history,
                     "stats": {"losses": dict(ema), "train_seconds": train_seconds, "images": images_done},
                 },
             )
@@ -740,7 +747,7 @@ def _train(
             "content_layers": list(spec.content_layers),
             "style_layers": list(spec.style_layers),
         },
-        "init_from": init[2] if init is not None else None,
+        "init_from": init_history,
         "final_losses": {k: round(v, 6) for k, v in ema.items()},
         "eval": {"held_out_images": len(val_files), **{k: round(v, 6) for k, v in evaluation.items()}},
         "notes": cfg.notes,

@@ -209,7 +209,7 @@ def test_time_budget_installs_what_it_has(tiny, tmp_path):
 
 
 def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
-    _run(_args(tiny, tmp_path / "a", "--arch", "light", steps=2))
+    _run(_args(tiny, tmp_path / "a", "--arch", "reference", steps=2))  # not the CPU default: must be inferred below
     trained = tmp_path / "a" / "weights" / "tiny.safetensors"
     _, start = styles.read_style_weights(trained)
     # a vanishing learning rate: the tuned net must be the one it started from, not a fresh random init
@@ -220,7 +220,7 @@ def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
     for k in start:
         torch.testing.assert_close(tuned[k], start[k], rtol=0, atol=1e-6, msg=k)
     meta = json.loads((tmp_path / "b" / "weights" / "tuned.json").read_text())
-    assert meta["training"]["init_from"] == "tiny.safetensors" and meta["training"]["arch"] == "light"
+    assert meta["training"]["init_from"] == "tiny.safetensors" and meta["training"]["arch"] == "reference"
     assert meta["init_from"]["weights"] == "tiny.safetensors" and meta["init_from"]["steps"] == 2  # its history
     assert meta["training"]["preview_image"] == "builtin"  # the synthetic scene: 256 px square, not a photo
     assert Image.open(tmp_path / "b" / "weights" / "tuned.preview.jpg").size == (256, 256)
@@ -228,10 +228,22 @@ def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
     _run(_args(tiny, tmp_path / "c", "--init-from", "tiny", "--lr", "1e-12", name="byname", steps=1))
     _, byname = styles.read_style_weights(tmp_path / "c" / "weights" / "byname.safetensors")
     torch.testing.assert_close(byname, start, rtol=0, atol=1e-6)
-    with pytest.raises(OptionsError, match="light network but --arch reference"):
-        _run(_args(tiny, tmp_path / "d", "--init-from", "tiny", "--arch", "reference"))
+    with pytest.raises(OptionsError, match="reference network but --arch light"):
+        _run(_args(tiny, tmp_path / "d", "--init-from", "tiny", "--arch", "light"))
     with pytest.raises(OptionsError, match="no such file"):
         _run(_args(tiny, tmp_path / "e", "--init-from", str(tmp_path / "missing.safetensors")))
+
+
+def test_resume_of_a_fine_tune_keeps_its_start_and_history(tiny, tmp_path, monkeypatch):
+    """--resume continues the checkpoint: the --init-from file is neither re-read nor needed (here: deleted)."""
+    _run(_args(tiny, tmp_path / "a", "--arch", "reference", steps=2))
+    start = tmp_path / "a" / "weights" / "tiny.safetensors"
+    _run(_args(tiny, tmp_path / "b", "--init-from", str(start), name="tuned", steps=1))
+    start.unlink()
+    _run(_args(tiny, tmp_path / "b", "--resume", name="tuned", steps=2))  # no --init-from, --arch auto
+    meta = json.loads((tmp_path / "b" / "weights" / "tuned.json").read_text())
+    assert meta["steps"] == 2 and meta["training"]["arch"] == "reference"
+    assert meta["init_from"]["weights"] == "tiny.safetensors" and meta["init_from"]["steps"] == 2
 
 
 # ------------------------------------------------------------------------------------------- command line, DDP
