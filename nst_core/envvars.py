@@ -33,8 +33,17 @@ def env_number(
         value: int | float = int(raw) if whole else float(raw)
     except ValueError:
         raise error(f"{name} must be a {'whole number' if whole else 'number'}, got {raw!r}.") from None
-    if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
-        bound = (f"between {lo:g} and {hi:g}" if lo is not None else f"at most {hi:g}") if hi is not None else (
-            f"at least {lo:g}" if lo is not None else "finite")
+    if not math.isfinite(value):
+        raise error(f"{name} must be a finite number, got {raw!r}.")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is not None and hi is not None:
+            bound = f"between {_show(lo)} and {_show(hi)}"
+        else:
+            bound = f"at least {_show(lo)}" if lo is not None else f"at most {_show(hi)}"
         raise error(f"{name} must be {bound}, got {raw}.")
     return value
+
+
+def _show(bound: float) -> str:
+    """1, 65535, 0.5, 1000000: never 1e+06."""
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))

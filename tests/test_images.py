@@ -420,7 +420,9 @@ def test_env_number_reads_checks_and_names_the_variable():
         env_number("D", 5, lo=1, env=env)
     with pytest.raises(OptionsError, match="A must be between 1 and 100, got 1_024"):
         env_number("A", 5, lo=1, hi=100, env=env)
-    with pytest.raises(OptionsError, match="E must be finite"):
-        env_number("E", 1.0, whole=False, env=env)
+    with pytest.raises(OptionsError, match="E must be a finite number, got 'nan'"):
+        env_number("E", 1.0, lo=1, whole=False, env=env)
+    with pytest.raises(OptionsError, match=r"D must be between 0\.5 and 1000000, got 0"):
+        env_number("D", 1.0, lo=0.5, hi=1e6, whole=False, env=env)
     with pytest.raises(KeyError):  # a front end keeps its own exception type
         env_number("C", 1, env=env, error=KeyError)
