@@ -84,9 +84,17 @@ def _mcp_supported() -> bool:
     )
 
 
+def config_or_exit() -> DemoConfig:
+    """The settings; a mistyped one ends the start with one clear line (python -m demo and the Space alike)."""
+    try:
+        return load_config()
+    except NSTError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def build_app(config: DemoConfig | None = None) -> gr.Blocks:
     """Lay out the page and wire it to `Stylist`; no stylisation logic here."""
-    config = config or load_config()
+    config = config or config_or_exit()
     stylist = Stylist(config)
     infos = stylist.styles()
     names = [i.name for i in infos]
@@ -317,11 +325,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def launch(argv: Sequence[str] | None = None, app: gr.Blocks | None = None) -> None:
     """Entry point of `python -m demo` and of the Space's app.py."""
-    try:  # a mistyped setting ends the start with one clear line, not a traceback
+    try:  # a mistyped port ends the start with one clear line, not a traceback
         args = parse_args(argv)
-        config = load_config()
     except NSTError as exc:
         raise SystemExit(f"error: {exc}") from None
+    config = config_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     demo = app or build_app(config)
     kwargs = launch_kwargs(config)

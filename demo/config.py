@@ -51,7 +51,7 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
     """Build the config from `env` (default: os.environ); `device` overrides NST_DEMO_DEVICE (for tests)."""
     env = os.environ if env is None else env
     if device is None:
-        from nst_core.device import resolve_device  # torch import: only when we really need the device
+        from nst_core.device import resolve_device
 
         device = str(resolve_device(env.get("NST_DEMO_DEVICE", "auto") or "auto"))
     gpu = device.startswith(("cuda", "mps"))

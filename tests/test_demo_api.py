@@ -7,6 +7,9 @@ Gatys runs use the real SqueezeNet / VGG-19 from shared data (skipped with a rea
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -272,10 +275,23 @@ def test_error_translation():
     ],
 )
 def test_mistyped_setting_stops_the_start_with_one_clear_line(monkeypatch, var, value, needle):
+    import gradio as gr
+
     from demo.app import launch
 
     monkeypatch.setenv(var, value)
     monkeypatch.setenv("NST_DEMO_DEVICE", "cpu")
+    monkeypatch.setattr(gr.Blocks, "launch", lambda *a, **k: pytest.fail("started despite the bad setting"))
     with pytest.raises(SystemExit) as exit_info:
         launch([])
     assert str(exit_info.value).startswith(f"error: {needle}")
+
+
+def test_the_space_entry_point_reports_a_bad_setting_in_one_line(tmp_path):
+    """app.py (what a Hugging Face Space runs) builds the page at import: same one-line error, exit status 1."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, **server_env(make_style_dir(tmp_path)), "NST_DEMO_MAX_SIZE": "huge"}
+    done = subprocess.run([sys.executable, "app.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "error: NST_DEMO_MAX_SIZE must be a whole number, got 'huge'."
+    assert "Traceback" not in done.stderr
