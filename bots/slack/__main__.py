@@ -15,8 +15,10 @@ async def serve_socket_mode(bot, app_token: str) -> None:
     try:
         await handler.start_async()
     finally:  # also on cancel / Ctrl-C: close the WebSocket and its HTTP session, then the bot's workers
-        await handler.close_async()
-        await bot.close()
+        try:
+            await handler.close_async()
+        finally:
+            await bot.close()
 
 
 def main() -> int:
