@@ -15,9 +15,9 @@ own (the painting resized to the photo: an image with none of the photo's conten
 term < painting content term; the ratio fast/painting says by how much (1.0 = as unrelated as the painting).
 "~gatys step" is the first Gatys step whose style term reaches the fast output's (what the fast style is worth).
 
-    OMP_NUM_THREADS=1 python bench/quality_fast.py --json bench/quality_fast.json --sheets bench/quality
-    OMP_NUM_THREADS=1 python bench/quality_fast.py --styles udnie --json bench/quality_fast.json --merge
-    OMP_NUM_THREADS=1 python bench/quality_fast.py --published --json bench/quality_published.json
+    OMP_NUM_THREADS=2 python bench/quality_fast.py --json bench/quality_fast.json --sheets bench/quality
+    OMP_NUM_THREADS=2 python bench/quality_fast.py --styles udnie --json bench/quality_fast.json --merge
+    OMP_NUM_THREADS=2 python bench/quality_fast.py --published --json bench/quality_published.json
 
 --published judges pytorch/examples' own networks (DATA/reference_models/*.pth, imported into a temporary
 registry and named published_*) against their style images (DATA/reference_models/style-images): the quality a
@@ -30,9 +30,11 @@ first: handy to look at, but a copy of a shared photo, so never commit such shee
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -262,9 +264,14 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
 
     if a.published:
+        if a.styles:
+            ap.error("--published judges the published networks: give it or --styles, not both")
         tmp = Path(tempfile.mkdtemp(prefix="nst-published-"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         os.environ[WEIGHTS_ENV] = str(tmp)
         a.styles = ",".join(import_published(a.data, tmp))
+        if not a.styles:
+            ap.error(f"no published network with its style image under {a.data / 'reference_models'}")
     installed = {s.name: s for s in list_styles()}
     names = a.styles.split(",") if a.styles else sorted(installed)
     missing = [n for n in names if n not in installed]
@@ -286,7 +293,8 @@ def main(argv: list[str] | None = None) -> None:
         info = installed[name]
         painting = _painting_path(info, a.data)
         if painting is None:
-            skipped[name] = f"painting not found: {info.meta.get('style_image')!r} under {a.data} ({PAINTING_DIRS})"
+            where = ", ".join(f"DATA/{d}" for d in PAINTING_DIRS)
+            skipped[name] = f"painting not found: {info.meta.get('style_image')!r} under {where}"
             print(f"skip {name}: {skipped[name]}", flush=True)
             continue
         print(f"{name} ({painting.name}) on {', '.join(p.stem for p in photos)} at {a.size}px", flush=True)
