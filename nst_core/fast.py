@@ -29,7 +29,7 @@ from .colors import preserve_colors
 from .device import DEVICES, enable_fast_math, resolve_device
 from .envvars import env_number
 from .errors import DeviceOutOfMemory, OptionsError
-from .images import resize_long_side
+from .images import pil_to_tensor, resize_long_side, tensor_to_pil
 from .progress import Progress, ProgressCallback, check_cancel
 from .transformer_net import NormStats, TransformerNet, normalize
 
@@ -505,15 +505,6 @@ def _empty_cache(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def _to_tensor(img: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.array(img.convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None]
-
-
-def _to_image(t: torch.Tensor) -> Image.Image:
-    arr = t[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(np.ascontiguousarray(arr))
-
-
 def apply_model(
     model: TransformerNet,
     content: Image.Image,
@@ -523,9 +514,9 @@ def apply_model(
     tile_overlap: int = 96,
 ) -> Image.Image:
     """Stylise a PIL image with an already loaded model (training previews, tests); no options parsing."""
-    return _to_image(
-        stylize_tensor(model, _to_tensor(content), precision=precision, tile_size=tile_size, tile_overlap=tile_overlap)
-    )
+    x = pil_to_tensor(content, value_range=255)
+    y = stylize_tensor(model, x, precision=precision, tile_size=tile_size, tile_overlap=tile_overlap)
+    return tensor_to_pil(y, value_range=255)
 
 
 def run_fast(
@@ -560,7 +551,7 @@ def run_fast(
     enable_fast_math(device)
     channels_last = device.type == "cuda" and dtype is not None
     model = styles.load_style_model(info.name, device, channels_last=channels_last)
-    x = _to_tensor(img)
+    x = pil_to_tensor(img, value_range=255)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     try:
@@ -572,7 +563,7 @@ def run_fast(
         raise DeviceOutOfMemory(
             f"The {device.type.upper()} ran out of memory; choose a smaller size or a tile_size."
         ) from None
-    out = _to_image(y)
+    out = tensor_to_pil(y, value_range=255)
     if options.preserve_colors:
         out = preserve_colors(out, img)
     if strength < 1.0:

@@ -397,10 +397,14 @@ def _encode(img: Image.Image, fh: BinaryIO, fmt: str, quality: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- tensors
-def pil_to_tensor(img: Image.Image, device: str | torch.device | None = None) -> torch.Tensor:
-    """1x3xHxW float32 RGB in 0..1 (non-RGB images go through `to_rgb`, so alpha lands on white)."""
+def pil_to_tensor(
+    img: Image.Image, device: str | torch.device | None = None, *, value_range: float = 1.0
+) -> torch.Tensor:
+    """1x3xHxW float32 RGB in 0..value_range (non-RGB images go through `to_rgb`, so alpha lands on white).
+
+    value_range=255 is what TransformerNet takes (pytorch/examples' convention); those values are exact integers."""
     rgb = img if img.mode == "RGB" else to_rgb(img)
-    t = TF.to_tensor(rgb).unsqueeze(0)
+    t = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0) / (255.0 / value_range)
     if device is not None:
         from .device import resolve_device
 
@@ -408,8 +412,8 @@ def pil_to_tensor(img: Image.Image, device: str | torch.device | None = None) ->
     return t
 
 
-def tensor_to_pil(t: torch.Tensor) -> Image.Image:
-    """RGB image from 1x3xHxW or 3xHxW in 0..1; clamps, rounds (not truncates) so round trips are exact."""
+def tensor_to_pil(t: torch.Tensor, *, value_range: float = 1.0) -> Image.Image:
+    """RGB image from 1x3xHxW or 3xHxW in 0..value_range; clamps, rounds (not truncates): round trips are exact."""
     if t.dim() == 4:
         if t.shape[0] != 1:
             raise ValueError(f"expected a single image (batch of 1), got batch of {t.shape[0]}")
@@ -417,5 +421,5 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     if t.dim() != 3 or t.shape[0] != 3:
         raise ValueError(f"expected a tensor shaped 1x3xHxW or 3xHxW, got {tuple(t.shape)}")
     t = torch.nan_to_num(t.detach().to("cpu", torch.float32), nan=0.0)
-    u8 = (t.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    u8 = (t.clamp(0.0, value_range) * (255.0 / value_range)).round().to(torch.uint8)
     return TF.to_pil_image(u8, mode="RGB")

@@ -36,6 +36,7 @@ from torch import nn
 from .atomic import atomic_write
 from .device import resolve_device
 from .errors import OptionsError, StyleNotFoundError, WeightsError
+from .images import pil_to_tensor, tensor_to_pil
 from .transformer_net import TransformerConfig, TransformerNet, config_from_state_dict
 
 __all__ = [
@@ -388,9 +389,8 @@ def render_preview(model: nn.Module, content: Image.Image | None = None) -> Imag
         scale = PREVIEW_LONG_SIDE / max(w, h)
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
     param = next(model.parameters())
-    x = torch.from_numpy(np.array(img, dtype=np.float32)).permute(2, 0, 1)[None]
-    y = model(x.to(param.device, param.dtype)).float().clamp(0, 255).round().to(torch.uint8)
-    return Image.fromarray(y[0].permute(1, 2, 0).cpu().numpy())
+    x = pil_to_tensor(img, value_range=255)
+    return tensor_to_pil(model(x.to(param.device, param.dtype)).float(), value_range=255)
 
 
 def _json_default(obj: Any) -> Any:
