@@ -36,6 +36,11 @@ def squeezenet_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def candy_path() -> Path:
+    return _need(SHARED / "reference_models" / "candy.pth", "pytorch/examples candy checkpoint")
+
+
+@pytest.fixture(scope="session")
 def content_dir() -> Path:
     return _need(SHARED / "content", "content photos")
 

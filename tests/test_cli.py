@@ -96,10 +96,8 @@ def test_bad_output_is_refused_before_any_work(tmp_path, capsys, photo, monkeypa
     assert code == 2 and "format" in err
 
 
-def test_import_style_command_records_where_it_came_from(shared_data, tmp_path, monkeypatch, capsys):
-    pth = shared_data / "reference_models" / "candy.pth"
-    if not pth.is_file():
-        pytest.skip(f"pytorch/examples candy.pth absent: {pth}")
+def test_import_style_command_records_where_it_came_from(candy_path, tmp_path, monkeypatch, capsys):
+    pth = candy_path
     code = main(["import-style", str(pth), "--name", "candy", "--out", str(tmp_path), "--artist", "unknown",
                  "--style-image", "/somewhere/local/candy.jpg"])  # fmt: skip
     assert code == 0 and "imported" in capsys.readouterr().out

@@ -233,15 +233,12 @@ def test_thumbnail_fallback_has_no_seams(monkeypatch):
     assert _seam_ratio(tiled, _blend_cuts(236, 128, 64), _blend_cuts(200, 128, 64)) < 1.5
 
 
-def test_tiled_matches_untiled_on_candy(shared_data):
-    path = shared_data / "reference_models" / "candy.pth"
-    if not path.exists():
-        pytest.skip(f"pytorch/examples candy checkpoint absent: {path}")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+def test_tiled_matches_untiled_on_candy(candy_path, content_dir):
+    sd = torch.load(candy_path, map_location="cpu", weights_only=True)
     net = TransformerNet(config_from_state_dict(sd))
     net.load_state_dict(sd)
     net.eval()
-    img = Image.open(shared_data / "content" / "tubingen.jpg").convert("RGB").resize((288, 216), Image.LANCZOS)
+    img = Image.open(content_dir / "tubingen.jpg").convert("RGB").resize((288, 216), Image.LANCZOS)
     full = apply_model(net, img)
     tiled = apply_model(net, img, tile_size=192, tile_overlap=96)  # 2 x 2 tiles
     diff = np.abs(_arr(full) - _arr(tiled))

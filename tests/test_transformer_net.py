@@ -112,15 +112,12 @@ def test_matches_functional_reference_random_init(hw):
     assert (ours - ref).abs().max().item() < 1e-3
 
 
-def test_matches_functional_reference_on_candy(shared_data):
-    path = shared_data / "reference_models" / "candy.pth"
-    if not path.exists():
-        pytest.skip(f"pytorch/examples candy checkpoint absent: {path}")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+def test_matches_functional_reference_on_candy(candy_path, content_dir):
+    sd = torch.load(candy_path, map_location="cpu", weights_only=True)
     net = TransformerNet(config_from_state_dict(sd))
     net.load_state_dict(sd, strict=True)
     net.eval()
-    img = Image.open(shared_data / "content" / "chicago.jpg").convert("RGB").resize((96, 64), Image.LANCZOS)
+    img = Image.open(content_dir / "chicago.jpg").convert("RGB").resize((96, 64), Image.LANCZOS)
     x = torch.from_numpy(np.array(img, dtype=np.float32)).permute(2, 0, 1)[None]
     with torch.inference_mode():
         ours = net(x)
