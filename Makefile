@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # CPU-only torch which the PyPI torchvision cannot load.
 TORCH_PINS := torch==2.13.0 torchvision==0.28.0
 
-.PHONY: setup demo test lint bench browser clean discord slack
+.PHONY: setup demo test lint bench browser clean discord slack gpu-check
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_gatys.py
+
+# One-shot GPU check (bench/gpu_check.py): on a GPU machine its own python3 (with torch) runs it when there is no
+# .venv; the VGG-19 comes from NST_VGG19_WEIGHTS or VGG=path. Results in GPU_OUT (gpu_check.json + log).
+GPU_OUT ?= artifacts/gpu_check
+GPU_PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY))
+gpu-check:
+	$(GPU_PY) bench/gpu_check.py --out $(GPU_OUT) $(if $(VGG),--vgg-weights $(VGG))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .api import METHODS, stylize
+from .device import MEMORY_FORMATS, PRECISIONS
 from .errors import NSTError, OptionsError
 from .gatys import INITS, OPTIMIZERS
 from .images import output_format, save_image
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, help="long side of the output in pixels")
     s.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
     s.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    s.add_argument("--precision", choices=PRECISIONS, help="autocast dtype (default auto: bf16 on GPUs and on CPUs "
+                   "with native bf16, else fp32)")
+    s.add_argument("--memory-format", choices=MEMORY_FORMATS, help="tensor layout (default auto: channels_last "
+                   "with bf16 or on a GPU)")
     g = s.add_argument_group("gatys")
     g.add_argument("--steps", type=int)
     g.add_argument("--content-weight", type=float)
@@ -68,9 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--loss-net-weights", metavar="PATH", help="weights file for the loss network")
     g.add_argument("--vgg-weights", metavar="PATH", help="alias of --loss-net-weights for VGG")
     g.add_argument("--pooling", choices=("max", "avg"))
-    g.add_argument("--precision", help="gatys: fp32|bf16 (CUDA); fast: auto|fp32|fp16|bf16")
     f = s.add_argument_group("fast")
     f.add_argument("--strength", type=float, help="0..1, blend toward the content")
+    f.add_argument("--stroke-scale", type=float, help="strokes this many times larger, 1-4 (default: auto, larger "
+                   "on big images so strokes look as they do at 512 px)")
     f.add_argument("--tile-size", type=int, help="tile large images (pixels)")
     s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -95,7 +101,8 @@ _GATYS_ARGS = ("steps", "content_weight", "style_weight", "tv_weight", "content_
 
 def _options(a: argparse.Namespace) -> dict:
     """Only what the user set, so the dataclass defaults (device-aware) stay the single source of truth."""
-    opts = {k: getattr(a, k) for k in ("size", "preserve_colors", "device", "precision") if getattr(a, k) is not None}
+    opts = {k: getattr(a, k) for k in ("size", "preserve_colors", "device", "precision", "memory_format")
+            if getattr(a, k) is not None}
     if a.vgg_weights and a.loss_net_weights:
         raise OptionsError("give either --vgg-weights or --loss-net-weights, not both.")
     if a.vgg_weights:
@@ -103,7 +110,7 @@ def _options(a: argparse.Namespace) -> dict:
     for k in _GATYS_ARGS:
         if getattr(a, k) is not None:
             opts[k] = getattr(a, k)
-    for k in ("strength", "tile_size"):
+    for k in ("strength", "stroke_scale", "tile_size"):
         if getattr(a, k) is not None:
             opts[k] = getattr(a, k)
     return opts

@@ -10,7 +10,6 @@ skip the reflection-padded tile borders. The result matches an untiled run to wi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -26,31 +25,22 @@ from PIL import Image
 
 from . import styles
 from .colors import preserve_colors
-from .device import DEVICES, enable_fast_math, resolve_device
+from .device import DEVICES, DeviceProfile, make_profile, normalise_memory_format, normalise_precision
 from .envvars import env_number
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import pil_to_tensor, resize_long_side, tensor_to_pil
 from .progress import Progress, ProgressCallback, check_cancel
+from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
 from .transformer_net import NormStats, TransformerNet, normalize
 
 __all__ = [
-    "PRECISIONS",
     "FastOptions",
     "apply_model",
-    "autocast_dtype",
     "memory_budget_bytes",
     "run_fast",
     "stylize_tensor",
 ]
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_PRECISION_ALIASES = {
-    "float32": "fp32",
-    "float": "fp32",
-    "float16": "fp16",
-    "half": "fp16",
-    "bfloat16": "bf16",
-}
 MIN_SIZE, MAX_SIZE = 16, 8192
 MIN_TILE = 128
 MEMORY_ENV = "NST_FAST_MEMORY_MB"
@@ -68,7 +58,9 @@ class FastOptions:
     preserve_colors: bool = False
     size: int | None = None  # resize the content's long side to this first
     device: str = "auto"
-    precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 elsewhere), fp32, fp16, bf16
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see nst_core.device: bf16 where the device has it)
+    memory_format: str = "auto"  # auto | channels_last | contiguous
+    stroke_scale: float | None = None  # strokes this many times larger (None: auto, see nst_core.strokes)
     tile_size: int | None = None  # None: tile only when the image does not fit the memory budget
     tile_overlap: int = 96  # px shared by neighbouring tiles (at most half a tile is used)
 
@@ -88,8 +80,15 @@ class FastOptions:
             pass
         elif not isinstance(self.device, str) or self.device.lower().split(":")[0] not in DEVICES:
             raise OptionsError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
-        if _normalise_precision(self.precision) is None:
-            raise OptionsError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        normalise_precision(self.precision)
+        normalise_memory_format(self.memory_format)
+        if self.stroke_scale is not None and (
+            not _is_number(self.stroke_scale) or not 1.0 <= float(self.stroke_scale) <= MAX_STROKE_SCALE
+        ):
+            raise OptionsError(
+                f"stroke_scale must be a number from 1 to {MAX_STROKE_SCALE:g} (or unset for auto), "
+                f"got {self.stroke_scale!r}"
+            )
         if self.tile_size is not None and (not _is_int(self.tile_size) or not MIN_TILE <= self.tile_size <= MAX_SIZE):
             raise OptionsError(
                 f"tile_size must be a whole number of pixels from {MIN_TILE} to {MAX_SIZE} (or unset), "
@@ -106,35 +105,6 @@ def _is_int(v: object) -> bool:
 
 def _is_number(v: object) -> bool:
     return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(float(v))
-
-
-def _normalise_precision(p: object) -> str | None:
-    if not isinstance(p, str):
-        return None
-    p = _PRECISION_ALIASES.get(p.lower(), p.lower())
-    return p if p in PRECISIONS else None
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for `precision` on `device`; None means plain float32."""
-    p = _normalise_precision(precision)
-    if p is None:
-        raise OptionsError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    if p == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return None  # CPU: fp32 (bf16 is opt-in); MPS: fp32 until measured
-    if p == "fp32":
-        return None
-    if p == "fp16" and device.type == "cpu":
-        raise OptionsError("fp16 is for GPUs; on CPU use precision bf16 or fp32")
-    return torch.float16 if p == "fp16" else torch.bfloat16
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 # ------------------------------------------------------------------------------------------------- memory
@@ -306,8 +276,7 @@ def _tiled_exact(
     model: TransformerNet,
     x: torch.Tensor,
     plan: TilePlan,
-    device: torch.device,
-    dtype: torch.dtype | None,
+    profile: DeviceProfile,
     tick: Callable[[], None],
 ) -> torch.Tensor:
     """Tiled forward pass whose instance norms use the statistics of the WHOLE image, so the result equals
@@ -319,6 +288,7 @@ def _tiled_exact(
     are recomputed instead of stored. Cost: about 1.5 untiled passes.
     """
     stages, final = model.stages()
+    device = profile.device
     dec = len(stages) - 2  # first decoder stage: states from here on are recomputed, not stored
     stats: list[tuple[torch.Tensor, torch.Tensor]] = []
     store: list[tuple[dict[str, Any], torch.Tensor | None]] = [({}, None)] * len(plan.tiles)
@@ -329,12 +299,12 @@ def _tiled_exact(
             st.post(s, normalize(st.norm, st.pre(s), *stats[j]))
         return s
 
-    with _autocast(device, dtype):
+    with profile.autocast():
         for k, stage in enumerate(stages):
             acc = _Moments()
             for i, tile in enumerate(plan.tiles):
                 if k <= 2:  # full and 1/2 resolution: recompute from the input
-                    s = run({"x": tile.crop(x).to(device)}, 0, k)
+                    s = run({"x": profile.format(tile.crop(x).to(device))}, 0, k)
                     pre = stage.pre(s)
                     if k == 2:
                         store[i] = (_to(s, torch.device("cpu")), pre.cpu())
@@ -367,8 +337,7 @@ def _tiled_thumbnail(
     model: TransformerNet,
     x: torch.Tensor,
     plan: TilePlan,
-    device: torch.device,
-    dtype: torch.dtype | None,
+    profile: DeviceProfile,
     tick: Callable[[], None],
     budget_px: int,
 ) -> torch.Tensor:
@@ -383,10 +352,10 @@ def _tiled_thumbnail(
         thumb = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     rec = NormStats()
     canvas = _Canvas(plan)
-    with _autocast(device, dtype):
-        model(thumb.to(device), rec)
+    with profile.autocast():
+        model(profile.format(thumb.to(profile.device)), rec)
         for tile in plan.tiles:
-            canvas.add(tile, model(tile.crop(x).to(device), rec.replay()))
+            canvas.add(tile, model(profile.format(tile.crop(x).to(profile.device)), rec.replay()))
             tick()
     return canvas.result()
 
@@ -430,12 +399,12 @@ class _Ticker:
         check_cancel(self.cancel)
 
 
-def _tiled(model, x, tile_size, overlap, budget_px, device, dtype, callback, cancel) -> torch.Tensor:
+def _tiled(model, x, tile_size, overlap, budget_px, profile, callback, cancel) -> torch.Tensor:
     """Tiled inference; on out-of-memory, retry with smaller tiles."""
     while True:
         plan = plan_tiles(x.shape[-2], x.shape[-1], tile_size, overlap)
         host = _meminfo_available() or 8 * 1024**3
-        exact = _stored_bytes(model, plan, dtype) < host // 2
+        exact = _stored_bytes(model, plan, profile.dtype) < host // 2
         steps = len(plan.tiles) * ((len(model.stages()[0]) + 1) if exact else 1)
         tick = _Ticker(steps, callback, cancel)
         try:
@@ -443,14 +412,14 @@ def _tiled(model, x, tile_size, overlap, budget_px, device, dtype, callback, can
             if callback:
                 callback(0, steps)
             if exact:
-                return _tiled_exact(model, x, plan, device, dtype, tick)
+                return _tiled_exact(model, x, plan, profile, tick)
             log.warning("image too large to keep tile states in memory; using thumbnail statistics")
-            return _tiled_thumbnail(model, x, plan, device, dtype, tick, budget_px)
+            return _tiled_thumbnail(model, x, plan, profile, tick, budget_px)
         except torch.OutOfMemoryError:
-            _empty_cache(device)
+            _empty_cache(profile.device)
             if tile_size <= MIN_TILE:
                 raise DeviceOutOfMemory(
-                    f"The {device.type.upper()} ran out of memory even with the smallest tiles; "
+                    f"The {profile.device.type.upper()} ran out of memory even with the smallest tiles; "
                     "choose a smaller size or another device."
                 ) from None
             tile_size = max(MIN_TILE, tile_size // 2)
@@ -463,8 +432,7 @@ def stylize_tensor(
     model: TransformerNet,
     x: torch.Tensor,
     *,
-    device: torch.device | None = None,
-    precision: str = "fp32",
+    profile: DeviceProfile | None = None,
     tile_size: int | None = None,
     tile_overlap: int = 96,
     callback: Callable[[int, int], None] | None = None,
@@ -472,32 +440,33 @@ def stylize_tensor(
 ) -> torch.Tensor:
     """(1,3,H,W) float 0..255 on CPU -> stylised (1,3,H,W) float 0..255 on CPU (not clamped).
 
-    Tiles when `tile_size` is given or the image does not fit the device's memory budget (tiles then use
-    whole-image instance-norm statistics, see `_tiled_exact`). `callback(done, total)` counts tile steps;
-    `cancel` is checked between them.
+    `profile` says how to compute (default: float32, contiguous, on the model's device); the model must already
+    be in the profile's memory format. Tiles when `tile_size` is given or the image does not fit the device's
+    memory budget (tiles then use whole-image instance-norm statistics, see `_tiled_exact`).
+    `callback(done, total)` counts tile steps; `cancel` is checked between them.
     """
     param = next(model.parameters())
-    device = device or param.device
-    dtype = autocast_dtype(precision, device)
+    profile = profile or make_profile(param.device, "fp32", "contiguous")
+    device = profile.device
     _, _, h, w = x.shape
-    budget_px = max(MIN_TILE * MIN_TILE, int(memory_budget_bytes(device) / _bytes_per_pixel(model, dtype)))
+    budget_px = max(MIN_TILE * MIN_TILE, int(memory_budget_bytes(device) / _bytes_per_pixel(model, profile.dtype)))
     if tile_size is None and h * w <= budget_px:
         check_cancel(cancel)
         if callback:
             callback(0, 1)
         try:
-            with _autocast(device, dtype):
-                y = model(x.to(device, param.dtype)).float().cpu()
+            with profile.autocast():
+                y = model(profile.format(x.to(device, param.dtype))).float().cpu()
         except torch.OutOfMemoryError:
             _empty_cache(device)
             budget_px //= 4  # the estimate was optimistic for this device: retry in tiles
         else:
             if callback:
                 callback(1, 1)
-            return y
+            return y.contiguous()
     if tile_size is None:
         tile_size = max(MIN_TILE, math.isqrt(budget_px))
-    return _tiled(model, x, tile_size, tile_overlap, budget_px, device, dtype, callback, cancel)
+    return _tiled(model, x, tile_size, tile_overlap, budget_px, profile, callback, cancel)
 
 
 def _empty_cache(device: torch.device) -> None:
@@ -509,13 +478,13 @@ def apply_model(
     model: TransformerNet,
     content: Image.Image,
     *,
-    precision: str = "fp32",
+    profile: DeviceProfile | None = None,
     tile_size: int | None = None,
     tile_overlap: int = 96,
 ) -> Image.Image:
     """Stylise a PIL image with an already loaded model (training previews, tests); no options parsing."""
     x = pil_to_tensor(content, value_range=255)
-    y = stylize_tensor(model, x, precision=precision, tile_size=tile_size, tile_overlap=tile_overlap)
+    y = stylize_tensor(model, x, profile=profile, tile_size=tile_size, tile_overlap=tile_overlap)
     return tensor_to_pil(y, value_range=255)
 
 
@@ -531,8 +500,7 @@ def run_fast(
     options.validate()
     start = time.monotonic()
     check_cancel(cancel)
-    device = resolve_device(options.device)  # same errors at every strength
-    dtype = autocast_dtype(options.precision, device)
+    profile = make_profile(options.device, options.precision, options.memory_format)  # same errors at any strength
     info = styles.get_style(options.style)
     img = content.convert("RGB") if content.mode != "RGB" else content
     if options.size is not None and max(img.size) != options.size:
@@ -548,22 +516,22 @@ def run_fast(
         report(1, 1)
         return img.copy()
 
-    enable_fast_math(device)
-    channels_last = device.type == "cuda" and dtype is not None
-    model = styles.load_style_model(info.name, device, channels_last=channels_last)
-    x = pil_to_tensor(img, value_range=255)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    model = styles.load_style_model(info.name, profile.device, channels_last=profile.channels_last)
+    scale = resolve_stroke_scale(options.stroke_scale, max(size))
+    work = img.resize(working_size(size, scale), Image.Resampling.LANCZOS) if scale > 1 else img
+    x = pil_to_tensor(work, value_range=255)
     try:
         y = stylize_tensor(
-            model, x, device=device, precision=options.precision, tile_size=options.tile_size,
-            tile_overlap=options.tile_overlap, callback=report, cancel=cancel,
+            model, x, profile=profile, tile_size=options.tile_size, tile_overlap=options.tile_overlap,
+            callback=report, cancel=cancel,
         )  # fmt: skip
     except torch.OutOfMemoryError:
         raise DeviceOutOfMemory(
-            f"The {device.type.upper()} ran out of memory; choose a smaller size or a tile_size."
+            f"The {profile.device.type.upper()} ran out of memory; choose a smaller size or a tile_size."
         ) from None
     out = tensor_to_pil(y, value_range=255)
+    if work is not img:
+        out = restore_detail(out, img)
     if options.preserve_colors:
         out = preserve_colors(out, img)
     if strength < 1.0:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .colors import luminance, match_luminance, preserve_colors
-from .device import enable_fast_math, resolve_device
+from .device import DeviceProfile, make_profile, normalise_memory_format, normalise_precision, resolve_device
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import pil_to_tensor, resize_long_side, tensor_to_pil
 from .losses import PerceptualLoss
@@ -27,7 +27,6 @@ from .progress import Progress, ProgressCallback, check_cancel
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "image")
-PRECISIONS = ("fp32", "bf16")
 MAX_SIZE = 4096
 MAX_STEPS = 10_000
 
@@ -57,7 +56,8 @@ class GatysOptions:
     loss_net_weights: str | None = None
     pooling: str = "max"
     device: str = "auto"
-    precision: str = "fp32"  # "bf16" autocast on CUDA only
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16: autocast of the loss network (see nst_core.device)
+    memory_format: str = "auto"  # auto | channels_last | contiguous
     preview_every: int = 10  # send an intermediate image with the progress record every N steps
 
     @classmethod
@@ -113,7 +113,8 @@ class GatysOptions:
                      f"{key.replace('_', ' ')} must be a finite number between 0 and 1e12, not {v!r}.")
         need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}.")
         need(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}.")
-        need(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}.")
+        normalise_precision(self.precision)
+        normalise_memory_format(self.memory_format)
         need(isinstance(self.style_scale, (int, float)) and 0.1 <= self.style_scale <= 4,
              f"style scale must be between 0.1 and 4, not {self.style_scale!r}.")
         need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**63,
@@ -185,13 +186,16 @@ class _Reporter:
 
 
 def _optimise(x: torch.Tensor, crit: PerceptualLoss, targets: dict, opts: GatysOptions, steps: int,
-              reporter: _Reporter, scale: int, cancel: threading.Event | None, autocast) -> torch.Tensor:
-    x = x.detach().requires_grad_(True)
+              reporter: _Reporter, scale: int, cancel: threading.Event | None, profile: DeviceProfile
+              ) -> torch.Tensor:
+    # The optimised pixels stay contiguous whatever the profile: torch's L-BFGS flattens them with .view(-1),
+    # which a channels_last tensor refuses. The loss network sees a channels_last copy (autograd carries it back).
+    x = x.detach().contiguous().requires_grad_(True)
     state = {"iters": 0}
 
     def evaluate() -> tuple[torch.Tensor, dict[str, float]]:
-        with autocast():
-            total, terms = crit(x, targets)
+        with profile.autocast():
+            total, terms = crit(profile.format(x), targets)
         losses = {k: float(v.detach()) for k, v in terms.items()}
         losses["total"] = float(total.detach())
         return total, losses
@@ -251,18 +255,13 @@ def run_gatys(
                            f"{len(styles)} image(s).")
     if opts.init == "image" and init_image is None:
         raise OptionsError("init='image' needs an init image.")
-    enable_fast_math(device)
+    profile = make_profile(device, opts.precision, opts.memory_format)
     net = load_loss_net(opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
                         layers=opts.content_layers + opts.style_layers)
     crit = PerceptualLoss(net, opts.content_layers, opts.style_layers, opts.style_layer_weights,
                           opts.content_weight, opts.style_weight, opts.tv_weight)
-    use_bf16 = opts.precision == "bf16" and device.type == "cuda"
-    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    fmt = profile.memory_format
     net.to(memory_format=fmt)
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16)
-
     content_full = resize_long_side(content.convert("RGB"), opts.size)
     work_content = luminance(content_full) if opts.preserve_colors else content_full
     work_styles = [match_luminance(s, content_full) if opts.preserve_colors else s.convert("RGB") for s in styles]
@@ -274,15 +273,15 @@ def run_gatys(
             check_cancel(cancel)
             c = pil_to_tensor(resize_long_side(work_content, side)).to(device, memory_format=fmt)
             style_side = max(16, round(side * opts.style_scale))
-            crit.set_style([pil_to_tensor(resize_long_side(s, style_side)).to(device, memory_format=fmt)
-                            for s in work_styles], opts.style_blend)
-            targets = crit.content_targets(c)
+            with profile.autocast():
+                crit.set_style([pil_to_tensor(resize_long_side(s, style_side)).to(device, memory_format=fmt)
+                                for s in work_styles], opts.style_blend)
+                targets = crit.content_targets(c)
             if x is None:
                 x = _init_image(opts.init, c, init_image, opts.seed)
             else:
                 x = F.interpolate(x, size=c.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
-            x = x.contiguous(memory_format=fmt)
-            x = _optimise(x, crit, targets, opts, steps, reporter, scale, cancel, autocast)
+            x = _optimise(x, crit, targets, opts, steps, reporter, scale, cancel, profile)
     except torch.OutOfMemoryError as e:
         raise DeviceOutOfMemory(f"The {device.type.upper()} ran out of memory at {opts.size} px: try a smaller "
                                 f"size (e.g. --size {max(64, opts.size // 2)}) or fewer style images.") from e

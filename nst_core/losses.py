@@ -107,21 +107,31 @@ class PerceptualLoss(nn.Module):
         total = float(sum(blend))
         targets: dict[str, torch.Tensor] = {}
         for img, b in zip(images, blend, strict=True):
-            feats = self.net(img, self.style_layers)
+            feats = self._features(img, self.style_layers)
             for name in self.style_layers:
                 g = normalized_gram(feats[name]).mean(0, keepdim=True) * (b / total)
                 targets[name] = targets[name] + g if name in targets else g
         self.style_targets = targets
         self.style_scales = {n: t.pow(2).mean() + EPS for n, t in targets.items()}
 
+    def _features(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The loss network's activations in float32: the network may run under bf16/fp16 autocast (the device
+        profile's choice), but squares, Gram matrices and sums lose too much in 8 mantissa bits."""
+        return {k: v.float() for k, v in self.net(images, layers).items()}
+
     @torch.no_grad()
     def content_targets(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self.net(images, self.content_layers)
+        feats = self._features(images, self.content_layers)
         return {n: feats[n].detach() for n in self.content_layers}
 
     def forward(self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor]
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        feats = self.net(generated, self.layers)
+        feats = self._features(generated, self.layers)
+        with torch.autocast(generated.device.type, enabled=False):  # the sums below stay float32
+            return self._terms(generated.float(), feats, content_targets)
+
+    def _terms(self, generated: torch.Tensor, feats: Mapping[str, torch.Tensor],
+               content_targets: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         zero = generated.new_zeros(())
         j_content = zero
         for name in self.content_layers:

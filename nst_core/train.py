@@ -43,7 +43,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import styles
 from .atomic import atomic_write
-from .device import enable_fast_math, resolve_device
+from .device import (
+    MEMORY_FORMATS,
+    PRECISIONS,
+    DeviceProfile,
+    device_label,
+    make_profile,
+    normalise_memory_format,
+    normalise_precision,
+    resolve_device,
+)
 from .errors import ImageError, NSTError, OptionsError
 from .images import load_image, pil_to_tensor, resize_long_side
 from .losses import PerceptualLoss
@@ -77,6 +86,7 @@ class TrainConfig:
     image_size: int = 256  # square training crops
     crop_scale: float = 0.6  # crop side is uniform in [crop_scale, 1] x the photo's short side
     style_size: int | None = None  # long side of the style image; default 2 x image_size
+    content_layers: str | None = None  # comma-separated loss-net layers; default: the loss net's
     content_weight: float | None = None  # None: loss-net defaults (style x FEEDFORWARD_STYLE_FACTOR)
     style_weight: float | None = None
     tv_weight: float | None = None
@@ -87,7 +97,8 @@ class TrainConfig:
     arch: str = "auto"  # light | reference | auto (reference on CUDA, light elsewhere)
     init_from: str | None = None  # start from a trained style (name or .safetensors) instead of random weights
     device: str = "auto"
-    amp: bool | None = None  # bf16 autocast; None: on for CUDA
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16: autocast of both networks (see nst_core.device)
+    memory_format: str = "auto"  # auto | channels_last | contiguous
     compile: bool = False
     threads: int | None = None  # CPU threads for torch; None: torch's default. 1 is often fastest on busy hosts
     workers: int | None = None  # DataLoader workers; None: 0 on CPU, min(8, cores) on CUDA
@@ -143,6 +154,8 @@ class TrainConfig:
             raise OptionsError("--threads must be at least 1.")
         if self.workers is not None and self.workers < 0:
             raise OptionsError("--workers must be >= 0.")
+        normalise_precision(self.precision)
+        normalise_memory_format(self.memory_format)
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise OptionsError("--max-minutes must be positive.")
         if self.val_count < 0 or self.preview_every < 0 or self.checkpoint_every < 0:
@@ -152,7 +165,8 @@ class TrainConfig:
 # Fields that may differ between a run and its --resume (they do not change the weights).
 RUN_ONLY_FIELDS = frozenset({
     "out", "run_dir", "steps", "epochs", "device", "compile", "threads", "workers", "log_every", "preview_every",
-    "checkpoint_every", "checkpoint_minutes", "max_minutes", "resume", "overwrite", "display_name", "artist",
+    "checkpoint_every", "checkpoint_minutes", "max_minutes", "resume", "precision", "memory_format",
+    "overwrite", "display_name", "artist",
     "title", "notes", "preview_image", "style_image", "dataset", "loss_net_weights", "init_from",
 })  # fmt: skip
 
@@ -175,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--image-size", type=int, default=256, help="training crop size in px (default 256)")
     a("--crop-scale", type=float, default=0.6, help="smallest crop as a fraction of the short side (0.6)")
     a("--style-size", type=int, help="long side of the style image in px (default 2 x image size)")
+    a("--content-layers", help="comma-separated loss-network layers for the content term (default: the "
+      "network's, relu4_2 for VGG-19); adding a shallower one (relu2_2) keeps more of the photo's structure")
     a("--content-weight", type=float, help="default: the loss network's")
     a("--style-weight", type=float, help=f"default: the loss network's x {FEEDFORWARD_STYLE_FACTOR:g}")
     a("--tv-weight", type=float, help="default: the loss network's")
@@ -186,7 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--init-from", help="fine-tune a trained style (registry name or .safetensors file) instead of starting "
       "from random weights: it already reproduces content, so a new style or style weight needs far fewer steps")
     a("--device", default="auto", help="auto | cpu | cuda | mps (DDP: one GPU per process)")
-    a("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (default: on CUDA)")
+    a("--precision", default="auto", choices=PRECISIONS, help="autocast dtype (auto: bf16 on CUDA and on CPUs "
+      "with native bf16, else fp32)")
+    a("--memory-format", default="auto", choices=MEMORY_FORMATS, help="tensor layout (auto: channels_last with "
+      "bf16 or on CUDA)")
     a("--compile", action="store_true", help="torch.compile the network")
     a("--threads", type=int, help="torch CPU threads (default: torch's; 1 is fastest on an oversubscribed CPU)")
     a("--workers", type=int, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
@@ -365,19 +384,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ small helpers
-class _Bf16Features(nn.Module):
-    """The loss net under bf16 autocast, returning float32 activations so Grams and losses stay in float32."""
-
-    def __init__(self, net: nn.Module, device_type: str) -> None:
-        super().__init__()
-        self.net, self.device_type = net, device_type
-
-    def forward(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-        with torch.autocast(self.device_type, dtype=torch.bfloat16):
-            feats = self.net(x, layers)
-        return {k: v.float() for k, v in feats.items()}
-
-
 class _StopRequest:
     """SIGINT/SIGTERM ask for a clean stop after the current step (with a checkpoint); a 2nd Ctrl-C aborts."""
 
@@ -405,13 +411,15 @@ class TrainingStopped(NSTError):
     """Raised after a requested stop; the checkpoint is saved, --resume continues."""
 
 
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
-
-
 def _device_label(device: torch.device, world_size: int) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    name = device_label(device)
     return f"{name} x {world_size}" if world_size > 1 else name
+
+
+def _portable_command() -> str:
+    """How this run was started, file paths reduced to their names (no local paths in shipped metadata)."""
+    args = [Path(a).name if os.sep in a and Path(a).exists() else a for a in sys.argv[1:]]
+    return " ".join(["python -m nst_core.train", *args])
 
 
 def _portable_config(cfg: TrainConfig) -> dict[str, Any]:
@@ -424,31 +432,32 @@ def _portable_config(cfg: TrainConfig) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def stylise(model: nn.Module, x_uint8: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
+def stylise(model: nn.Module, x_uint8: torch.Tensor, profile: DeviceProfile) -> torch.Tensor:
     """Run the net on a uint8 batch; returns float 0..255 (clamped) on the CPU."""
-    with _autocast(device, amp):
-        y = model(x_uint8.to(device).float())
+    with profile.autocast():
+        y = model(profile.format(x_uint8.to(profile.device).float()))
     return y.float().clamp(0, 255).cpu()
 
 
-def preview_grid(model: nn.Module, val: torch.Tensor, device: torch.device, amp: bool) -> Image.Image:
+def preview_grid(model: nn.Module, val: torch.Tensor, profile: DeviceProfile) -> Image.Image:
     """Held-out photos on the top row, their stylisations below."""
     x = val[:4]
-    y = stylise(model, x, device, amp).round().to(torch.uint8)
+    y = stylise(model, x, profile).round().to(torch.uint8)
     rows = [torch.cat(list(x), dim=2), torch.cat(list(y), dim=2)]
     return Image.fromarray(torch.cat(rows, dim=1).permute(1, 2, 0).numpy())
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, criterion: PerceptualLoss, val: torch.Tensor, batch_size: int, device: torch.device, amp: bool
+    model: nn.Module, criterion: PerceptualLoss, val: torch.Tensor, batch_size: int, profile: DeviceProfile
 ) -> dict[str, float]:
     """Mean unweighted content/style/tv terms and weighted total over held-out photos (outputs clamped)."""
     sums: dict[str, float] = {}
     for i in range(0, len(val), batch_size):
-        x = val[i : i + batch_size].to(device).float()
-        y = stylise(model, x, device, amp).to(device)
-        total, terms = criterion(y / 255, criterion.content_targets(x / 255))
+        x = profile.format(val[i : i + batch_size].to(profile.device).float())
+        y = profile.format(stylise(model, x, profile).to(profile.device))
+        with profile.autocast():
+            total, terms = criterion(y / 255, criterion.content_targets(x / 255))
         for k, v in {**terms, "total": total}.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(x)
     return {k: v / len(val) for k, v in sums.items()}
@@ -496,9 +505,7 @@ def _train(
     bar = None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    enable_fast_math(device)
-    amp = cfg.amp if cfg.amp is not None else device.type == "cuda"
-    channels_last = device.type == "cuda"
+    profile = make_profile(device, cfg.precision, cfg.memory_format)
     spec = get_spec(cfg.loss_net)
     cfg.content_weight = (
         cfg.content_weight if cfg.content_weight is not None else spec.default_weights.get("content_weight", 1.0)
@@ -510,6 +517,9 @@ def _train(
     )
     cfg.tv_weight = cfg.tv_weight if cfg.tv_weight is not None else spec.default_weights.get("tv_weight", 100.0)
     cfg.style_size = cfg.style_size or 2 * cfg.image_size
+    content_layers = tuple(cfg.content_layers.split(",")) if cfg.content_layers else spec.content_layers
+    for layer in content_layers:
+        spec.index(layer)  # an unknown layer is an OptionsError naming the known ones
     out_dir = Path(cfg.out) if cfg.out else styles.weights_dirs()[0]
     run_dir = Path(cfg.run_dir) if cfg.run_dir else Path("runs") / cfg.name
     ckpt_path = run_dir / CHECKPOINT_NAME
@@ -584,8 +594,7 @@ def _train(
     elif init is not None:
         raw_model.load_state_dict(init[1])
         log(f"initialised from {cfg.init_from}")
-    if channels_last:
-        raw_model = raw_model.to(memory_format=torch.channels_last)
+    raw_model = raw_model.to(memory_format=profile.memory_format)
     optimizer = torch.optim.Adam(raw_model.parameters(), lr=cfg.lr)
     if ckpt:
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -598,14 +607,13 @@ def _train(
         cfg.loss_net,
         None if random_net else cfg.loss_net_weights,
         device=device,
-        layers=[*spec.content_layers, *spec.style_layers],
+        layers=[*content_layers, *spec.style_layers],
         pretrained=not random_net,
     )
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
+    net = net.to(memory_format=profile.memory_format)
     criterion = PerceptualLoss(
-        _Bf16Features(net, device.type) if amp else net,
-        spec.content_layers,
+        net,
+        content_layers,
         spec.style_layers,
         spec.style_layer_weights,
         cfg.content_weight,
@@ -613,10 +621,11 @@ def _train(
         cfg.tv_weight,
     )
     style_pil = resize_long_side(load_image(cfg.style_image), cfg.style_size)
-    criterion.set_style([pil_to_tensor(style_pil, device)])  # the style Grams, once
+    with profile.autocast():
+        criterion.set_style([profile.format(pil_to_tensor(style_pil, device))])  # the style Grams, once
     log(
         f"{arch} TransformerNet ({raw_model.num_parameters / 1e6:.2f} M params) on {_device_label(device, world_size)}"
-        f", amp={'bf16' if amp else 'off'}; loss net {cfg.loss_net} ({net.source}); weights content "
+        f", {profile.describe()}; loss net {cfg.loss_net} ({net.source}); weights content "
         f"{cfg.content_weight:g} style {cfg.style_weight:g} tv {cfg.tv_weight:g}"
     )
 
@@ -652,11 +661,10 @@ def _train(
     with _StopRequest() as stop:
         for batch, n_bad in loader:
             x = batch.to(device, non_blocking=True).float()  # RGB 0..255, what TransformerNet takes
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, amp):
+            x = profile.format(x)
+            with profile.autocast():
                 y = model(x)
-            total, terms = criterion(y.float() / 255, criterion.content_targets(x / 255))
+                total, terms = criterion(y.float() / 255, criterion.content_targets(x / 255))
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
@@ -681,7 +689,7 @@ def _train(
             if bar is not None:
                 bar.update(1)
             if master and val is not None and cfg.preview_every and step % cfg.preview_every == 0:
-                preview_grid(raw_model, val, device, amp).save(
+                preview_grid(raw_model, val, profile).save(
                     _mkdir(run_dir / "previews") / f"step_{step:07d}.jpg", quality=90
                 )
             timed = time.monotonic() - last_ckpt_time > 60 * cfg.checkpoint_minutes
@@ -712,7 +720,7 @@ def _train(
     # ---- finish: evaluate on held-out photos, install in the registry
     raw_model.eval()
     ips = session_images / session_seconds if session_seconds else 0.0
-    evaluation = evaluate(raw_model, criterion, val, cfg.batch_size, device, amp) if val is not None else {}
+    evaluation = evaluate(raw_model, criterion, val, cfg.batch_size, profile) if val is not None else {}
     if cfg.preview_image == BUILTIN_PREVIEW:
         preview_content = None  # save_style renders its built-in scene: no dataset photo in what ships
     elif cfg.preview_image:
@@ -725,6 +733,7 @@ def _train(
         "title": cfg.title,
         "style_image": Path(cfg.style_image).name,
         "method": "feed-forward (Johnson et al. 2016), normalised perceptual loss",
+        "command": _portable_command(),
         "training": _portable_config(cfg),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "device": _device_label(device, world_size),
@@ -744,7 +753,7 @@ def _train(
             "name": cfg.loss_net,
             "weights": net.source.split("/")[-1],
             "convention": net.convention,
-            "content_layers": list(spec.content_layers),
+            "content_layers": list(content_layers),
             "style_layers": list(spec.style_layers),
         },
         "init_from": init_history,

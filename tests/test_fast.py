@@ -84,15 +84,6 @@ def test_valid_options_pass():
     assert FastOptions("candy", strength=1, size=8192, precision="float32", device="cpu").validate()
 
 
-def test_precision_resolution():
-    cpu = torch.device("cpu")
-    assert fast.autocast_dtype("auto", cpu) is None
-    assert fast.autocast_dtype("fp32", cpu) is None
-    assert fast.autocast_dtype("bf16", cpu) is torch.bfloat16
-    with pytest.raises(OptionsError, match="fp16 is for GPUs"):
-        fast.autocast_dtype("fp16", cpu)
-
-
 def test_unknown_style(style):
     with pytest.raises(StyleNotFoundError, match="tiny"):
         run_fast(_photo(), FastOptions("missing"))
