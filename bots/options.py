@@ -79,13 +79,18 @@ def installed_styles() -> list[Any]:
     return list(nst_core.list_styles())
 
 
+def default_style_name(config: CommonConfig, styles: list[Any]) -> str:
+    """The admin's NST_BOT_DEFAULT_STYLE, else the best-scoring installed style (nst_core decides)."""
+    return config.default_style or nst_core.default_style(styles).name
+
+
 def find_style(name: str | None, config: CommonConfig) -> Any:
     """The installed style called `name` (by id or display name, case-insensitive), or the default one."""
     styles = installed_styles()
     if not styles:
         raise BadOptions("No styles are installed on this server yet; ask the bot's admin to add some.")
     if not name:
-        name = config.default_style or styles[0].name
+        name = default_style_name(config, styles)
     key = name.strip().lower()
     for info in styles:
         if key in (info.name.lower(), info.label.lower()):

@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 
 from nst_core.envvars import env_number
 from nst_core.errors import NSTError
+from nst_core.styles import default_style
 
 from .config import DemoConfig, load_config
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
@@ -98,7 +99,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
     stylist = Stylist(config)
     infos = stylist.styles()
     names = [i.name for i in infos]
-    first = names[0] if names else None
+    first = default.name if (default := default_style(infos)) else None
     gatys_defaults = stylist.gatys_defaults(config.gatys_loss_net)
 
     with gr.Blocks(title="Neural style transfer", delete_cache=(1800, config.file_ttl)) as demo:

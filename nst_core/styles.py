@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import struct
@@ -45,11 +46,13 @@ __all__ = [
     "StyleInfo",
     "build_model",
     "clear_cache",
+    "default_style",
     "get_style",
     "import_torch_checkpoint",
     "list_styles",
     "load_style_model",
     "read_style_weights",
+    "record_scores",
     "render_preview",
     "save_style",
     "synthetic_preview_content",
@@ -262,6 +265,37 @@ def list_styles() -> list[StyleInfo]:
         for name, info in _scan_dir(d).items():
             styles.setdefault(name, info)
     return [styles[k] for k in sorted(styles)]
+
+
+def default_style(styles: list[StyleInfo] | None = None) -> StyleInfo | None:
+    """The style a front end shows first: the best by its recorded quality scores (`record_scores`), else the
+    first by name. Best = lowest sum of structure and style ratio, each divided by its bar (`nst_core.judge`),
+    so neither a near-copy of the photo nor a painting that buries the photo wins."""
+    from .judge import STRUCTURE_BAR, STYLE_RATIO_BAR
+
+    styles = list_styles() if styles is None else styles
+    scored = [s for s in styles if _score(s, "structure") is not None and _score(s, "style_ratio") is not None]
+    if not scored:
+        return styles[0] if styles else None
+    return min(scored, key=lambda s: (_score(s, "structure") / STRUCTURE_BAR
+                                      + _score(s, "style_ratio") / STYLE_RATIO_BAR, s.name))
+
+
+def _score(info: StyleInfo, key: str) -> float | None:
+    value = (info.meta.get("scores") or {}).get(key) if isinstance(info.meta.get("scores"), dict) else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def record_scores(name: str, scores: Mapping[str, Any]) -> Path:
+    """Store measured quality scores (bench/quality_styles.py) under "scores" in the style's JSON, atomically."""
+    info = get_style(name)
+    path = info.weights_path.with_suffix(_META_SUFFIX)
+    meta = _read_meta(path)
+    meta["scores"] = dict(scores)
+    text = json.dumps(meta, indent=2, sort_keys=False, default=_json_default, ensure_ascii=False) + "\n"
+    _read_meta_text_check(text)
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return path
 
 
 def get_style(name: str) -> StyleInfo:

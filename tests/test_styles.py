@@ -314,3 +314,26 @@ def test_import_refuses_pickled_code(wdirs, tmp_path):
 class _Evil:
     def __reduce__(self):
         return (os.system, ("echo should-not-run",))
+
+
+# ------------------------------------------------------------------------------------------- default by score
+def test_default_style_is_the_best_scored_not_the_first_by_name(wdirs):
+    user, _ = wdirs
+    assert styles.default_style() is None  # nothing installed
+    save("aaa", user, seed=1)
+    save("bbb", user, seed=2)
+    save("ccc", user, seed=3)
+    assert styles.default_style().name == "aaa"  # no scores anywhere: the first by name
+    styles.record_scores("aaa", {"structure": 0.95, "style_ratio": 0.10})  # buries the photo
+    styles.record_scores("bbb", {"structure": 0.50, "style_ratio": 0.60})  # barely styled
+    styles.record_scores("ccc", {"structure": 0.60, "style_ratio": 0.20})  # second on both: best overall
+    assert styles.default_style().name == "ccc"
+    meta = json.loads((user / "ccc.json").read_text())
+    assert meta["scores"] == {"structure": 0.60, "style_ratio": 0.20} and meta["display_name"] == "Ccc"
+
+
+def test_unscored_or_malformed_scores_never_win(wdirs):
+    user, _ = wdirs
+    save("aaa", user, seed=1, scores={"structure": "low", "style_ratio": None})
+    save("zzz", user, seed=2, scores={"structure": 0.9, "style_ratio": 0.9})
+    assert styles.default_style().name == "zzz"

@@ -22,7 +22,7 @@ from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image
 from bots.jobs import StylizeService, Ticket
 from bots.messages import BotError, FetchError, friendly_error, human_size, queue_text
-from bots.options import JobSpec, build_spec, installed_styles
+from bots.options import JobSpec, build_spec, default_style_name, installed_styles
 
 log = logging.getLogger("bots.discord")
 
@@ -353,7 +353,7 @@ def register_commands(bot: StylizeBot) -> None:
         if len(current) <= 1:  # nothing to choose: go straight to work (or explain that none is installed)
             await bot.start_job(interaction, ref)
             return
-        default = common.default_style or current[0].name
+        default = default_style_name(common, current)
         view = StylePicker(bot, interaction, ref, current, default)
         await interaction.response.send_message("Which style?", view=view, ephemeral=True)
 

@@ -30,7 +30,7 @@ from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
 from bots.fetch import check_url, fetch_image
 from bots.jobs import StylizeService, Ticket
 from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
-from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
+from bots.options import JobSpec, TextRequest, build_spec, default_style_name, installed_styles, parse_text
 
 log = logging.getLogger("bots.slack")
 
@@ -289,7 +289,7 @@ class SlackBot:
             await self.safe(reply, "I couldn't open the style picker; please try again.")
 
     def modal(self, styles: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
-        default = self.common.default_style or styles[0].name
+        default = default_style_name(self.common, styles)
         options = [{"text": {"type": "plain_text", "text": s.label[:75]}, "value": s.name} for s in styles[:100]]
         initial = next((o for o in options if o["value"] == default), options[0])
         return {
