@@ -28,7 +28,7 @@ from .colors import preserve_colors
 from .device import DEVICES, DeviceProfile, make_profile, normalise_memory_format, normalise_precision
 from .envvars import env_number
 from .errors import DeviceOutOfMemory, OptionsError
-from .images import pil_to_tensor, resize_long_side, tensor_to_pil
+from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
 from .progress import Progress, ProgressCallback, check_cancel
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
 from .transformer_net import NormStats, TransformerNet, normalize
@@ -43,6 +43,7 @@ __all__ = [
 
 MIN_SIZE, MAX_SIZE = 16, 8192
 MIN_TILE = 128
+MIN_NET_SIDE = 32  # reflection pads (4 px at full, 1 px at 1/4 resolution) need this much; smaller is edge-padded
 MEMORY_ENV = "NST_FAST_MEMORY_MB"
 log = logging.getLogger(__name__)
 RAMP_FRACTION = 0.25  # share of the overlap over which neighbouring tiles cross-fade
@@ -519,7 +520,8 @@ def run_fast(
     model = styles.load_style_model(info.name, profile.device, channels_last=profile.channels_last)
     scale = resolve_stroke_scale(options.stroke_scale, max(size))
     work = img.resize(working_size(size, scale), Image.Resampling.LANCZOS) if scale > 1 else img
-    x = pil_to_tensor(work, value_range=255)
+    padded, box = pad_to_min_side(work, MIN_NET_SIDE)
+    x = pil_to_tensor(padded, value_range=255)
     try:
         y = stylize_tensor(
             model, x, profile=profile, tile_size=options.tile_size, tile_overlap=options.tile_overlap,
@@ -529,7 +531,7 @@ def run_fast(
         raise DeviceOutOfMemory(
             f"The {profile.device.type.upper()} ran out of memory; choose a smaller size or a tile_size."
         ) from None
-    out = tensor_to_pil(y, value_range=255)
+    out = tensor_to_pil(y, value_range=255).crop(box)
     if work is not img:
         out = restore_detail(out, img)
     if options.preserve_colors:

@@ -20,7 +20,7 @@ from PIL import Image
 from .colors import luminance, match_luminance, preserve_colors
 from .device import DeviceProfile, make_profile, normalise_memory_format, normalise_precision, resolve_device
 from .errors import DeviceOutOfMemory, OptionsError
-from .images import pil_to_tensor, resize_long_side, tensor_to_pil
+from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
 from .losses import PerceptualLoss
 from .lossnets import get_spec, load_loss_net
 from .progress import Progress, ProgressCallback, check_cancel
@@ -29,6 +29,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "image")
 MAX_SIZE = 4096
 MAX_STEPS = 10_000
+MIN_NET_SIDE = 32  # below this VGG's fourth pooling has nothing left: smaller sides are edge-padded, then cropped
 
 
 @dataclass
@@ -263,9 +264,10 @@ def run_gatys(
     fmt = profile.memory_format
     net.to(memory_format=fmt)
     content_full = resize_long_side(content.convert("RGB"), opts.size)
-    work_content = luminance(content_full) if opts.preserve_colors else content_full
+    padded, box = pad_to_min_side(content_full, MIN_NET_SIDE)  # VGG's four poolings need 32 px (size 16, thin)
+    work_content = luminance(padded) if opts.preserve_colors else padded
     work_styles = [match_luminance(s, content_full) if opts.preserve_colors else s.convert("RGB") for s in styles]
-    plan = plan_scales(opts.size, opts.multiscale, opts.steps)
+    plan = plan_scales(max(padded.size), opts.multiscale, opts.steps)
     reporter = _Reporter(callback, sum(n for _, n in plan), len(plan), opts.preview_every)
     x: torch.Tensor | None = None
     try:
@@ -274,8 +276,8 @@ def run_gatys(
             c = pil_to_tensor(resize_long_side(work_content, side)).to(device, memory_format=fmt)
             style_side = max(16, round(side * opts.style_scale))
             with profile.autocast():
-                crit.set_style([pil_to_tensor(resize_long_side(s, style_side)).to(device, memory_format=fmt)
-                                for s in work_styles], opts.style_blend)
+                crit.set_style([pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0])
+                                .to(device, memory_format=fmt) for s in work_styles], opts.style_blend)
                 targets = crit.content_targets(c)
             if x is None:
                 x = _init_image(opts.init, c, init_image, opts.seed)
@@ -285,7 +287,7 @@ def run_gatys(
     except torch.OutOfMemoryError as e:
         raise DeviceOutOfMemory(f"The {device.type.upper()} ran out of memory at {opts.size} px: try a smaller "
                                 f"size (e.g. --size {max(64, opts.size // 2)}) or fewer style images.") from e
-    result = tensor_to_pil(x.clamp(0, 1))
+    result = tensor_to_pil(x.clamp(0, 1)).crop(box)
     if opts.preserve_colors:
         result = preserve_colors(result, content_full)
     return result

@@ -44,6 +44,13 @@ _ALLOWED_FORMATS = (
     "PPM", "TGA", "PCX", "SGI", "QOI", "PSD", "JPEG2000", "DDS", "IM",
 )  # fmt: skip
 
+# Pillow registers most plugins lazily, on the first Image.open that needs them. Two threads doing that first
+# open at once race (a valid JPEG read as "corrupt"), and before it the registry is empty, so an allow-list built
+# from it would be empty too and every plugin (EPS runs Ghostscript) would be tried. So: register every plugin
+# once, now, while the import lock makes this single-threaded, and freeze the allow-list.
+Image.init()
+_OPEN_FORMATS = tuple(f for f in _ALLOWED_FORMATS if f in Image.OPEN)
+
 # A file object is read into memory first (Pillow would do the same for unseekable streams). The cap stops an
 # endless stream from hanging us: no legitimate file holds more than ~8 bytes per allowed pixel plus metadata.
 _BYTES_PER_PIXEL_CAP = 8
@@ -168,11 +175,10 @@ def _load_bytes(data: bytes, limit: int, what: str) -> Image.Image:
 def _open_and_load(fh: BinaryIO, limit: int, what: str) -> Image.Image:
     head = fh.read(64)
     fh.seek(0)
-    formats = [f for f in _ALLOWED_FORMATS if f in Image.OPEN] or None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(fh, formats=formats)
+            im = Image.open(fh, formats=_OPEN_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{what} is too large to open safely ({exc})") from None
     except UnidentifiedImageError:
@@ -314,6 +320,19 @@ def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
     scale = long_side / max(w, h)
     new = (long_side, max(1, round(h * scale))) if w >= h else (max(1, round(w * scale)), long_side)
     return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def pad_to_min_side(img: Image.Image, min_side: int) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """`img` grown to at least `min_side` px a side by repeating its edge pixels, and the box that crops the
+    original back out. Networks need a few pixels after their strided layers: a 1x1 or 2000x8 image still gets
+    stylised (the repeated edge is cut off again) instead of failing inside a convolution."""
+    w, h = img.size
+    pw, ph = max(0, min_side - w), max(0, min_side - h)
+    box = (pw // 2, ph // 2, pw // 2 + w, ph // 2 + h)
+    if not pw and not ph:
+        return img, box
+    arr = np.pad(np.asarray(img.convert("RGB")), ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)), "edge")
+    return Image.fromarray(arr), box
 
 
 # ---------------------------------------------------------------------------------------------------- saving

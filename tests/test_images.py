@@ -426,3 +426,49 @@ def test_env_number_reads_checks_and_names_the_variable():
         env_number("D", 1.0, lo=0.5, hi=1e6, whole=False, env=env)
     with pytest.raises(KeyError):  # a front end keeps its own exception type
         env_number("C", 1, env=env, error=KeyError)
+
+
+# ------------------------------------------------------------------------ first call of a fresh process (#15.1)
+_FRESH = r"""
+import sys, threading
+from pathlib import Path
+jpeg, xbm, eps = (Path(p).read_bytes() for p in sys.argv[1:4])  # made by the parent: saving here would init Pillow
+from nst_core.images import load_image
+from nst_core.errors import ImageError
+results = []
+def job():
+    try:
+        results.append(load_image(jpeg).size)
+    except ImageError as e:
+        results.append(str(e))
+threads = [threading.Thread(target=job) for _ in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print("jpeg", sorted(set(map(str, results))))
+for name, data in (("eps", eps), ("xbm", xbm), ("xbm-again", xbm)):
+    try:
+        print(name, "loaded", load_image(data).size)
+    except ImageError as e:
+        print(name, "refused")
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_first_calls_in_a_fresh_process_agree_and_never_open_postscript(attempt, tmp_path):
+    """Concurrent first loads never see a half-registered plugin list; EPS is refused on the very first call;
+    a format outside the allow-list is refused the same way on the first and the second call."""
+    import subprocess
+    import sys
+
+    arr = np.random.default_rng(attempt).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    data = [_encode(Image.fromarray(arr), "JPEG"), _encode(Image.new("1", (8, 8)), "XBM"),
+            _encode(Image.new("RGB", (4, 4)), "EPS")]
+    paths = [tmp_path / name for name in ("a.jpg", "b.xbm", "c.eps")]
+    for path, d in zip(paths, data, strict=True):
+        path.write_bytes(d)
+    done = subprocess.run([sys.executable, "-c", _FRESH, *map(str, paths)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
+    assert lines["jpeg"] == "['(640, 480)']", lines
+    assert lines["eps"] == "refused"
+    assert lines["xbm"] == lines["xbm-again"] == "refused"
