@@ -47,8 +47,8 @@ def stylize(
         if style is None:
             raise OptionsError("Choose a style: style='NAME' (see `python -m nst_core styles`), or give style "
                                "images for method='gatys'.")
-        if style_images or init_image is not None:
-            raise OptionsError("style_images and init_image are only used by method='gatys'.")
+        if style_images or init_image is not None or style_blend is not None:
+            raise OptionsError("style_images, style_blend and init_image are only used by method='gatys'.")
         return run_fast(image, FastOptions(style=style, **options), callback=callback, cancel=cancel)
     if style is not None:
         raise OptionsError("method='gatys' takes style_images, not a style name.")

@@ -12,13 +12,21 @@ from tqdm import tqdm
 
 from . import __version__
 from .api import METHODS, stylize
+from .argparsing import ArgumentParser
 from .device import MEMORY_FORMATS, PRECISIONS
 from .errors import NSTError, OptionsError
 from .gatys import INITS, OPTIMIZERS
 from .images import output_format, save_image
 from .lossnets import list_loss_nets
 from .progress import Progress
-from .styles import import_torch_checkpoint, list_styles, weights_dirs
+from .styles import (
+    check_name_free,
+    check_writable_dir,
+    import_torch_checkpoint,
+    list_styles,
+    validate_name,
+    weights_dirs,
+)
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -33,7 +41,7 @@ def _layers(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nst_core", description="Neural style transfer.")
+    p = ArgumentParser(prog="python -m nst_core", description="Neural style transfer.")
     p.add_argument("--version", action="version", version=f"nst {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -91,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--artist", default="")
     i.add_argument("--title", default="")
     i.add_argument("--style-image", help="file name of the painting it was trained on (recorded, not read)")
+    i.add_argument("--force", action="store_true", help="replace an installed style of the same name")
     return p
 
 
@@ -116,7 +125,24 @@ def _options(a: argparse.Namespace) -> dict:
     return opts
 
 
+def _check_combination(a: argparse.Namespace) -> None:
+    """Mistakes in how the options fit together, said in the command line's own words (the API's messages
+    speak of style='NAME')."""
+    if a.style and a.style_image:
+        raise OptionsError("give --style NAME (a fast style) or --style-image PAINTING (Gatys), not both")
+    if not a.style and not a.style_image:
+        raise OptionsError("choose a style: --style NAME (see `python -m nst_core styles`) or --style-image PAINTING")
+    method = a.method or ("gatys" if a.style_image else "fast")
+    if method == "fast" and not a.style:
+        raise OptionsError("--method fast needs --style NAME (see `python -m nst_core styles`)")
+    if method == "gatys" and not a.style_image:
+        raise OptionsError("--method gatys needs --style-image PAINTING (a fast --style is not a painting)")
+    if method == "fast" and (a.style_blend is not None or a.init_image):
+        raise OptionsError("--style-blend and --init-image are for Gatys (--style-image); a fast style runs as is")
+
+
 def _cmd_stylize(a: argparse.Namespace) -> int:
+    _check_combination(a)
     output_format(a.output, quality=a.quality)  # fail now, not after a ten-minute run
     bar: tqdm | None = None
 
@@ -161,14 +187,20 @@ def _cmd_import(a: argparse.Namespace) -> int:
     meta = {"display_name": a.display_name, "artist": a.artist, "title": a.title}
     if a.style_image:
         meta["style_image"] = Path(a.style_image).name  # a name, not a local path, in shipped metadata
-    path = import_torch_checkpoint(a.checkpoint, a.name, a.out or weights_dirs()[0], meta=meta)
+    out = check_writable_dir(a.out or weights_dirs()[0], "--out")
+    if not a.force:
+        check_name_free(validate_name(a.name), out)
+    path = import_torch_checkpoint(a.checkpoint, a.name, out, meta=meta)
     print(f"imported {a.checkpoint} as style {a.name!r} -> {path}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a mistyped option (one line already printed) or --help
+        return int(e.code or 0)
     handler = {"stylize": _cmd_stylize, "styles": _cmd_styles, "import-style": _cmd_import}[args.command]
     try:
         return handler(args)

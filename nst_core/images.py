@@ -378,6 +378,9 @@ def encode_image(img: Image.Image, format: str = "PNG", quality: int = 95) -> by
 
 def output_format(dest: str | os.PathLike, format: str | None = None, quality: int = 95) -> str:
     """The format `save_image` would write to `dest`, or OptionsError now, before any long computation."""
+    text = os.fspath(dest)
+    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+        raise OptionsError(f"{text!r} is a folder; give a file name such as {Path(text) / 'out.png'}")
     fmt = _normalise_format(format) if format else _SAVE_FORMATS.get(Path(os.fspath(dest)).suffix.lower().lstrip("."))
     if fmt is None:
         raise OptionsError(f"cannot tell the image format from {Path(os.fspath(dest)).name!r}; "

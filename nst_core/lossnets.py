@@ -23,6 +23,7 @@ from torchvision import models
 from torchvision.models import vgg as vgg_models
 
 from .errors import OptionsError, WeightsError
+from .safeload import torch_load
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -206,10 +207,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle refusal, truncated zip, not a checkpoint at all
-        raise WeightsError(f"Could not read weights from {path}: {e}") from e
+    obj = torch_load(path, "loss-network weights file")
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -258,15 +256,16 @@ def _candidates(spec: LossNetSpec, weights: str | os.PathLike | None, env: str |
     def from_path(p: Path, label: str):
         def load():
             if not p.is_file():
-                raise FileNotFoundError(f"{p} does not exist")
+                raise FileNotFoundError("no such file")
             return _read_state_dict(p), p
         return (f"{label}: {p}", load)
 
     if weights is not None:
         tried.append(from_path(Path(weights).expanduser(), "explicit path"))
         return tried  # an explicit choice that fails must not silently fall back to something else
-    if env:
+    if env:  # the user named a file: a typo must be an error, not a silent fall-through to a download
         tried.append(from_path(Path(env).expanduser(), f"${spec.env_var}"))
+        return tried
     if spec.hub_filename:
         hub = Path(torch.hub.get_dir()) / "checkpoints" / spec.hub_filename
         tried.append(from_path(hub, "torch hub cache"))
@@ -300,22 +299,32 @@ def _load_cached(name: str, weights: str | None, device: str, pooling: str, dept
         net = FeatureExtractor(spec, features, convention or "torchvision", f"random init (seed {seed})")
         return net.to(device)
     errors = []
-    for label, load in _candidates(spec, weights, env):
+    candidates = _candidates(spec, weights, env)
+    for label, load in candidates:
         try:
             state, path = load()
         except Exception as e:  # every failure is reported to the user below
-            errors.append(f"  - {label}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if weights is not None or env:  # the one file the user named: say what is wrong with it, in one line
+                name = Path(weights or env).name
+                if weights is None:
+                    raise WeightsError(f"${spec.env_var} names {name}: {reason}") from None
+                raise WeightsError(reason if name in reason else f"weights file {name}: {reason}") from None
+            errors.append(f"  - {label}: {reason}")
             continue
         sd = _features_state(state, depth)
         missing = [k for k in features.state_dict() if k not in sd]
         if missing:
+            if weights is not None or env:
+                raise WeightsError(f"{Path(weights or env).name} does not hold {spec.name} weights (missing "
+                                   f"{', '.join(missing[:3])}...)")
             errors.append(f"  - {label}: not {spec.name} weights (missing {', '.join(missing[:3])}...)")
             continue
         features.load_state_dict(sd, strict=True)
         conv = convention or (_sidecar_convention(path) if path else None) or "torchvision"
         return FeatureExtractor(spec, features, conv, label).to(device)
     msg = (f"Could not load {spec.name} weights. Tried, in order:\n" + "\n".join(errors) +
-           f"\nFix: pass a weights file (--loss-net-weights / --vgg-weights PATH), set ${spec.env_var}, "
+           f"\nFix: pass a weights file (--loss-net-weights PATH), set ${spec.env_var}, "
            f"or go online once so torchvision can download them into {torch.hub.get_dir()}.")
     raise WeightsError(msg)
 

@@ -38,6 +38,7 @@ from .atomic import atomic_write
 from .device import resolve_device
 from .errors import OptionsError, StyleNotFoundError, WeightsError
 from .images import pil_to_tensor, tensor_to_pil
+from .safeload import torch_load
 from .transformer_net import TransformerConfig, TransformerNet, config_from_state_dict
 
 __all__ = [
@@ -317,6 +318,42 @@ def get_style(name: str) -> StyleInfo:
     raise StyleNotFoundError(f"Unknown style {name!r}. Available styles: {available}.")
 
 
+# ------------------------------------------------------------------------------------------ before writing
+def check_writable_dir(folder: str | os.PathLike, what: str) -> Path:
+    """Create `folder` if needed and prove a file can be written there, or OptionsError naming `what`: a run
+    must not train for an hour and then fail to save."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".nst-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise OptionsError(f"{what} {folder}: a file of that name is in the way (a folder is needed)") from None
+    except NotADirectoryError:
+        raise OptionsError(f"{what} {folder}: part of that path is a file, not a folder") from None
+    except PermissionError:
+        raise OptionsError(f"{what} {folder}: permission denied (choose a folder you can write to)") from None
+    except OSError as e:
+        raise OptionsError(f"{what} {folder}: cannot write there ({e.strerror or e})") from None
+    return folder
+
+
+def check_name_free(name: str, out_dir: str | os.PathLike) -> None:
+    """Refuse to replace an installed style by accident (a bundled one included): `--force` says it is meant."""
+    out = Path(out_dir)
+    if any((out / (name + suffix)).exists() for suffix in (_WEIGHT_SUFFIX, _META_SUFFIX)):
+        raise OptionsError(f"a style named {name!r} is already installed in {out}; choose another --name, or pass "
+                           "--force to replace it")
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], what: str) -> None:
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise WeightsError(f"{what} holds values that are not finite numbers (in {bad[0]}): the training that made "
+                           "it diverged, so it would only paint black")
+
+
 # -------------------------------------------------------------------------------------------------- loading
 def read_style_weights(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, torch.Tensor]]:
     """Config and float32 CPU state dict of one weights file (validated), e.g. to resume training from it."""
@@ -328,6 +365,7 @@ def read_style_weights(path: str | os.PathLike) -> tuple[TransformerConfig, dict
         state = load_file(str(path), device="cpu")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WeightsError(f"cannot read style weights {path}: {exc}") from exc
+    _check_finite(state, f"style weights {path.name}")
     return config, {k: v.float() for k, v in state.items()}
 
 
@@ -452,7 +490,7 @@ def save_style(
     `preview` is an already stylised image; if None, one is rendered with `model` from `preview_content`
     (default: the built-in synthetic scene). `weights_dtype=torch.float16` halves the file size.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     validate_name(name)
     if not isinstance(model, TransformerNet):
@@ -463,6 +501,7 @@ def save_style(
     out.mkdir(parents=True, exist_ok=True)
     config = model.config
     state = {k: v.detach().to("cpu", weights_dtype).contiguous().clone() for k, v in model.state_dict().items()}
+    _check_finite(state, f"the network for style {name!r}")
     if set(state) != set(config.parameter_shapes()):
         raise WeightsError("model state dict does not match its config (unexpected or missing tensors)")
 
@@ -509,10 +548,22 @@ def save_style(
         "nst_config": config.to_json(),
     }
     atomic_write(out / (name + _PREVIEW_SUFFIX), lambda p: preview.save(p, "JPEG", quality=88))
-    atomic_write(weights, lambda p: save_file(state, str(p), metadata=metadata))
+    data = _canonical_safetensors(save(state, metadata=metadata))
+    atomic_write(weights, lambda p: p.write_bytes(data))
     # the JSON goes last: until it exists, the registry does not consider the style installed
     atomic_write(out / (name + _META_SUFFIX), lambda p: p.write_text(text, encoding="utf-8"))
     return weights
+
+
+def _canonical_safetensors(data: bytes) -> bytes:
+    """The same file with its JSON header's keys sorted: safetensors writes metadata in hash-map order, so equal
+    weights gave different bytes (and hashes) from run to run. Tensor offsets are relative to the header's end,
+    so re-serialising the header (padded to 8 bytes, as the format asks) leaves the data valid."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + n :]
 
 
 def _read_meta_text_check(text: str) -> None:
@@ -555,12 +606,7 @@ def import_torch_checkpoint(
     """
     validate_name(name)
     path = Path(pth_path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsError(f"checkpoint not found: {path}") from None
-    except Exception as exc:  # pickle errors, zip errors, refused globals under weights_only
-        raise WeightsError(f"cannot read checkpoint {path}: {exc}") from exc
+    obj = torch_load(path, "checkpoint")
     state = {k: v for k, v in _unwrap_checkpoint(obj).items() if not k.endswith(_DROP_SUFFIXES)}
     try:
         config = config_from_state_dict(state)

@@ -42,6 +42,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import styles
+from .argparsing import ArgumentParser
 from .atomic import atomic_write
 from .device import (
     MEMORY_FORMATS,
@@ -53,10 +54,11 @@ from .device import (
     normalise_precision,
     resolve_device,
 )
-from .errors import ImageError, NSTError, OptionsError
+from .errors import ImageError, NSTError, OptionsError, WeightsError
 from .images import load_image, pil_to_tensor, resize_long_side
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
+from .safeload import torch_load
 from .transformer_net import LIGHT, REFERENCE, TransformerConfig, TransformerNet
 
 # ----------------------------------------------------------------------------------------------- configuration
@@ -68,6 +70,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 # style 3, only texture at 8, 15 and 50. Hence the *opposite* of the folklore "feed-forward needs more style".
 FEEDFORWARD_STYLE_FACTOR = 0.5
 RANDOM_WEIGHTS = "random"  # --loss-net-weights random: seeded random init, for tests and smoke runs
+ESTIMATE_AFTER = 5  # steps measured before the run's duration is estimated and printed
 BUILTIN_PREVIEW = "builtin"  # --preview-image builtin: the registry's synthetic scene (used for bundled styles)
 
 
@@ -110,12 +113,14 @@ class TrainConfig:
     max_minutes: float | None = None  # time budget of this session: then checkpoint, evaluate and install
     resume: bool = False
     overwrite: bool = False
+    force: bool = False  # replace an installed style of the same name
     # registry metadata
     display_name: str | None = None
     artist: str = ""
     title: str = ""
     notes: str = ""
     preview_image: str | None = None
+    command: str | None = None  # how the run was started (set by the CLI; recorded in the style's JSON)
 
     def validate(self) -> None:
         styles.validate_name(self.name)
@@ -125,54 +130,51 @@ class TrainConfig:
             raise OptionsError(f"--dataset must be a folder of images, got {self.dataset!r}.")
         if self.steps is not None and self.epochs is not None:
             raise OptionsError("Give --steps or --epochs, not both.")
-        if self.steps is not None and self.steps < 1:
-            raise OptionsError("--steps must be at least 1.")
-        if self.epochs is not None and not self.epochs > 0:
-            raise OptionsError("--epochs must be positive.")
-        for key in ("batch_size", "log_every"):
-            if getattr(self, key) < 1:
-                raise OptionsError(f"--{key.replace('_', '-')} must be at least 1.")
-        if self.image_size < 16:
-            raise OptionsError("--image-size must be at least 16 px.")
-        if self.style_size is not None and self.style_size < 16:
-            raise OptionsError("--style-size must be at least 16 px.")
-        if not 0 < self.crop_scale <= 1:
-            raise OptionsError("--crop-scale must be in (0, 1].")
-        for key in ("content_weight", "style_weight", "tv_weight"):
-            v = getattr(self, key)
-            if v is not None and (not math.isfinite(v) or v < 0):
-                raise OptionsError(f"--{key.replace('_', '-')} must be a non-negative number.")
-        if not self.lr > 0:
-            raise OptionsError("--lr must be positive.")
-        if self.seed < 0:
-            raise OptionsError("--seed must be non-negative.")
+        for key, (lo, hi, whole) in BOUNDS.items():
+            _check_bound(key, getattr(self, key), lo, hi, whole)
         if self.loss_net not in list_loss_nets():
             raise OptionsError(f"--loss-net must be one of {', '.join(list_loss_nets())}.")
         if self.arch not in (*ARCHS, "auto"):
             raise OptionsError(f"--arch must be one of {', '.join([*ARCHS, 'auto'])}.")
-        if self.threads is not None and self.threads < 1:
-            raise OptionsError("--threads must be at least 1.")
-        if self.workers is not None and self.workers < 0:
-            raise OptionsError("--workers must be >= 0.")
         normalise_precision(self.precision)
         normalise_memory_format(self.memory_format)
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise OptionsError("--max-minutes must be positive.")
-        if self.val_count < 0 or self.preview_every < 0 or self.checkpoint_every < 0:
-            raise OptionsError("--val-count, --preview-every and --checkpoint-every must be >= 0.")
+
+
+# Every number a user gives, bounded (lo, hi, whole number?): infinities, NaN and absurd values are refused with
+# the range, before anything is built. Optional ones (None) are skipped.
+BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "steps": (1, 10_000_000, True), "epochs": (1e-3, 100_000, False), "batch_size": (1, 256, True),
+    "image_size": (16, 4096, True), "crop_scale": (0.01, 1, False), "style_size": (16, 8192, True),
+    "content_weight": (0, 1e12, False), "style_weight": (0, 1e12, False), "tv_weight": (0, 1e12, False),
+    "lr": (1e-12, 1, False), "seed": (0, 2**63 - 1, True), "threads": (1, 1024, True), "workers": (0, 64, True),
+    "val_count": (0, 10_000, True), "log_every": (1, 10_000_000, True), "preview_every": (0, 10_000_000, True),
+    "checkpoint_every": (0, 10_000_000, True), "checkpoint_minutes": (0.01, 1e6, False),
+    "max_minutes": (1e-6, 1e6, False),
+}  # fmt: skip
+
+
+def _check_bound(key: str, value: Any, lo: float, hi: float, whole: bool) -> None:
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and whole:
+        ok = float(value).is_integer()
+    if not ok or not lo <= value <= hi:
+        kind = "a whole number" if whole else "a number"
+        raise OptionsError(f"--{key.replace('_', '-')} must be {kind} from {lo:g} to {hi:g}, not {value!r}.")
 
 
 # Fields that may differ between a run and its --resume (they do not change the weights).
 RUN_ONLY_FIELDS = frozenset({
     "out", "run_dir", "steps", "epochs", "device", "compile", "threads", "workers", "log_every", "preview_every",
     "checkpoint_every", "checkpoint_minutes", "max_minutes", "resume", "precision", "memory_format",
-    "overwrite", "display_name", "artist",
-    "title", "notes", "preview_image", "style_image", "dataset", "loss_net_weights", "init_from",
+    "overwrite", "force", "display_name", "artist",
+    "title", "notes", "preview_image", "command", "style_image", "dataset", "loss_net_weights", "init_from",
 })  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m nst_core.train",
         description="Train a fast (feed-forward) style network and install it in the style registry.",
     )
@@ -217,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max-minutes", type=float, help="time budget: stop after it, checkpoint, evaluate and install the style")
     a("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt when there is one")
     a("--overwrite", action="store_true", help="start afresh even if RUN_DIR holds a checkpoint")
+    a("--force", action="store_true", help="replace an installed style of the same name (refused otherwise)")
     a("--display-name", help="menu name (default: the name, title-cased)")
     a("--artist", default="")
     a("--title", default="")
@@ -287,7 +290,8 @@ def _to_uint8_tensor(img: Image.Image) -> torch.Tensor:
 
 
 class CropDataset(Dataset):
-    """Keys are (file index, sample seed); a file that fails to decode is replaced by the next one and counted."""
+    """Keys are (file index, sample seed); a file that fails to decode is replaced by the next one and reported
+    (its path), so the run counts each bad file once however often it is drawn."""
 
     def __init__(self, files: Sequence[Path], image_size: int, crop_scale: float) -> None:
         self.files, self.image_size, self.crop_scale = list(files), image_size, crop_scale
@@ -295,20 +299,34 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, tuple[str, ...]]:
         index, seed = key
         rng = random.Random(seed)
+        bad: list[str] = []
         for attempt in range(len(self.files)):
+            path = self.files[(index + attempt) % len(self.files)]
             try:
-                img = load_image(self.files[(index + attempt) % len(self.files)])
+                img = load_image(path)
             except ImageError:
+                bad.append(str(path))
                 continue
-            return _to_uint8_tensor(random_crop(img, self.image_size, self.crop_scale, rng)), attempt
+            return _to_uint8_tensor(random_crop(img, self.image_size, self.crop_scale, rng)), tuple(bad)
         raise NSTError("None of the training images could be decoded.")
 
 
-def collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, int]:
-    return torch.stack([t for t, _ in batch]), sum(n for _, n in batch)
+def collate(batch: list[tuple[torch.Tensor, tuple[str, ...]]]) -> tuple[torch.Tensor, set[str]]:
+    return torch.stack([t for t, _ in batch]), {p for _, bad in batch for p in bad}
+
+
+def load_held_out(files: Sequence[Path], size: int) -> tuple[torch.Tensor | None, set[str]]:
+    """Centre crops of the held-out photos; one that fails to decode is skipped (and reported), not fatal."""
+    crops, bad = [], set()
+    for p in files:
+        try:
+            crops.append(_to_uint8_tensor(center_crop(load_image(p), size)))
+        except ImageError:
+            bad.add(str(p))
+    return (torch.stack(crops) if crops else None), bad
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -378,14 +396,15 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated file, not ours, refused pickle
-        raise NSTError(f"Cannot read checkpoint {path}: {e}. Delete it or pass --overwrite to start afresh.") from e
+        return torch_load(path, "training checkpoint")
+    except WeightsError as e:
+        raise WeightsError(f"{e}; delete it or pass --overwrite to start afresh") from None
 
 
 # ------------------------------------------------------------------------------------------------ small helpers
 class _StopRequest:
-    """SIGINT/SIGTERM ask for a clean stop after the current step (with a checkpoint); a 2nd Ctrl-C aborts."""
+    """SIGINT/SIGTERM/SIGHUP (a closed terminal or ssh session) ask for a clean stop after the current step, with
+    a checkpoint; a 2nd Ctrl-C aborts."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -393,7 +412,7 @@ class _StopRequest:
 
     def __enter__(self) -> _StopRequest:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -407,6 +426,10 @@ class _StopRequest:
             signal.signal(sig, old)
 
 
+class TrainingDiverged(NSTError):
+    """The loss became NaN or infinite: nothing is installed and no checkpoint of the broken weights is written."""
+
+
 class TrainingStopped(NSTError):
     """Raised after a requested stop; the checkpoint is saved, --resume continues."""
 
@@ -416,9 +439,23 @@ def _device_label(device: torch.device, world_size: int) -> str:
     return f"{name} x {world_size}" if world_size > 1 else name
 
 
-def _portable_command() -> str:
+def _preview_content(cfg: TrainConfig) -> Image.Image | None:
+    """The photo the registry preview is rendered from: None for the built-in scene or a held-out photo."""
+    if not cfg.preview_image or cfg.preview_image == BUILTIN_PREVIEW:
+        return None
+    try:
+        return load_image(cfg.preview_image)
+    except ImageError as e:
+        raise OptionsError(f"--preview-image: {e}") from None
+
+
+def _portable_command(argv: Sequence[str]) -> str:
     """How this run was started, file paths reduced to their names (no local paths in shipped metadata)."""
-    args = [Path(a).name if os.sep in a and Path(a).exists() else a for a in sys.argv[1:]]
+    def name(arg: str) -> str:
+        flag, eq, value = arg.rpartition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
+        return flag + eq + (Path(value).name if os.sep in value else value)
+
+    args = [name(a) for a in argv]
     return " ".join(["python -m nst_core.train", *args])
 
 
@@ -523,6 +560,10 @@ def _train(
     out_dir = Path(cfg.out) if cfg.out else styles.weights_dirs()[0]
     run_dir = Path(cfg.run_dir) if cfg.run_dir else Path("runs") / cfg.name
     ckpt_path = run_dir / CHECKPOINT_NAME
+    if master:  # every output place is checked before any work: no run dies at its end for a typo in --out
+        styles.check_writable_dir(out_dir, "--out")
+        styles.check_writable_dir(run_dir, "--run-dir")
+    preview_content = _preview_content(cfg)  # a missing --preview-image fails now, not after training
 
     # ---- checkpoint (read before anything is built: it decides the network and where the data stream starts)
     ckpt = None
@@ -544,6 +585,8 @@ def _train(
         init_history = None
         arch = cfg.arch if cfg.arch != "auto" else ("reference" if device.type == "cuda" else "light")
     cfg.arch = arch
+    if ckpt is None and not cfg.force:  # continuing a run may replace what its earlier session installed
+        styles.check_name_free(cfg.name, out_dir)
     if ckpt is not None:
         _check_resumable(ckpt["config"], cfg, log)
         if ckpt.get("world_size", world_size) != world_size:
@@ -568,6 +611,8 @@ def _train(
         cfg.steps if cfg.steps is not None else math.ceil((cfg.epochs or 2.0) * len(train_files) / global_batch)
     )
     start_step = int(ckpt["step"]) if ckpt else 0
+    if start_step >= total_steps:
+        log(f"this run already finished ({start_step} of {total_steps} steps); installing its result again")
     log(
         f"{len(train_files)} training photos, {len(val_files)} held out, {skipped} unreadable skipped; "
         f"{total_steps} steps of {global_batch} ({total_steps * global_batch / len(train_files):.2f} epochs)"
@@ -581,11 +626,7 @@ def _train(
         num_workers=workers,
         pin_memory=device.type == "cuda",
     )
-    val = (
-        torch.stack([_to_uint8_tensor(center_crop(load_image(p), cfg.image_size)) for p in val_files])
-        if val_files
-        else None
-    )
+    val, bad_files = load_held_out(val_files, cfg.image_size)
 
     # ---- model, optimiser, loss
     raw_model = TransformerNet(ARCHS[arch]).to(device)
@@ -631,7 +672,7 @@ def _train(
 
     # ---- the loop: every step train; every N steps log / preview / checkpoint
     def checkpoint(step: int) -> None:
-        if master:
+        if master and all(bool(torch.isfinite(p).all()) for p in raw_model.parameters()):
             save_checkpoint(
                 ckpt_path,
                 {
@@ -649,7 +690,7 @@ def _train(
     stats = ckpt["stats"] if ckpt else {}
     ema: dict[str, float] = dict(stats.get("losses", {}))
     train_seconds, images_done = float(stats.get("train_seconds", 0.0)), int(stats.get("images", 0))
-    session_seconds, session_images, bad_decodes = 0.0, 0, 0
+    session_seconds, session_images = 0.0, 0
     last_ckpt_time = session_start = time.monotonic()
     step, stopped_early = start_step, ""
     if master:
@@ -659,7 +700,7 @@ def _train(
     model.train()
     t0 = time.perf_counter()  # throughput counts data loading, not previews/checkpoints/evaluation
     with _StopRequest() as stop:
-        for batch, n_bad in loader:
+        for batch, bad in loader:
             x = batch.to(device, non_blocking=True).float()  # RGB 0..255, what TransformerNet takes
             x = profile.format(x)
             with profile.autocast():
@@ -669,23 +710,30 @@ def _train(
             total.backward()
             optimizer.step()
             step += 1
-            bad_decodes += n_bad
+            bad_files |= bad
 
             log_now = step % cfg.log_every == 0 or step == total_steps or step == start_step + 1
             if log_now:  # .item() syncs the GPU: only at log steps, so the queue stays full otherwise
-                vals = {k: float(v.detach()) for k, v in {**terms, "total": total}.items()}
+                vals = _mean_over_ranks({**terms, "total": total}, device, world_size)
                 ema = {k: v if k not in ema else 0.8 * ema[k] + 0.2 * v for k, v in vals.items()}
+            # a CPU checks every step (free); a GPU at log steps (each check waits for the GPU)
+            diverged = (log_now or device.type == "cpu") and not bool(torch.isfinite(total.detach()))
             dt = time.perf_counter() - t0  # on CUDA exact over each log interval (synced above)
             session_seconds, session_images = session_seconds + dt, session_images + global_batch
             train_seconds, images_done = train_seconds + dt, images_done + global_batch
             if log_now and bar is not None:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in ema.items()}, refresh=False)
-                if bar.disable:  # not a terminal (a log file): plain lines instead of a redrawn bar
-                    log(
-                        f"step {step}/{total_steps} "
-                        + " ".join(f"{k} {v:.4g}" for k, v in ema.items())
-                        + f"  {session_images / session_seconds:.2f} img/s"
-                    )
+                rate = session_images / session_seconds
+                if bar.disable:  # not a terminal (a log file): plain lines instead of a redrawn bar, with an ETA
+                    eta = _duration((total_steps - step) * global_batch / rate)
+                    log(f"step {step}/{total_steps} " + " ".join(f"{k} {v:.4g}" for k, v in ema.items())
+                        + f"  {rate:.2f} img/s  eta {eta}")
+            if step == start_step + ESTIMATE_AFTER and step < total_steps:
+                left = (total_steps - step) * global_batch * session_seconds / session_images
+                log(f"estimated time for the remaining {total_steps - step} steps: {_duration(left)} at "
+                    f"{session_images / session_seconds:.2f} images/s" + (
+                        f" (the --max-minutes budget stops it after {cfg.max_minutes:g} min)"
+                        if cfg.max_minutes and left > 60 * cfg.max_minutes else ""))
             if bar is not None:
                 bar.update(1)
             if master and val is not None and cfg.preview_every and step % cfg.preview_every == 0:
@@ -697,7 +745,16 @@ def _train(
                 checkpoint(step)
                 last_ckpt_time = time.monotonic()
             over_time = cfg.max_minutes is not None and time.monotonic() - session_start > 60 * cfg.max_minutes
-            signalled, over_time = _all_ranks_agree([stop.requested, over_time], device, world_size)
+            signalled, over_time, diverged = _all_ranks_agree([stop.requested, over_time, diverged], device,
+                                                              world_size)
+            if diverged:
+                if bar is not None:
+                    bar.close()
+                raise TrainingDiverged(
+                    f"training diverged at step {step}: the loss is no longer a finite number, so nothing was "
+                    f"installed; the last good checkpoint (if any) is kept in {run_dir}. Try a lower --lr "
+                    f"(now {cfg.lr:g}) and start afresh with --overwrite"
+                )
             if over_time and step < total_steps:
                 checkpoint(step)
                 stopped_early = f"time budget of {cfg.max_minutes:g} min reached at step {step} of {total_steps}"
@@ -719,22 +776,19 @@ def _train(
 
     # ---- finish: evaluate on held-out photos, install in the registry
     raw_model.eval()
-    ips = session_images / session_seconds if session_seconds else 0.0
+    # a resumed run that had nothing left to do keeps the throughput its training sessions measured
+    ips = session_images / session_seconds if session_seconds else images_done / max(train_seconds, 1e-9)
     evaluation = evaluate(raw_model, criterion, val, cfg.batch_size, profile) if val is not None else {}
-    if cfg.preview_image == BUILTIN_PREVIEW:
-        preview_content = None  # save_style renders its built-in scene: no dataset photo in what ships
-    elif cfg.preview_image:
-        preview_content = load_image(cfg.preview_image)
-    else:
-        preview_content = load_image(val_files[0]) if val_files else None
+    if preview_content is None and not cfg.preview_image and val is not None:
+        preview_content = Image.fromarray(val[0].permute(1, 2, 0).numpy())  # a held-out photo
     meta = {
         "display_name": cfg.display_name,  # None: the registry's default, from the name
         "artist": cfg.artist,
         "title": cfg.title,
         "style_image": Path(cfg.style_image).name,
         "method": "feed-forward (Johnson et al. 2016), normalised perceptual loss",
-        "command": _portable_command(),
-        "training": _portable_config(cfg),
+        "command": cfg.command,
+        "training": {k: v for k, v in _portable_config(cfg).items() if k != "command"},
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "device": _device_label(device, world_size),
         "steps": step,
@@ -746,8 +800,8 @@ def _train(
         "dataset": {
             "name": root.resolve().name,
             "train_images": len(train_files),
-            "held_out": len(val_files),
-            "skipped_unreadable": skipped + bad_decodes,
+            "held_out": 0 if val is None else len(val),
+            "skipped_unreadable": skipped + len(bad_files),
         },
         "loss_net": {
             "name": cfg.loss_net,
@@ -758,7 +812,7 @@ def _train(
         },
         "init_from": init_history,
         "final_losses": {k: round(v, 6) for k, v in ema.items()},
-        "eval": {"held_out_images": len(val_files), **{k: round(v, 6) for k, v in evaluation.items()}},
+        "eval": {"held_out_images": 0 if val is None else len(val), **{k: round(v, 6) for k, v in evaluation.items()}},
         "notes": cfg.notes,
     }
     weights_path = styles.save_style(
@@ -775,19 +829,40 @@ def _train(
         "images_per_s": ips,
         "eval": evaluation,
         "final_losses": ema,
-        "skipped": skipped + bad_decodes,
+        "skipped": skipped + len(bad_files),
         "run_dir": str(run_dir),
     }
     print(f"\nstyle {cfg.name!r} installed: {weights_path}", file=sys.stderr)
+    if not any(_same_dir(out_dir, d) for d in styles.weights_dirs()):
+        print(f"{out_dir} is not searched for styles: to use it, set {styles.WEIGHTS_ENV}={out_dir} "
+              f"(then: python -m nst_core stylize PHOTO --style {cfg.name} -o OUT.png)", file=sys.stderr)
     print(f"throughput: {ips:.2f} images/s ({_device_label(device, world_size)})", file=sys.stderr)
     if evaluation:
         print(
-            f"held-out evaluation ({len(val_files)} photos): content {evaluation['content']:.4f}  "
+            f"held-out evaluation ({len(val)} photos): content {evaluation['content']:.4f}  "
             f"style {evaluation['style']:.4f}  tv {evaluation['tv']:.5f}  weighted total "
             f"{evaluation['total']:.4f}",
             file=sys.stderr,
         )
     return summary
+
+
+def _mean_over_ranks(terms: dict[str, torch.Tensor], device: torch.device, world_size: int) -> dict[str, float]:
+    """The logged losses of the whole global batch (each rank sees only its slice of it)."""
+    t = torch.stack([v.detach().float() for v in terms.values()])
+    if world_size > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        t /= world_size
+    return dict(zip(terms, t.tolist(), strict=True))
+
+
+def _duration(seconds: float) -> str:
+    """'1:02:03' / '4:05': readable at a glance in a log line."""
+    if not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _all_ranks_agree(flags: list[bool], device: torch.device, world_size: int) -> list[bool]:
@@ -798,6 +873,13 @@ def _all_ranks_agree(flags: list[bool], device: torch.device, world_size: int) -
     t = torch.tensor([float(f) for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return [bool(v) for v in t.tolist()]
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _mkdir(p: Path) -> Path:
@@ -849,15 +931,25 @@ def _check_resumable(saved: dict[str, Any], cfg: TrainConfig, log: Callable[[str
             log(f"warning: {k} was {saved[k]!r}, now {now[k]!r}")
 
 
+def _is_rank0() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        cfg = parse_args(argv)
+        try:
+            cfg = parse_args(argv)
+        except SystemExit as e:  # a mistyped option (one line already printed) or --help
+            return int(e.code or 0)
+        cfg.command = _portable_command(sys.argv[1:] if argv is None else argv)
         train(cfg)
     except TrainingStopped as e:
-        print(str(e), file=sys.stderr)
+        if _is_rank0():
+            print(str(e), file=sys.stderr)
         return 130
     except NSTError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if _is_rank0():  # under torchrun every rank hits the same mistake: say it once
+            print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
 

@@ -90,7 +90,7 @@ def test_weight_sources_tried_in_order(tmp_path, monkeypatch):
 
 def test_clear_error_lists_everything_tried(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty_hub"))
-    monkeypatch.setenv("NST_VGG19_WEIGHTS", str(tmp_path / "missing.pth"))
+    _load_cached.cache_clear()  # an earlier test may have loaded from a hub folder of its own
 
     def offline(*a, **k):
         raise OSError("network is unreachable")
@@ -101,12 +101,23 @@ def test_clear_error_lists_everything_tried(tmp_path, monkeypatch):
     with pytest.raises(WeightsError) as err:
         load_loss_net("vgg19", layers=["relu1_1"])
     msg = str(err.value)
-    for piece in ("$NST_VGG19_WEIGHTS", "torch hub cache", "torchvision download", "network is unreachable", "Fix:"):
+    for piece in ("torch hub cache", "torchvision download", "network is unreachable", "Fix:", "$NST_VGG19_WEIGHTS"):
         assert piece in msg
 
 
+def test_a_mistyped_environment_variable_is_an_error_not_a_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setenv("NST_VGG19_WEIGHTS", str(tmp_path / "vgg19_typo.pth"))
+    import torchvision.models._api as tv_api
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", lambda *a, **k: pytest.fail("must not download"))
+    with pytest.raises(WeightsError) as err:
+        load_loss_net("vgg19", layers=["relu1_1"])
+    assert str(err.value) == "$NST_VGG19_WEIGHTS names vgg19_typo.pth: no such file"
+
+
 def test_explicit_path_does_not_fall_back(tmp_path):
-    with pytest.raises(WeightsError, match="explicit path"):
+    with pytest.raises(WeightsError, match="nope.pth"):
         load_loss_net("vgg19", tmp_path / "nope.pth", layers=["relu1_1"])
 
 
@@ -115,7 +126,7 @@ def test_rejects_pickled_objects_and_foreign_weights(tmp_path):
     with pytest.raises(WeightsError):
         load_loss_net("vgg19", tmp_path / "pickled.pth", layers=["relu1_1"])
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "foreign.pth")
-    with pytest.raises(WeightsError, match="not vgg19 weights"):
+    with pytest.raises(WeightsError, match="does not hold vgg19 weights"):
         load_loss_net("vgg19", tmp_path / "foreign.pth", layers=["relu1_1"])
 
 
