@@ -239,3 +239,37 @@ def test_tiled_matches_untiled_on_candy(candy_path, content_dir):
     band = diff[:, cuts_x[0] - 8 : cuts_x[0] + 8].mean()
     assert band < 3.0  # no seam: the blend region is as close to the untiled result as the rest
     assert _seam_ratio(_tensor(tiled), cuts_x, cuts_y) < 1.5
+
+
+# ------------------------------------------------------------------------------------------------ stroke size
+def test_auto_stroke_scale_keeps_the_512px_look_up_to_twice():
+    from nst_core.strokes import resolve_stroke_scale
+
+    assert resolve_stroke_scale(None, 300) == 1.0 and resolve_stroke_scale(None, 512) == 1.0
+    assert resolve_stroke_scale(None, 768) == 1.5 and resolve_stroke_scale(None, 4000) == 2.0
+    assert resolve_stroke_scale(3, 100) == 3.0
+
+
+@pytest.mark.parametrize("bad", [0.5, 4.5, float("nan"), "big", True])
+def test_stroke_scale_is_validated(bad):
+    with pytest.raises(OptionsError, match="stroke_scale"):
+        FastOptions("x", stroke_scale=bad).validate()
+
+
+def test_larger_strokes_come_from_a_smaller_working_copy_with_the_photos_detail(style):
+    """stroke_scale 2: the network paints a half-size copy (strokes twice as large relative to the picture),
+    and the photo's fine detail is put back, so the result is neither the plain upscale nor the 1x result."""
+    from nst_core.strokes import restore_detail
+
+    img = _photo(240, 160)
+    big = _arr(run_fast(img, FastOptions(style, stroke_scale=2, precision="fp32")))
+    half = run_fast(img.resize((120, 80), Image.Resampling.LANCZOS), FastOptions(style, precision="fp32"))
+    assert big.shape == (160, 240, 3)
+    assert np.abs(big - _arr(restore_detail(half, img))).max() <= 1.0  # exactly that recipe
+    upscaled = _arr(half.resize((240, 160), Image.Resampling.BICUBIC))
+    gray = _arr(img.convert("L"))
+    photo_detail = gray - _arr(img.convert("L").resize((120, 80), Image.Resampling.LANCZOS)
+                               .resize((240, 160), Image.Resampling.BICUBIC))
+    added = (big - upscaled).mean(axis=2)
+    assert np.corrcoef(added.ravel(), photo_detail.ravel())[0, 1] > 0.9  # what was added is the photo's detail
+    assert np.abs(big - _arr(run_fast(img, FastOptions(style, stroke_scale=1, precision="fp32")))).mean() > 2

@@ -117,7 +117,7 @@ def test_a_mistyped_environment_variable_is_an_error_not_a_download(tmp_path, mo
 
 
 def test_explicit_path_does_not_fall_back(tmp_path):
-    with pytest.raises(WeightsError, match="nope.pth"):
+    with pytest.raises(WeightsError, match=r"nope\.pth"):
         load_loss_net("vgg19", tmp_path / "nope.pth", layers=["relu1_1"])
 
 

@@ -295,7 +295,7 @@ def test_import_rejects_bad_checkpoints(wdirs, tmp_path):
         styles.import_torch_checkpoint(notdict, "notdict", user)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(WeightsError, match="^checkpoint junk.pth is not a PyTorch weights file$"):
+    with pytest.raises(WeightsError, match=r"^checkpoint junk\.pth is not a PyTorch weights file$"):
         styles.import_torch_checkpoint(junk, "junk", user)
     with pytest.raises(WeightsError, match="not found"):
         styles.import_torch_checkpoint(tmp_path / "absent.pth", "absent", user)
