@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from nst_core.device import normalise_memory_format, normalise_precision
 from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
 from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
@@ -118,6 +119,8 @@ class CommonConfig:
     upload_limit: int = 8 * MIB  # NST_BOT_UPLOAD_LIMIT_MB (platform-specific overrides below)
     default_style: str = ""  # NST_BOT_DEFAULT_STYLE: used when no style is named ("" = first installed)
     device: str = "auto"  # NST_BOT_DEVICE
+    precision: str = "auto"  # NST_BOT_PRECISION: auto | fp32 | bf16 | fp16 (nst_core.device)
+    memory_format: str = "auto"  # NST_BOT_MEMORY_FORMAT: auto | channels_last | contiguous
     progress_interval: float = 2.0  # NST_BOT_PROGRESS_INTERVAL: seconds between status edits
     gatys_enabled: bool = True  # NST_BOT_GATYS: allow custom style images (slow on CPU)
     gatys_steps: int | None = None  # NST_BOT_GATYS_STEPS (None: nst_core's per-device default)
@@ -135,6 +138,13 @@ class CommonConfig:
         env = os.environ if env is None else env
         max_size = _int(env, "NST_BOT_MAX_SIZE", 1024, 64, FAST_MAX_SIZE)
         steps = _int(env, "NST_BOT_GATYS_STEPS", 0, 0, 100_000)
+        precision = _get(env, "NST_BOT_PRECISION", "auto") or "auto"
+        memory_format = _get(env, "NST_BOT_MEMORY_FORMAT", "auto") or "auto"
+        try:  # validated at start, not on every job; the device itself is only resolved when a job runs
+            normalise_precision(precision)
+            normalise_memory_format(memory_format)
+        except OptionsError as exc:
+            raise ConfigError(f"NST_BOT_PRECISION / NST_BOT_MEMORY_FORMAT: {exc}") from None
         loss_net = _get(env, "NST_BOT_GATYS_LOSS_NET")
         if loss_net:  # a typo should stop the bot at start, not fail every custom-style job later
             try:
@@ -155,6 +165,8 @@ class CommonConfig:
             upload_limit=_int(env, "NST_BOT_UPLOAD_LIMIT_MB", 8, 1, 1024) * MIB,
             default_style=_get(env, "NST_BOT_DEFAULT_STYLE"),
             device=_get(env, "NST_BOT_DEVICE", "auto") or "auto",
+            precision=precision,
+            memory_format=memory_format,
             progress_interval=_float(env, "NST_BOT_PROGRESS_INTERVAL", 2.0, 0.0),
             gatys_enabled=_bool(env, "NST_BOT_GATYS", True),
             gatys_steps=steps or None,

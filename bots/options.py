@@ -59,6 +59,8 @@ class JobSpec:
             "size": self.resolved_size(content_size, config),
             "preserve_colors": self.preserve_colors,
             "device": config.device,
+            "precision": config.precision,
+            "memory_format": config.memory_format,
         }
         if self.custom:
             kwargs["method"] = "gatys"

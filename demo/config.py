@@ -22,6 +22,8 @@ class DemoConfig:
     """Resolved settings; `device` is a concrete torch device name ("cpu", "cuda", "mps")."""
 
     device: str = "cpu"
+    precision: str = "auto"  # NST_DEMO_PRECISION: auto | fp32 | bf16 | fp16 (nst_core.device)
+    memory_format: str = "auto"  # NST_DEMO_MEMORY_FORMAT: auto | channels_last | contiguous
     # Output sizes are the long side in pixels.
     fast_size: int = 512
     gatys_size: int = 256
@@ -55,9 +57,16 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
 
         device = str(resolve_device(env.get("NST_DEMO_DEVICE", "auto") or "auto"))
     gpu = device.startswith(("cuda", "mps"))
+    from nst_core.device import make_profile
+
+    precision = env.get("NST_DEMO_PRECISION", "auto").strip() or "auto"
+    memory_format = env.get("NST_DEMO_MEMORY_FORMAT", "auto").strip() or "auto"
+    make_profile(device, precision, memory_format)  # a typo (or fp16 on a CPU) stops the start, in one line
     max_size = _int(env, "NST_DEMO_MAX_SIZE", 2048 if gpu else 1024, minimum=64)
     return DemoConfig(
         device=device,
+        precision=precision,
+        memory_format=memory_format,
         fast_size=min(max_size, _int(env, "NST_DEMO_FAST_SIZE", 1024 if gpu else 512, minimum=64)),
         gatys_size=min(max_size, _int(env, "NST_DEMO_GATYS_SIZE", 512 if gpu else 256, minimum=64)),
         max_size=max_size,

@@ -214,6 +214,8 @@ class Stylist:
                 preserve_colors=bool(preserve_colors),
                 size=capped_int(size, "Output size (px)", self.config.max_size),
                 device=self.config.device,
+                precision=self.config.precision,
+                memory_format=self.config.memory_format,
             )
             png = self._save_png(result, str(style))
         except Exception as exc:
@@ -270,6 +272,8 @@ class Stylist:
                 "preserve_colors": bool(preserve_colors),
                 "seed": int(seed or 0),
                 "device": self.config.device,
+                "precision": self.config.precision,
+                "memory_format": self.config.memory_format,
                 "preview_every": self.config.preview_every,
             }
             for key, value in (

@@ -151,3 +151,21 @@ def test_gpu_check_runs_quick_on_cpu(tmp_path, vgg19_path):
     assert [r["precision"] for r in result["train"]] == ["fp32", "auto"]
     assert all(r["images_per_s"] > 0 for r in result["train"])
     assert (tmp_path / "gpu_check.log").read_text().count("\n") >= 6
+
+
+def test_demo_and_bots_take_the_profile_from_their_settings():
+    from bots.config import CommonConfig, ConfigError
+    from demo.config import load_config
+
+    cfg = load_config({"NST_DEMO_PRECISION": "fp32", "NST_DEMO_MEMORY_FORMAT": "channels_last"}, device="cpu")
+    assert (cfg.precision, cfg.memory_format) == ("fp32", "channels_last")
+    with pytest.raises(OptionsError, match="fp16 is for GPUs"):
+        load_config({"NST_DEMO_PRECISION": "fp16"}, device="cpu")
+    bot = CommonConfig.from_env({"NST_BOT_PRECISION": "bf16"})
+    assert (bot.precision, bot.memory_format) == ("bf16", "auto")
+    with pytest.raises(ConfigError, match="NST_BOT_PRECISION"):
+        CommonConfig.from_env({"NST_BOT_PRECISION": "fp8"})
+    from bots.options import JobSpec
+
+    kwargs = JobSpec(style="x", label="X").stylize_kwargs((64, 64), bot)
+    assert (kwargs["precision"], kwargs["memory_format"]) == ("bf16", "auto")
