@@ -36,6 +36,7 @@ slack: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -ra --durations=15
 
 lint: $(STAMP)

@@ -49,8 +49,14 @@ def _run(content, style, opts: GatysOptions, device: torch.device) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall = time.perf_counter() - start
-    return {"seconds": wall, "steps": trace[-1][1], "final_loss": trace[-1][2], "trace": trace,
-            "peak_mb": _peak_mb(device), "scales": trace[-1][3]}
+    return {
+        "seconds": wall,
+        "steps": trace[-1][1],
+        "final_loss": trace[-1][2],
+        "trace": trace,
+        "peak_mb": _peak_mb(device),
+        "scales": trace[-1][3],
+    }
 
 
 def main() -> None:
@@ -70,30 +76,50 @@ def main() -> None:
     content, style = load_image(a.content), load_image(a.style)
     rows = []
     for size in (int(s) for s in a.sizes.split(",")):
-        common = dict(size=size, device=str(device), loss_net=a.loss_net, loss_net_weights=a.weights,
-                      precision=a.precision, preview_every=0)
+        common = dict(
+            size=size,
+            device=str(device),
+            loss_net=a.loss_net,
+            loss_net_weights=a.weights,
+            precision=a.precision,
+            preview_every=0,
+        )
         ref = _run(content, style, GatysOptions(steps=a.ref_steps, multiscale=False, **common), device)
         default = _run(content, style, GatysOptions(steps=a.steps, **common), device)
         target = ref["final_loss"]
         last_scale = default["scales"]
         hit = next((t for t, _, loss, sc in default["trace"] if sc == last_scale and loss <= target), None)
-        rows.append({
-            "size": size, "device": str(device), "precision": a.precision,
-            "ref_steps": a.ref_steps, "ref_seconds": round(ref["seconds"], 2),
-            "sec_per_step": round(ref["seconds"] / ref["steps"], 4), "target_loss": round(target, 4),
-            "default_steps": default["steps"], "default_scales": default["scales"],
-            "default_seconds": round(default["seconds"], 2), "default_final_loss": round(default["final_loss"], 4),
-            "default_seconds_to_target": None if hit is None else round(hit, 2),
-            "peak_mb": round(max(ref["peak_mb"], default["peak_mb"]), 1),
-        })
+        rows.append(
+            {
+                "size": size,
+                "device": str(device),
+                "precision": a.precision,
+                "ref_steps": a.ref_steps,
+                "ref_seconds": round(ref["seconds"], 2),
+                "sec_per_step": round(ref["seconds"] / ref["steps"], 4),
+                "target_loss": round(target, 4),
+                "default_steps": default["steps"],
+                "default_scales": default["scales"],
+                "default_seconds": round(default["seconds"], 2),
+                "default_final_loss": round(default["final_loss"], 4),
+                "default_seconds_to_target": None if hit is None else round(hit, 2),
+                "peak_mb": round(max(ref["peak_mb"], default["peak_mb"]), 1),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
-    env = {"python": platform.python_version(), "torch": torch.__version__,
-           "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-           "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None}
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+    }
     print(f"\n{'size':>6} {'s/step':>8} {'ref s':>8} {'target':>8} {'default s':>10} {'to target':>10} {'peak MB':>8}")
     for r in rows:
-        print(f"{r['size']:>6} {r['sec_per_step']:>8} {r['ref_seconds']:>8} {r['target_loss']:>8} "
-              f"{r['default_seconds']:>10} {r['default_seconds_to_target']!s:>10} {r['peak_mb']:>8}")
+        print(
+            f"{r['size']:>6} {r['sec_per_step']:>8} {r['ref_seconds']:>8} {r['target_loss']:>8} "
+            f"{r['default_seconds']:>10} {r['default_seconds_to_target']!s:>10} {r['peak_mb']:>8}"
+        )
     if a.json:
         Path(a.json).write_text(json.dumps({"env": env, "rows": rows}, indent=1))
 

@@ -43,17 +43,27 @@ def main() -> None:
         for size in (int(s) for s in a.sizes.split(",")):
             outs = []
             for net in a.nets.split(","):
-                opts = GatysOptions(size=size, device="cpu", loss_net=net, loss_net_weights=str(WEIGHTS[net]),
-                                    preview_every=0)
-                run_gatys(resize_long_side(content, 32), [style], GatysOptions(
-                    size=32, steps=1, device="cpu", loss_net=net, loss_net_weights=str(WEIGHTS[net])))  # warm-up
+                opts = GatysOptions(
+                    size=size, device="cpu", loss_net=net, loss_net_weights=str(WEIGHTS[net]), preview_every=0
+                )
+                run_gatys(
+                    resize_long_side(content, 32),
+                    [style],
+                    GatysOptions(size=32, steps=1, device="cpu", loss_net=net, loss_net_weights=str(WEIGHTS[net])),
+                )  # warm-up
                 t = time.perf_counter()
                 out = run_gatys(content, [style], opts)
                 secs = time.perf_counter() - t
                 resolved = opts.resolved(torch.device("cpu"))
-                row = {"pair": f"{content_name}+{style_name}", "size": size, "loss_net": net,
-                       "steps": resolved.steps, "multiscale": resolved.multiscale, "seconds": round(secs, 2),
-                       "vgg19_objective": {k: round(v, 4) for k, v in vgg_objective(out, content, style).items()}}
+                row = {
+                    "pair": f"{content_name}+{style_name}",
+                    "size": size,
+                    "loss_net": net,
+                    "steps": resolved.steps,
+                    "multiscale": resolved.multiscale,
+                    "seconds": round(secs, 2),
+                    "vgg19_objective": {k: round(v, 4) for k, v in vgg_objective(out, content, style).items()},
+                }
                 rows.append(row)
                 outs.append(out)
                 print(json.dumps(row), flush=True)

@@ -29,8 +29,14 @@ from nst_core.images import load_image  # noqa: E402
 
 def gatys(photo, painting, precision: str) -> dict:
     t = time.perf_counter()
-    out = nst_core.stylize(photo, style_images=[painting], precision=precision, device="cpu",
-                           loss_net_weights=str(WEIGHTS["vgg19"]), preview_every=0)
+    out = nst_core.stylize(
+        photo,
+        style_images=[painting],
+        precision=precision,
+        device="cpu",
+        loss_net_weights=str(WEIGHTS["vgg19"]),
+        preview_every=0,
+    )
     secs = time.perf_counter() - t
     return {"seconds": round(secs, 1), **{k: round(v, 4) for k, v in vgg_objective(out, photo, painting).items()}}
 

@@ -36,15 +36,18 @@ from nst_core.fast import stylize_tensor  # noqa: E402
 from nst_core.gatys import GatysOptions  # noqa: E402
 from nst_core.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
 
-SIZES = {"full": {"gatys": [512, 1024], "ref_steps": 500, "fast": 1024, "train": 256, "train_steps": 30},
-         "quick": {"gatys": [48, 64], "ref_steps": 8, "fast": 96, "train": 32, "train_steps": 3}}
+SIZES = {
+    "full": {"gatys": [512, 1024], "ref_steps": 500, "fast": 1024, "train": 256, "train_steps": 30},
+    "quick": {"gatys": [48, 64], "ref_steps": 8, "fast": 96, "train": 32, "train_steps": 3},
+}
 
 
 def _scene(w: int, h: int, seed: int) -> Image.Image:
     """A deterministic synthetic photo/painting pair when no real images are given (timings only)."""
     g = torch.Generator().manual_seed(seed)
-    x = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8 + 1, w // 8 + 1, generator=g), size=(h, w),
-                                        mode="bicubic").clamp(0, 1)
+    x = torch.nn.functional.interpolate(
+        torch.rand(1, 3, h // 8 + 1, w // 8 + 1, generator=g), size=(h, w), mode="bicubic"
+    ).clamp(0, 1)
     return Image.fromarray((x[0].permute(1, 2, 0) * 255).byte().numpy())
 
 
@@ -60,8 +63,14 @@ def check_gatys(dev: torch.device, sizes: dict, weights: str | None, log: Callab
         w, h = side, side * 3 // 4
         content, style = _scene(w, h, 0), _scene(w, h, 1)
         base = dict(size=side, device=str(dev), loss_net_weights=weights, preview_every=0)
-        plain = _run(content, style, GatysOptions(steps=sizes["ref_steps"], multiscale=False, precision="fp32",
-                                                  memory_format="contiguous", **base), dev)
+        plain = _run(
+            content,
+            style,
+            GatysOptions(
+                steps=sizes["ref_steps"], multiscale=False, precision="fp32", memory_format="contiguous", **base
+            ),
+            dev,
+        )
         target = plain["final_loss"] * 1.0001
         row: dict[str, Any] = {"size": f"{w}x{h}", "plain_fp32": _summary(plain), "target_loss": plain["final_loss"]}
         for label, multiscale in (("tuned", False), ("tuned_multiscale", True)):
@@ -69,17 +78,24 @@ def check_gatys(dev: torch.device, sizes: dict, weights: str | None, log: Callab
             reached = _time_to(run["trace"], target)
             row[label] = {**_summary(run), "seconds_to_target": None if reached is None else round(reached, 3)}
         row["speedup_per_step"] = round(row["plain_fp32"]["s_per_step"] / row["tuned"]["s_per_step"], 2)
-        log(f"gatys {w}x{h}: plain {row['plain_fp32']['s_per_step'] * 1e3:.1f} ms/step, tuned "
+        log(
+            f"gatys {w}x{h}: plain {row['plain_fp32']['s_per_step'] * 1e3:.1f} ms/step, tuned "
             f"{row['tuned']['s_per_step'] * 1e3:.1f} ms/step ({row['speedup_per_step']}x); to the {sizes['ref_steps']}"
             f"-step loss: plain {plain['seconds']:.2f} s, tuned {row['tuned']['seconds_to_target']}, multiscale "
-            f"{row['tuned_multiscale']['seconds_to_target']}")
+            f"{row['tuned_multiscale']['seconds_to_target']}"
+        )
         rows.append(row)
     return rows
 
 
 def _summary(run: dict) -> dict:
-    return {"seconds": round(run["seconds"], 3), "steps": run["steps"], "final_loss": round(run["final_loss"], 5),
-            "s_per_step": run["seconds"] / max(run["steps"], 1), "peak_mb": round(run["peak_mb"], 1)}
+    return {
+        "seconds": round(run["seconds"], 3),
+        "steps": run["steps"],
+        "final_loss": round(run["final_loss"], 5),
+        "s_per_step": run["seconds"] / max(run["steps"], 1),
+        "peak_mb": round(run["peak_mb"], 1),
+    }
 
 
 def _latency(fn: Callable[[], Any], dev: torch.device, repeat: int) -> float:
@@ -115,9 +131,15 @@ def _fast_row(arch: str, net: TransformerNet, dev: torch.device, side: int, quic
     repeat = 3 if quick else 50
     p, t = _latency(plain, dev, repeat), _latency(fast, dev, repeat)
     end_to_end = _latency(lambda: stylize_tensor(net_t, x.cpu(), profile=tuned), dev, 3 if quick else 10)
-    return {"arch": arch, "size": side, "plain_fp32_ms": round(p * 1e3, 3), "tuned_ms": round(t * 1e3, 3),
-            "speedup": round(p / t, 2), "tuned": tuned.describe() + (" + compile" if compiled is not net_t else ""),
-            "end_to_end_ms_with_host_copies": round(end_to_end * 1e3, 2)}
+    return {
+        "arch": arch,
+        "size": side,
+        "plain_fp32_ms": round(p * 1e3, 3),
+        "tuned_ms": round(t * 1e3, 3),
+        "speedup": round(p / t, 2),
+        "tuned": tuned.describe() + (" + compile" if compiled is not net_t else ""),
+        "end_to_end_ms_with_host_copies": round(end_to_end * 1e3, 2),
+    }
 
 
 def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], None]) -> list[dict]:
@@ -127,13 +149,16 @@ def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], N
     for arch, cfg in (("light", LIGHT), ("reference", REFERENCE)):
         r = _fast_row(arch, TransformerNet(cfg).eval().to(dev), dev, side, quick)
         rows.append(r)
-        log(f"fast {arch} {side}x{side}: plain {r['plain_fp32_ms']:.2f} ms, tuned {r['tuned_ms']:.2f} ms "
-            f"({r['speedup']}x); end to end with host copies {r['end_to_end_ms_with_host_copies']:.1f} ms")
+        log(
+            f"fast {arch} {side}x{side}: plain {r['plain_fp32_ms']:.2f} ms, tuned {r['tuned_ms']:.2f} ms "
+            f"({r['speedup']}x); end to end with host copies {r['end_to_end_ms_with_host_copies']:.1f} ms"
+        )
     return rows
 
 
-def check_train(dev: torch.device, sizes: dict, weights: str | None, data: Path | None, out: Path,
-                log: Callable[[str], None]) -> list[dict]:
+def check_train(
+    dev: torch.device, sizes: dict, weights: str | None, data: Path | None, out: Path, log: Callable[[str], None]
+) -> list[dict]:
     if data is None:  # a few synthetic photos: throughput does not depend on what they show
         data = out / "train_photos"
         data.mkdir(parents=True, exist_ok=True)
@@ -143,12 +168,26 @@ def check_train(dev: torch.device, sizes: dict, weights: str | None, data: Path 
     _scene(sizes["train"] * 2, sizes["train"] * 2, 99).save(style)
     rows = []
     for precision, fmt in (("fp32", "contiguous"), ("auto", "auto")):
-        cfg = train.TrainConfig(style_image=str(style), dataset=str(data), name=f"gpu_check_{precision}",
-                                out=str(out / "styles"), run_dir=str(out / "runs" / precision), overwrite=True,
-                                steps=sizes["train_steps"], batch_size=8 if dev.type == "cuda" else 2,
-                                image_size=sizes["train"], device=str(dev), precision=precision, memory_format=fmt,
-                                loss_net_weights=weights or train.RANDOM_WEIGHTS, val_count=0, preview_every=0,
-                                checkpoint_every=0, preview_image="builtin", arch="reference")
+        cfg = train.TrainConfig(
+            style_image=str(style),
+            dataset=str(data),
+            name=f"gpu_check_{precision}",
+            out=str(out / "styles"),
+            run_dir=str(out / "runs" / precision),
+            overwrite=True,
+            steps=sizes["train_steps"],
+            batch_size=8 if dev.type == "cuda" else 2,
+            image_size=sizes["train"],
+            device=str(dev),
+            precision=precision,
+            memory_format=fmt,
+            loss_net_weights=weights or train.RANDOM_WEIGHTS,
+            val_count=0,
+            preview_every=0,
+            checkpoint_every=0,
+            preview_image="builtin",
+            arch="reference",
+        )
         summary = train.train(cfg)
         rows.append({"precision": precision, "memory_format": fmt, "images_per_s": round(summary["images_per_s"], 2)})
         log(f"train reference net {sizes['train']} px, {precision}/{fmt}: {summary['images_per_s']:.1f} images/s")
@@ -185,8 +224,12 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"device {device_label(dev)}; torch {torch.__version__}; profile {make_profile(dev).describe()}")
     started = time.perf_counter()
-    result: dict[str, Any] = {"device": device_label(dev), "torch": torch.__version__, "quick": a.quick,
-                              "profile": make_profile(dev).describe()}
+    result: dict[str, Any] = {
+        "device": device_label(dev),
+        "torch": torch.__version__,
+        "quick": a.quick,
+        "profile": make_profile(dev).describe(),
+    }
     result["tests"] = None if a.quick or a.skip_tests else run_tests(dev, log)
     result["gatys"] = check_gatys(dev, sizes, a.vgg_weights, log)
     result["fast"] = check_fast(dev, sizes["fast"], a.quick, log)

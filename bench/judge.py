@@ -19,11 +19,14 @@ if str(REPO) not in sys.path:
 from nst_core.judge import objective  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
-WEIGHTS = {"vgg19": DATA / "pretrained" / "vgg19_caffe_imagenet_conv.pth",
-           "squeezenet": DATA / "pretrained" / "squeezenet1_1_imagenet.pth"}
+WEIGHTS = {
+    "vgg19": DATA / "pretrained" / "vgg19_caffe_imagenet_conv.pth",
+    "squeezenet": DATA / "pretrained" / "squeezenet1_1_imagenet.pth",
+}
 
 
-def vgg_objective(image: Image.Image, content: Image.Image, style: Image.Image,
-                  weights: str | Path | None = None) -> dict[str, float]:
+def vgg_objective(
+    image: Image.Image, content: Image.Image, style: Image.Image, weights: str | Path | None = None
+) -> dict[str, float]:
     """The Gatys objective of `image` under VGG-19 (default: the shared Caffe weights); lower is better."""
     return objective(image, content, style, loss_net="vgg19", weights=weights or WEIGHTS["vgg19"])

@@ -58,16 +58,18 @@ from nst_core.styles import WEIGHTS_ENV, StyleInfo, import_torch_checkpoint, lis
 
 DEFAULT_CONTENTS = "tubingen,golden_gate,chicago"
 CAFFE_VGG19 = "pretrained/vgg19_caffe_imagenet_conv.pth"
-HOW = ("Judge: bench/judge.py vgg_objective = Gatys objective under Caffe VGG-19 (content relu4_2, style "
-       "relu1_1..relu5_1, each layer term normalised by its target's mean square; weights content 1, style 30, "
-       "tv 100; painting resized to the judged image's long side). fast = nst_core.stylize(photo, style, size, "
-       "device=cpu); gatys = same painting, default Gatys options, multiscale off, exactly `steps` L-BFGS steps at "
-       "`size`, init from the photo, seed 0. Style bar PASS when mean fast style <= mean gatys style over the "
-       "photos. Recognisable when mean fast content < mean content term of the painting resized to the photo's "
-       "size (an image with none of the content); content_vs_painting = fast/painting (lower = more of the photo "
-       "kept). fast_worth_gatys_steps = first Gatys L-BFGS step whose style term (the objective Gatys reports at that "
-       "iteration's first trial point) is <= the fast output's: median over photos; null = better than all. "
-       "Seconds: wall clock after a warm-up, CPU, `threads` torch threads.")
+HOW = (
+    "Judge: bench/judge.py vgg_objective = Gatys objective under Caffe VGG-19 (content relu4_2, style "
+    "relu1_1..relu5_1, each layer term normalised by its target's mean square; weights content 1, style 30, "
+    "tv 100; painting resized to the judged image's long side). fast = nst_core.stylize(photo, style, size, "
+    "device=cpu); gatys = same painting, default Gatys options, multiscale off, exactly `steps` L-BFGS steps at "
+    "`size`, init from the photo, seed 0. Style bar PASS when mean fast style <= mean gatys style over the "
+    "photos. Recognisable when mean fast content < mean content term of the painting resized to the photo's "
+    "size (an image with none of the content); content_vs_painting = fast/painting (lower = more of the photo "
+    "kept). fast_worth_gatys_steps = first Gatys L-BFGS step whose style term (the objective Gatys reports at that "
+    "iteration's first trial point) is <= the fast output's: median over photos; null = better than all. "
+    "Seconds: wall clock after a warm-up, CPU, `threads` torch threads."
+)
 
 
 def _round(d: dict[str, float], n: int = 4) -> dict[str, float]:
@@ -88,8 +90,14 @@ def import_published(data: Path, out: Path) -> list[str]:
     """pytorch/examples' networks whose style image is here, imported as published_NAME into `out`."""
     names = []
     for pth in sorted((data / "reference_models").glob("*.pth")):
-        painting = next((f"{PAINTING_DIRS[1]}/{pth.stem.replace('_', '-')}{ext}" for ext in (".jpg", ".png")
-                         if (data / PAINTING_DIRS[1] / f"{pth.stem.replace('_', '-')}{ext}").is_file()), None)
+        painting = next(
+            (
+                f"{PAINTING_DIRS[1]}/{pth.stem.replace('_', '-')}{ext}"
+                for ext in (".jpg", ".png")
+                if (data / PAINTING_DIRS[1] / f"{pth.stem.replace('_', '-')}{ext}").is_file()
+            ),
+            None,
+        )
         if painting is None:
             print(f"skip {pth.name}: no style image under {data / PAINTING_DIRS[1]}", flush=True)
             continue
@@ -105,12 +113,20 @@ def _content_path(name: str, data: Path) -> Path:
 
 
 def _gatys_options(size: int, steps: int, weights: Path) -> GatysOptions:
-    return GatysOptions(size=size, steps=steps, multiscale=False, device="cpu", loss_net="vgg19",
-                        loss_net_weights=str(weights), preview_every=0)
+    return GatysOptions(
+        size=size,
+        steps=steps,
+        multiscale=False,
+        device="cpu",
+        loss_net="vgg19",
+        loss_net_weights=str(weights),
+        preview_every=0,
+    )
 
 
-def _gatys(photo: Path, painting: Path, opts: GatysOptions, cache: Path | None
-           ) -> tuple[Image.Image, float, list[float], bool]:
+def _gatys(
+    photo: Path, painting: Path, opts: GatysOptions, cache: Path | None
+) -> tuple[Image.Image, float, list[float], bool]:
     """(result, seconds, style term after each step, cached). Gatys-100 depends only on photo, painting and
     options, not on the fast model: cached across runs, so re-checking a retrained style costs seconds."""
     key = None
@@ -149,8 +165,10 @@ def _sheet(groups: list[list[tuple[str, Image.Image]]], height: int) -> Image.Im
     """One row: for each photo its tiles side by side, labelled; no tile is upscaled."""
     h = min(height, *(im.height for g in groups for _, im in g))
     band, gap, group_gap = 14, 4, 14
-    tiles = [[(label, im.resize((max(1, round(im.width * h / im.height)), h), Image.Resampling.LANCZOS))
-              for label, im in g] for g in groups]
+    tiles = [
+        [(label, im.resize((max(1, round(im.width * h / im.height)), h), Image.Resampling.LANCZOS)) for label, im in g]
+        for g in groups
+    ]
     width = sum(sum(im.width for _, im in g) + gap * (len(g) - 1) for g in tiles) + group_gap * (len(tiles) - 1)
     sheet = Image.new("RGB", (width, h + band), "white")
     draw = ImageDraw.Draw(sheet)
@@ -166,11 +184,17 @@ def _sheet(groups: list[list[tuple[str, Image.Image]]], height: int) -> Image.Im
 
 def _model_info(info: StyleInfo) -> dict[str, Any]:
     m = info.meta
-    return {"weights": str(info.weights_path.relative_to(REPO)) if info.weights_path.is_relative_to(REPO)
-            else info.weights_path.name,  # outside the repo: a name, no local path in committed results
-            "sha256": hashlib.sha256(info.weights_path.read_bytes()).hexdigest()[:16],
-            "date": m.get("date"), "train_steps": m.get("steps"), "train_seconds": m.get("train_seconds"),
-            "arch": (m.get("training") or {}).get("arch"), "notes": m.get("notes")}
+    return {
+        "weights": str(info.weights_path.relative_to(REPO))
+        if info.weights_path.is_relative_to(REPO)
+        else info.weights_path.name,  # outside the repo: a name, no local path in committed results
+        "sha256": hashlib.sha256(info.weights_path.read_bytes()).hexdigest()[:16],
+        "date": m.get("date"),
+        "train_steps": m.get("steps"),
+        "train_seconds": m.get("train_seconds"),
+        "arch": (m.get("training") or {}).get("arch"),
+        "notes": m.get("notes"),
+    }
 
 
 def measure_style(info: StyleInfo, photos: list[Path], args: argparse.Namespace) -> dict[str, Any]:
@@ -189,19 +213,29 @@ def measure_style(info: StyleInfo, photos: list[Path], args: argparse.Namespace)
         gatys, gatys_s, by_step, cached = _gatys(path, painting_path, opts, args.gatys_cache)
         shown = resize_long_side(photo, args.size)
         unrelated = painting.resize(shown.size, Image.Resampling.LANCZOS)
-        row = {"photo": path.stem, "size": list(fast.size),
-               "fast": {**_round(vgg_objective(fast, photo, painting, weights)), "seconds": round(fast_s, 3)},
-               "gatys": {**_round(vgg_objective(gatys, photo, painting, weights)), "seconds": round(gatys_s, 1),
-                         "cached": cached},
-               "painting": _round(vgg_objective(unrelated, photo, painting, weights))}
+        row = {
+            "photo": path.stem,
+            "size": list(fast.size),
+            "fast": {**_round(vgg_objective(fast, photo, painting, weights)), "seconds": round(fast_s, 3)},
+            "gatys": {
+                **_round(vgg_objective(gatys, photo, painting, weights)),
+                "seconds": round(gatys_s, 1),
+                "cached": cached,
+            },
+            "painting": _round(vgg_objective(unrelated, photo, painting, weights)),
+        }
         row["fast_worth_gatys_steps"] = _matching_step(by_step, row["fast"]["style"])
-        row["gatys_style_by_step"] = {k: round(by_step[k - 1], 4) for k in (1, 2, 5, 10, 20, 50, 100, len(by_step))
-                                      if 0 < k <= len(by_step)}
+        row["gatys_style_by_step"] = {
+            k: round(by_step[k - 1], 4) for k in (1, 2, 5, 10, 20, 50, 100, len(by_step)) if 0 < k <= len(by_step)
+        }
         rows.append(row)
-        print(f"  {info.name} / {path.stem}: fast style {row['fast']['style']:.4f} content "
-              f"{row['fast']['content']:.4f} | gatys style {row['gatys']['style']:.4f} content "
-              f"{row['gatys']['content']:.4f} ({gatys_s:.0f}s{', cached' if cached else ''}) | painting content "
-              f"{row['painting']['content']:.4f}", flush=True)
+        print(
+            f"  {info.name} / {path.stem}: fast style {row['fast']['style']:.4f} content "
+            f"{row['fast']['content']:.4f} | gatys style {row['gatys']['style']:.4f} content "
+            f"{row['gatys']['content']:.4f} ({gatys_s:.0f}s{', cached' if cached else ''}) | painting content "
+            f"{row['painting']['content']:.4f}",
+            flush=True,
+        )
         group = [("photo", shown)] if args.sheet_content else []
         groups.append([*group, ("fast", fast), (f"gatys-{args.steps}", gatys)])
     if args.sheets:
@@ -217,22 +251,34 @@ def measure_style(info: StyleInfo, photos: list[Path], args: argparse.Namespace)
     steps = [r["fast_worth_gatys_steps"] for r in rows]
     worth = None if None in steps else statistics.median_low(steps)  # None: better than every Gatys step
     return {
-        "style": info.name, "display_name": info.display_name, "painting": painting_path.name, "photos": n,
-        "fast_style": round(fs, 4), "gatys_style": round(gs, 4), "style_vs_gatys": round(fs / gs, 3),
+        "style": info.name,
+        "display_name": info.display_name,
+        "painting": painting_path.name,
+        "photos": n,
+        "fast_style": round(fs, 4),
+        "gatys_style": round(gs, 4),
+        "style_vs_gatys": round(fs / gs, 3),
         "style_pass": fs <= gs,
         "style_pass_photos": f"{sum(r['fast']['style'] <= r['gatys']['style'] for r in rows)}/{n}",
-        "fast_content": round(fc, 4), "gatys_content": round(gc, 4), "painting_content": round(pc, 4),
-        "content_vs_painting": round(fc / pc, 3), "recognisable": fc < pc,
+        "fast_content": round(fc, 4),
+        "gatys_content": round(gc, 4),
+        "painting_content": round(pc, 4),
+        "content_vs_painting": round(fc / pc, 3),
+        "recognisable": fc < pc,
         "recognisable_photos": f"{sum(r['fast']['content'] < r['painting']['content'] for r in rows)}/{n}",
         "fast_worth_gatys_steps": worth,
-        "fast_seconds": round(mean("fast", "seconds"), 3), "gatys_seconds": round(mean("gatys", "seconds"), 1),
-        "model": _model_info(info), "rows": rows,
+        "fast_seconds": round(mean("fast", "seconds"), 3),
+        "gatys_seconds": round(mean("gatys", "seconds"), 1),
+        "model": _model_info(info),
+        "rows": rows,
     }
 
 
 def print_table(results: list[dict[str, Any]], steps: int) -> None:
-    head = (f"{'style':<22}{'fast style':>11}{f'gatys{steps} style':>17}{'bar':>6}{'fast cont':>11}"
-            f"{'gatys cont':>11}{'paint cont':>11}  {'recognisable':<19}{'~gatys step':>12}{'fast s':>8}{'gatys s':>9}")
+    head = (
+        f"{'style':<22}{'fast style':>11}{f'gatys{steps} style':>17}{'bar':>6}{'fast cont':>11}"
+        f"{'gatys cont':>11}{'paint cont':>11}  {'recognisable':<19}{'~gatys step':>12}{'fast s':>8}{'gatys s':>9}"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
@@ -240,16 +286,21 @@ def print_table(results: list[dict[str, Any]], steps: int) -> None:
         rec = f"{'yes' if r['recognisable'] else 'no'} ({r['content_vs_painting']:.2f}x paint)"
         worth = r["fast_worth_gatys_steps"]
         worth = f">{steps}" if worth is None else str(worth)
-        print(f"{r['style']:<22}{r['fast_style']:>11.4f}{r['gatys_style']:>17.4f}{bar:>6}{r['fast_content']:>11.4f}"
-              f"{r['gatys_content']:>11.4f}{r['painting_content']:>11.4f}  {rec:<19}{worth:>12}"
-              f"{r['fast_seconds']:>8.2f}{r['gatys_seconds']:>9.1f}")
+        print(
+            f"{r['style']:<22}{r['fast_style']:>11.4f}{r['gatys_style']:>17.4f}{bar:>6}{r['fast_content']:>11.4f}"
+            f"{r['gatys_content']:>11.4f}{r['painting_content']:>11.4f}  {rec:<19}{worth:>12}"
+            f"{r['fast_seconds']:>8.2f}{r['gatys_seconds']:>9.1f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--styles", default=None, help="comma-separated style names (default: every installed style)")
-    ap.add_argument("--contents", default=DEFAULT_CONTENTS,
-                    help="comma-separated names in DATA/content (without .jpg) or image paths")
+    ap.add_argument(
+        "--contents",
+        default=DEFAULT_CONTENTS,
+        help="comma-separated names in DATA/content (without .jpg) or image paths",
+    )
     ap.add_argument("--data", type=Path, default=DATA, help="shared data folder (styles/, content/, pretrained/)")
     ap.add_argument("--size", type=int, default=256, help="long side in px for both methods")
     ap.add_argument("--steps", type=int, default=100, help="Gatys L-BFGS steps (the bar is 100)")
@@ -259,8 +310,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sheet-content", action="store_true", help="put the resized photo first (do not commit)")
     ap.add_argument("--sheet-height", type=int, default=256, help="tile height in px (never upscaled)")
     ap.add_argument("--gatys-cache", type=Path, default=None, help="reuse Gatys results across runs")
-    ap.add_argument("--published", action="store_true",
-                    help="judge pytorch/examples' published networks (DATA/reference_models) instead")
+    ap.add_argument(
+        "--published",
+        action="store_true",
+        help="judge pytorch/examples' published networks (DATA/reference_models) instead",
+    )
     a = ap.parse_args(argv)
 
     if a.published:
@@ -286,8 +340,12 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"Caffe VGG-19 weights not found: {weights}")
 
     warm = _gatys_options(32, 1, weights)  # load VGG-19 once so the first timed run is not charged for it
-    stylize(Image.new("RGB", (32, 32), "gray"), method="gatys", style_images=[Image.new("RGB", (32, 32), "white")],
-            **{k: v for k, v in warm.as_dict().items() if k != "style_blend"})
+    stylize(
+        Image.new("RGB", (32, 32), "gray"),
+        method="gatys",
+        style_images=[Image.new("RGB", (32, 32), "white")],
+        **{k: v for k, v in warm.as_dict().items() if k != "style_blend"},
+    )
     results, skipped = [], {}
     for name in names:
         info = installed[name]
@@ -309,14 +367,23 @@ def main(argv: list[str] | None = None) -> None:
             results += [r for r in old.get("results", []) if r["style"] not in measured]
             skipped = {**{k: v for k, v in old.get("skipped", {}).items() if k not in measured}, **skipped}
         results.sort(key=lambda r: r["style"])
-        settings = {"size": a.size, "steps": a.steps, "contents": [p.stem for p in photos],
-                    "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "gatys_options": {k: v for k, v in _gatys_options(a.size, a.steps, weights).resolved(
-                        torch.device("cpu")).as_dict().items() if k != "loss_net_weights"},
-                    "judge_weights": CAFFE_VGG19}
+        settings = {
+            "size": a.size,
+            "steps": a.steps,
+            "contents": [p.stem for p in photos],
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "gatys_options": {
+                k: v
+                for k, v in _gatys_options(a.size, a.steps, weights).resolved(torch.device("cpu")).as_dict().items()
+                if k != "loss_net_weights"
+            },
+            "judge_weights": CAFFE_VGG19,
+        }
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"how": HOW, "settings": settings, "results": results, "skipped": skipped},
-                                     indent=1) + "\n")
+        a.json.write_text(
+            json.dumps({"how": HOW, "settings": settings, "results": results, "skipped": skipped}, indent=1) + "\n"
+        )
         print(f"\nwrote {a.json}")
 
 

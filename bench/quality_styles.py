@@ -53,15 +53,26 @@ def score_style(info: StyleInfo, photos: list[Path], data: Path) -> dict[str, An
     rows = []
     for path in photos:
         s = fast_style_scores(info.name, load_image(path), painting, weights=WEIGHTS["vgg19"])
-        rows.append({"photo": path.stem, **{k: round(v, 4) for k, v in s.items()},
-                     "style_ratio": round(s["style"] / s["photo_style"], 4)})
+        rows.append(
+            {
+                "photo": path.stem,
+                **{k: round(v, 4) for k, v in s.items()},
+                "style_ratio": round(s["style"] / s["photo_style"], 4),
+            }
+        )
 
     def mean(key: str) -> float:
         return round(statistics.fmean(r[key] for r in rows), 4)
 
-    r = {"style": info.name, "painting": _painting_path(info, data).name, "photos": len(rows),
-         "structure": mean("structure"), "style_ratio": mean("style_ratio"), "style_term": mean("style"),
-         "content": mean("content")}
+    r = {
+        "style": info.name,
+        "painting": _painting_path(info, data).name,
+        "photos": len(rows),
+        "structure": mean("structure"),
+        "style_ratio": mean("style_ratio"),
+        "style_term": mean("style"),
+        "content": mean("content"),
+    }
     r["pass"] = r["structure"] <= STRUCTURE_BAR and r["style_ratio"] <= STYLE_RATIO_BAR
     return {**r, "rows": rows}
 
@@ -106,8 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         r = score_style(installed[name], photos, a.data)
         results.append(r)
-        print(f"{name:<26}{r['structure']:>10.3f}{r['style_ratio']:>12.3f}{r['style_term']:>8.3f}"
-              f"{r['content']:>9.3f}  {'PASS' if r['pass'] else 'FAIL'}", flush=True)
+        print(
+            f"{name:<26}{r['structure']:>10.3f}{r['style_ratio']:>12.3f}{r['style_term']:>8.3f}"
+            f"{r['content']:>9.3f}  {'PASS' if r['pass'] else 'FAIL'}",
+            flush=True,
+        )
         if a.record and not a.published:
             record_scores(name, {k: r[k] for k in ("structure", "style_ratio", "style_term", "content", "photos")})
         if a.sheets:
@@ -116,11 +130,18 @@ def main(argv: list[str] | None = None) -> None:
     mean_structure = statistics.fmean(r["structure"] for r in results)
     print(f"mean structure {mean_structure:.3f} (bar {STRUCTURE_MEAN_BAR}); {time.perf_counter() - t0:.0f} s")
     if a.json:
-        settings = {"photos": [p.stem for p in photos], "structure_size": 512, "objective_size": 256,
-                    "judge": "Caffe VGG-19 (pretrained/vgg19_caffe_imagenet_conv.pth)", "torch": torch.__version__,
-                    "device": device_label(torch.device("cpu")), "mean_structure": round(mean_structure, 4)}
-        a.json.write_text(json.dumps({"how": __doc__.split("\n\n")[1], "settings": settings, "results": results},
-                                     indent=1) + "\n")
+        settings = {
+            "photos": [p.stem for p in photos],
+            "structure_size": 512,
+            "objective_size": 256,
+            "judge": "Caffe VGG-19 (pretrained/vgg19_caffe_imagenet_conv.pth)",
+            "torch": torch.__version__,
+            "device": device_label(torch.device("cpu")),
+            "mean_structure": round(mean_structure, 4),
+        }
+        a.json.write_text(
+            json.dumps({"how": __doc__.split("\n\n")[1], "settings": settings, "results": results}, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """nst_core: neural style transfer, one engine for the CLI, the web demo and the chat bots.
 
-    >>> import nst_core
-    >>> nst_core.stylize("photo.jpg", style="starry_night").save("out.png")            # fast, feed-forward
-    >>> nst_core.stylize("photo.jpg", style_images=["painting.jpg"], steps=100)        # Gatys optimisation
+>>> import nst_core
+>>> nst_core.stylize("photo.jpg", style="starry_night").save("out.png")            # fast, feed-forward
+>>> nst_core.stylize("photo.jpg", style_images=["painting.jpg"], steps=100)        # Gatys optimisation
 """
 
 from .api import METHODS, stylize

@@ -40,13 +40,16 @@ def stylize(
     allowed = _FAST_FIELDS if method == "fast" else _GATYS_FIELDS
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise OptionsError(f"unknown option(s) for method {method!r}: {', '.join(unknown)}. "
-                           f"Valid: {', '.join(sorted(allowed))}.")
+        raise OptionsError(
+            f"unknown option(s) for method {method!r}: {', '.join(unknown)}. Valid: {', '.join(sorted(allowed))}."
+        )
     image = load_image(content)
     if method == "fast":
         if style is None:
-            raise OptionsError("Choose a style: style='NAME' (see `python -m nst_core styles`), or give style "
-                               "images for method='gatys'.")
+            raise OptionsError(
+                "Choose a style: style='NAME' (see `python -m nst_core styles`), or give style "
+                "images for method='gatys'."
+            )
         if style_images or init_image is not None or style_blend is not None:
             raise OptionsError("style_images, style_blend and init_image are only used by method='gatys'.")
         return run_fast(image, FastOptions(style=style, **options), callback=callback, cancel=cancel)

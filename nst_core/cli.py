@@ -45,23 +45,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"nst {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("stylize", help="stylise an image", description="Stylise CONTENT with an installed "
-                       "style (--style NAME, fast) or one or more paintings (--style-image, Gatys).")
+    s = sub.add_parser(
+        "stylize",
+        help="stylise an image",
+        description="Stylise CONTENT with an installed "
+        "style (--style NAME, fast) or one or more paintings (--style-image, Gatys).",
+    )
     s.add_argument("content", help="content image (photo)")
     s.add_argument("-o", "--output", required=True, help="output file (.png, .jpg or .webp)")
-    s.add_argument("--method", choices=METHODS, help="fast (needs --style) or gatys (needs --style-image); "
-                   "inferred when omitted")
+    s.add_argument(
+        "--method", choices=METHODS, help="fast (needs --style) or gatys (needs --style-image); inferred when omitted"
+    )
     s.add_argument("--style", help="name of an installed style (see `styles`)")
-    s.add_argument("--style-image", action="append", default=[], metavar="PATH",
-                   help="style image for Gatys; repeat to blend several")
+    s.add_argument(
+        "--style-image",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="style image for Gatys; repeat to blend several",
+    )
     s.add_argument("--style-blend", type=_floats, metavar="W1,W2", help="blend weights, one per style image")
     s.add_argument("--size", type=int, help="long side of the output in pixels")
     s.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
     s.add_argument("--device", help="auto (default), cpu, cuda or mps")
-    s.add_argument("--precision", choices=PRECISIONS, help="autocast dtype (default auto: bf16 on GPUs and on CPUs "
-                   "with native bf16, else fp32)")
-    s.add_argument("--memory-format", choices=MEMORY_FORMATS, help="tensor layout (default auto: channels_last "
-                   "with bf16 or on a GPU)")
+    s.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="autocast dtype (default auto: bf16 on GPUs and on CPUs with native bf16, else fp32)",
+    )
+    s.add_argument(
+        "--memory-format",
+        choices=MEMORY_FORMATS,
+        help="tensor layout (default auto: channels_last with bf16 or on a GPU)",
+    )
     g = s.add_argument_group("gatys")
     g.add_argument("--steps", type=int)
     g.add_argument("--content-weight", type=float)
@@ -75,16 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init-image", metavar="PATH")
     g.add_argument("--style-scale", type=float)
     g.add_argument("--seed", type=int)
-    g.add_argument("--multiscale", action=argparse.BooleanOptionalAction, default=None,
-                   help="coarse-to-fine optimisation (default: on for 384 px and more)")
+    g.add_argument(
+        "--multiscale",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="coarse-to-fine optimisation (default: on for 384 px and more)",
+    )
     g.add_argument("--loss-net", choices=list_loss_nets(), help="loss network (default vgg19)")
     g.add_argument("--loss-net-weights", metavar="PATH", help="weights file for the loss network")
     g.add_argument("--vgg-weights", metavar="PATH", help="alias of --loss-net-weights for VGG")
     g.add_argument("--pooling", choices=("max", "avg"))
     f = s.add_argument_group("fast")
     f.add_argument("--strength", type=float, help="0..1, blend toward the content")
-    f.add_argument("--stroke-scale", type=float, help="strokes this many times larger, 1-4 (default: auto, larger "
-                   "on big images so strokes look as they do at 512 px)")
+    f.add_argument(
+        "--stroke-scale",
+        type=float,
+        help="strokes this many times larger, 1-4 (default: auto, larger "
+        "on big images so strokes look as they do at 512 px)",
+    )
     f.add_argument("--tile-size", type=int, help="tile large images (pixels)")
     s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -103,15 +127,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_GATYS_ARGS = ("steps", "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers",
-               "optimizer", "lr", "init", "style_scale", "seed", "multiscale", "loss_net", "loss_net_weights",
-               "pooling")
+_GATYS_ARGS = (
+    "steps",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "content_layers",
+    "style_layers",
+    "optimizer",
+    "lr",
+    "init",
+    "style_scale",
+    "seed",
+    "multiscale",
+    "loss_net",
+    "loss_net_weights",
+    "pooling",
+)
 
 
 def _options(a: argparse.Namespace) -> dict:
     """Only what the user set, so the dataclass defaults (device-aware) stay the single source of truth."""
-    opts = {k: getattr(a, k) for k in ("size", "preserve_colors", "device", "precision", "memory_format")
-            if getattr(a, k) is not None}
+    opts = {
+        k: getattr(a, k)
+        for k in ("size", "preserve_colors", "device", "precision", "memory_format")
+        if getattr(a, k) is not None
+    }
     if a.vgg_weights and a.loss_net_weights:
         raise OptionsError("give either --vgg-weights or --loss-net-weights, not both.")
     if a.vgg_weights:
@@ -160,9 +201,16 @@ def _cmd_stylize(a: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        result = stylize(a.content, a.style, method=a.method, style_images=a.style_image,
-                         style_blend=a.style_blend, init_image=a.init_image, callback=on_progress,
-                         **_options(a))
+        result = stylize(
+            a.content,
+            a.style,
+            method=a.method,
+            style_images=a.style_image,
+            style_blend=a.style_blend,
+            init_image=a.init_image,
+            callback=on_progress,
+            **_options(a),
+        )
     finally:
         if bar is not None:
             bar.close()

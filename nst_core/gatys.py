@@ -102,38 +102,54 @@ class GatysOptions:
                 raise OptionsError(msg)
 
         if self.size is not None:
-            need(isinstance(self.size, int) and 16 <= self.size <= MAX_SIZE,
-                 f"size must be a whole number of pixels between 16 and {MAX_SIZE}, not {self.size!r}.")
+            need(
+                isinstance(self.size, int) and 16 <= self.size <= MAX_SIZE,
+                f"size must be a whole number of pixels between 16 and {MAX_SIZE}, not {self.size!r}.",
+            )
         if self.steps is not None:
-            need(isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS,
-                 f"steps must be between 1 and {MAX_STEPS}, not {self.steps!r}.")
+            need(
+                isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS,
+                f"steps must be between 1 and {MAX_STEPS}, not {self.steps!r}.",
+            )
         for key in ("content_weight", "style_weight", "tv_weight"):
             v = getattr(self, key)
             if v is not None:
-                need(isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1e12,
-                     f"{key.replace('_', ' ')} must be a finite number between 0 and 1e12, not {v!r}.")
+                need(
+                    isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1e12,
+                    f"{key.replace('_', ' ')} must be a finite number between 0 and 1e12, not {v!r}.",
+                )
         need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}.")
         need(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}.")
         normalise_precision(self.precision)
         normalise_memory_format(self.memory_format)
-        need(isinstance(self.style_scale, (int, float)) and 0.1 <= self.style_scale <= 4,
-             f"style scale must be between 0.1 and 4, not {self.style_scale!r}.")
-        need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**63,
-             "seed must be a non-negative integer.")
+        need(
+            isinstance(self.style_scale, (int, float)) and 0.1 <= self.style_scale <= 4,
+            f"style scale must be between 0.1 and 4, not {self.style_scale!r}.",
+        )
+        need(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**63,
+            "seed must be a non-negative integer.",
+        )
         need(self.lr is None or (isinstance(self.lr, (int, float)) and 0 < self.lr <= 1), "lr must be in (0, 1].")
         need(isinstance(self.preview_every, int) and self.preview_every >= 0, "preview_every must be >= 0.")
         if self.style_blend is not None:
-            need(all(isinstance(b, (int, float)) and math.isfinite(b) and b >= 0 for b in self.style_blend)
-                 and sum(self.style_blend) > 0, "style blend weights must be non-negative and not all zero.")
+            need(
+                all(isinstance(b, (int, float)) and math.isfinite(b) and b >= 0 for b in self.style_blend)
+                and sum(self.style_blend) > 0,
+                "style blend weights must be non-negative and not all zero.",
+            )
         if self.style_layer_weights is not None and self.style_layers is not None:
-            need(len(self.style_layer_weights) == len(self.style_layers),
-                 "give one style layer weight per style layer.")
+            need(
+                len(self.style_layer_weights) == len(self.style_layers), "give one style layer weight per style layer."
+            )
         spec = get_spec(self.loss_net)
         for layer in (self.content_layers or ()) + (self.style_layers or ()):
             spec.index(layer)
         if self.loss_net_weights is not None:
-            need(Path(self.loss_net_weights).expanduser().is_file(),
-                 f"loss network weights file not found: {self.loss_net_weights}")
+            need(
+                Path(self.loss_net_weights).expanduser().is_file(),
+                f"loss network weights file not found: {self.loss_net_weights}",
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -181,14 +197,31 @@ class _Reporter:
         if final or (self.preview_every and self.done % self.preview_every == 0):
             image = tensor_to_pil(x.detach().clamp(0, 1))
         h, w = x.shape[-2:]
-        self.callback(Progress(step=self.done, total=self.total, losses=losses,
-                               elapsed=time.perf_counter() - self.start, size=(w, h), scale=scale,
-                               scales=self.scales, image=image))
+        self.callback(
+            Progress(
+                step=self.done,
+                total=self.total,
+                losses=losses,
+                elapsed=time.perf_counter() - self.start,
+                size=(w, h),
+                scale=scale,
+                scales=self.scales,
+                image=image,
+            )
+        )
 
 
-def _optimise(x: torch.Tensor, crit: PerceptualLoss, targets: dict, opts: GatysOptions, steps: int,
-              reporter: _Reporter, scale: int, cancel: threading.Event | None, profile: DeviceProfile
-              ) -> torch.Tensor:
+def _optimise(
+    x: torch.Tensor,
+    crit: PerceptualLoss,
+    targets: dict,
+    opts: GatysOptions,
+    steps: int,
+    reporter: _Reporter,
+    scale: int,
+    cancel: threading.Event | None,
+    profile: DeviceProfile,
+) -> torch.Tensor:
     # The optimised pixels stay contiguous whatever the profile: torch's L-BFGS flattens them with .view(-1),
     # which a channels_last tensor refuses. The loss network sees a channels_last copy (autograd carries it back).
     x = x.detach().contiguous().requires_grad_(True)
@@ -215,8 +248,16 @@ def _optimise(x: torch.Tensor, crit: PerceptualLoss, targets: dict, opts: GatysO
         return x.detach()
 
     # One L-BFGS call for all iterations: calling step() per iteration would re-evaluate the objective each time.
-    optim = torch.optim.LBFGS([x], lr=1.0, max_iter=steps, max_eval=int(steps * 1.25) + 5, history_size=50,
-                              tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+    optim = torch.optim.LBFGS(
+        [x],
+        lr=1.0,
+        max_iter=steps,
+        max_eval=int(steps * 1.25) + 5,
+        history_size=50,
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+        line_search_fn="strong_wolfe",
+    )
     param_state = optim.state[x]
 
     def closure() -> torch.Tensor:
@@ -252,15 +293,28 @@ def run_gatys(
     device = resolve_device((options or GatysOptions()).device)
     opts = (options or GatysOptions()).resolved(device)
     if opts.style_blend is not None and len(opts.style_blend) != len(styles):
-        raise OptionsError(f"give one blend weight per style image: got {len(opts.style_blend)} weight(s) for "
-                           f"{len(styles)} image(s).")
+        raise OptionsError(
+            f"give one blend weight per style image: got {len(opts.style_blend)} weight(s) for {len(styles)} image(s)."
+        )
     if opts.init == "image" and init_image is None:
         raise OptionsError("init='image' needs an init image.")
     profile = make_profile(device, opts.precision, opts.memory_format)
-    net = load_loss_net(opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
-                        layers=opts.content_layers + opts.style_layers)
-    crit = PerceptualLoss(net, opts.content_layers, opts.style_layers, opts.style_layer_weights,
-                          opts.content_weight, opts.style_weight, opts.tv_weight)
+    net = load_loss_net(
+        opts.loss_net,
+        opts.loss_net_weights,
+        device=device,
+        pooling=opts.pooling,
+        layers=opts.content_layers + opts.style_layers,
+    )
+    crit = PerceptualLoss(
+        net,
+        opts.content_layers,
+        opts.style_layers,
+        opts.style_layer_weights,
+        opts.content_weight,
+        opts.style_weight,
+        opts.tv_weight,
+    )
     fmt = profile.memory_format
     net.to(memory_format=fmt)
     content_full = resize_long_side(content.convert("RGB"), opts.size)
@@ -276,8 +330,15 @@ def run_gatys(
             c = pil_to_tensor(resize_long_side(work_content, side)).to(device, memory_format=fmt)
             style_side = max(16, round(side * opts.style_scale))
             with profile.autocast():
-                crit.set_style([pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0])
-                                .to(device, memory_format=fmt) for s in work_styles], opts.style_blend)
+                crit.set_style(
+                    [
+                        pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0]).to(
+                            device, memory_format=fmt
+                        )
+                        for s in work_styles
+                    ],
+                    opts.style_blend,
+                )
                 targets = crit.content_targets(c)
             if x is None:
                 x = _init_image(opts.init, c, init_image, opts.seed)
@@ -285,8 +346,10 @@ def run_gatys(
                 x = F.interpolate(x, size=c.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
             x = _optimise(x, crit, targets, opts, steps, reporter, scale, cancel, profile)
     except torch.OutOfMemoryError as e:
-        raise DeviceOutOfMemory(f"The {device.type.upper()} ran out of memory at {opts.size} px: try a smaller "
-                                f"size (e.g. --size {max(64, opts.size // 2)}) or fewer style images.") from e
+        raise DeviceOutOfMemory(
+            f"The {device.type.upper()} ran out of memory at {opts.size} px: try a smaller "
+            f"size (e.g. --size {max(64, opts.size // 2)}) or fewer style images."
+        ) from e
     result = tensor_to_pil(x.clamp(0, 1)).crop(box)
     if opts.preserve_colors:
         result = preserve_colors(result, content_full)

@@ -152,8 +152,7 @@ def _read_stream(stream: BinaryIO, limit: int) -> bytes:
             raise ImageError("the uploaded file gave no data (non-blocking stream); pass the bytes instead")
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise ImageError(
-                f"the file object returned {type(chunk).__name__}, not bytes; "
-                "open images in binary mode ('rb')"
+                f"the file object returned {type(chunk).__name__}, not bytes; open images in binary mode ('rb')"
             )
         if not chunk:
             return b"".join(chunks)
@@ -355,10 +354,9 @@ def save_image(
     else:
         fmt = _SAVE_FORMATS.get(path.suffix.lower().lstrip("."))
         if fmt is None:
-            raise OptionsError(
-                f"cannot tell the image format from {path.name!r}; use a .png, .jpg or .webp file name"
-            )
+            raise OptionsError(f"cannot tell the image format from {path.name!r}; use a .png, .jpg or .webp file name")
     _check_encodable(img, fmt, quality)
+
     def write(tmp: Path) -> None:
         with open(tmp, "xb") as fh:
             _encode(img, fh, fmt, quality)
@@ -383,8 +381,9 @@ def output_format(dest: str | os.PathLike, format: str | None = None, quality: i
         raise OptionsError(f"{text!r} is a folder; give a file name such as {Path(text) / 'out.png'}")
     fmt = _normalise_format(format) if format else _SAVE_FORMATS.get(Path(os.fspath(dest)).suffix.lower().lstrip("."))
     if fmt is None:
-        raise OptionsError(f"cannot tell the image format from {Path(os.fspath(dest)).name!r}; "
-                           "use a .png, .jpg or .webp file name")
+        raise OptionsError(
+            f"cannot tell the image format from {Path(os.fspath(dest)).name!r}; use a .png, .jpg or .webp file name"
+        )
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise OptionsError(f"quality must be a whole number from 1 to 100, got {quality!r}")
     return fmt

@@ -54,8 +54,9 @@ def objective(
     return {"total": float(total), **{k: float(v) for k, v in terms.items()}}
 
 
-def self_similarity(features: torch.Tensor, grid: int = STRUCTURE_GRID, temperature: float = STRUCTURE_TEMPERATURE
-                    ) -> torch.Tensor:
+def self_similarity(
+    features: torch.Tensor, grid: int = STRUCTURE_GRID, temperature: float = STRUCTURE_TEMPERATURE
+) -> torch.Tensor:
     """Row-wise softmax of the cosine self-similarity of (1, C, H, W) features pooled to grid x grid positions:
     (grid^2, grid^2) log-probabilities; row i says which positions look like position i."""
     f = F.adaptive_avg_pool2d(features.float(), grid).flatten(2)[0].T  # (grid^2, C)
@@ -99,5 +100,9 @@ def fast_style_scores(
     big = stylize(photo, style=style, size=structure_size)
     small = resize_long_side(photo, objective_size)
     terms = objective(stylize(small, style=style), small, painting, weights=weights)
-    return {"structure": structure(big, photo, weights=weights), "style": terms["style"],
-            "content": terms["content"], "photo_style": objective(small, small, painting, weights=weights)["style"]}
+    return {
+        "structure": structure(big, photo, weights=weights),
+        "style": terms["style"],
+        "content": terms["content"],
+        "photo_style": objective(small, small, painting, weights=weights)["style"],
+    }

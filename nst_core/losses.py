@@ -39,8 +39,9 @@ def layer_style_loss(generated: torch.Tensor, target_gram: torch.Tensor) -> torc
     return diff.pow(2).flatten(1).sum(1).div((2.0 * h * w * c) ** 2).mean()
 
 
-def style_loss(generated: Sequence[torch.Tensor], target_grams: Sequence[torch.Tensor],
-               weights: Sequence[float]) -> torch.Tensor:
+def style_loss(
+    generated: Sequence[torch.Tensor], target_grams: Sequence[torch.Tensor], weights: Sequence[float]
+) -> torch.Tensor:
     """J_style = sum_i w_i/(2*nH*nW*nC)^2 * ||G_S - G_G||^2 over the style layers."""
     return sum(w * layer_style_loss(g, t) for g, t, w in zip(generated, target_grams, weights, strict=True))
 
@@ -52,8 +53,9 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
-def total_loss(j_content: torch.Tensor, j_style: torch.Tensor, j_tv: torch.Tensor,
-               alpha: float, beta: float, tv: float) -> torch.Tensor:
+def total_loss(
+    j_content: torch.Tensor, j_style: torch.Tensor, j_tv: torch.Tensor, alpha: float, beta: float, tv: float
+) -> torch.Tensor:
     """J = alpha*J_content + beta*J_style + tv*J_tv."""
     return alpha * j_content + beta * j_style + tv * j_tv
 
@@ -124,14 +126,16 @@ class PerceptualLoss(nn.Module):
         feats = self._features(images, self.content_layers)
         return {n: feats[n].detach() for n in self.content_layers}
 
-    def forward(self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor]
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         feats = self._features(generated, self.layers)
         with torch.autocast(generated.device.type, enabled=False):  # the sums below stay float32
             return self._terms(generated.float(), feats, content_targets)
 
-    def _terms(self, generated: torch.Tensor, feats: Mapping[str, torch.Tensor],
-               content_targets: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _terms(
+        self, generated: torch.Tensor, feats: Mapping[str, torch.Tensor], content_targets: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         zero = generated.new_zeros(())
         j_content = zero
         for name in self.content_layers:
@@ -142,8 +146,9 @@ class PerceptualLoss(nn.Module):
         j_style = zero
         for name, w in zip(self.style_layers, self.style_layer_weights, strict=True):
             g = normalized_gram(feats[name])
-            j_style = j_style + w * ((g - self.style_targets[name]).pow(2).flatten(1).mean(1).mean()
-                                     / self.style_scales[name])
+            j_style = j_style + w * (
+                (g - self.style_targets[name]).pow(2).flatten(1).mean(1).mean() / self.style_scales[name]
+            )
         j_tv = tv_loss(generated)
         total = total_loss(j_content, j_style, j_tv, self.content_weight, self.style_weight, self.tv_weight)
         return total, {"content": j_content, "style": j_style, "tv": j_tv}

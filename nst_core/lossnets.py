@@ -94,8 +94,21 @@ def _vgg_layer_names(features: nn.Sequential) -> dict[str, int]:
 def _squeezenet_layer_names() -> dict[str, int]:
     # torchvision squeezenet1_1.features: 0 conv1, 1 relu, 2 pool, 3 fire2, 4 fire3, 5 pool, 6 fire4, 7 fire5,
     # 8 pool, 9 fire6, 10 fire7, 11 fire8, 12 fire9
-    return {"conv1": 0, "relu1": 1, "pool1": 2, "fire2": 3, "fire3": 4, "pool2": 5, "fire4": 6, "fire5": 7,
-            "pool3": 8, "fire6": 9, "fire7": 10, "fire8": 11, "fire9": 12}
+    return {
+        "conv1": 0,
+        "relu1": 1,
+        "pool1": 2,
+        "fire2": 3,
+        "fire3": 4,
+        "pool2": 5,
+        "fire4": 6,
+        "fire5": 7,
+        "pool3": 8,
+        "fire6": 9,
+        "fire7": 10,
+        "fire8": 11,
+        "fire9": 12,
+    }
 
 
 def _vgg19() -> nn.Sequential:
@@ -113,46 +126,52 @@ def _squeezenet() -> nn.Sequential:
 
 _PAPER_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
-register(LossNetSpec(
-    name="vgg19",
-    build_features=_vgg19,
-    layers=_vgg_layer_names(_vgg19()),
-    content_layers=("relu4_2",),
-    style_layers=_PAPER_STYLE,
-    style_layer_weights=(0.2, 0.2, 0.2, 0.2, 0.2),
-    env_var="NST_VGG19_WEIGHTS",
-    hub_filename="vgg19-dcbb9e9d.pth",
-    torchvision_weights=lambda: models.VGG19_Weights.IMAGENET1K_V1,
-    description="VGG-19 (Gatys et al. 2015): the paper's network, best quality.",
-    default_weights={"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 1e2},
-))
-register(LossNetSpec(
-    name="vgg16",
-    build_features=_vgg16,
-    layers=_vgg_layer_names(_vgg16()),
-    content_layers=("relu2_2",),
-    style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
-    style_layer_weights=(0.25, 0.25, 0.25, 0.25),
-    env_var="NST_VGG16_WEIGHTS",
-    hub_filename="vgg16-397923af.pth",
-    torchvision_weights=lambda: models.VGG16_Weights.IMAGENET1K_V1,
-    description="VGG-16 (Johnson et al. 2016's loss network).",
-    default_weights={"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 1e2},
-))
-register(LossNetSpec(
-    name="squeezenet",
-    build_features=_squeezenet,
-    layers=_squeezenet_layer_names(),
-    # Chosen by measurement (bench/RESULTS.md): the CS231n layer choice scored best under the VGG-19 judge.
-    content_layers=("fire2",),
-    style_layers=("relu1", "fire3", "fire4", "fire5"),
-    style_layer_weights=(0.25, 0.25, 0.25, 0.25),
-    env_var="NST_SQUEEZENET_WEIGHTS",
-    hub_filename="squeezenet1_1-b8a52dc0.pth",
-    torchvision_weights=lambda: models.SqueezeNet1_1_Weights.IMAGENET1K_V1,
-    description="SqueezeNet 1.1: ~50x cheaper than VGG-19, style transfer in seconds on a CPU.",
-    default_weights={"content_weight": 1.0, "style_weight": 100.0, "tv_weight": 1e2},
-))
+register(
+    LossNetSpec(
+        name="vgg19",
+        build_features=_vgg19,
+        layers=_vgg_layer_names(_vgg19()),
+        content_layers=("relu4_2",),
+        style_layers=_PAPER_STYLE,
+        style_layer_weights=(0.2, 0.2, 0.2, 0.2, 0.2),
+        env_var="NST_VGG19_WEIGHTS",
+        hub_filename="vgg19-dcbb9e9d.pth",
+        torchvision_weights=lambda: models.VGG19_Weights.IMAGENET1K_V1,
+        description="VGG-19 (Gatys et al. 2015): the paper's network, best quality.",
+        default_weights={"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 1e2},
+    )
+)
+register(
+    LossNetSpec(
+        name="vgg16",
+        build_features=_vgg16,
+        layers=_vgg_layer_names(_vgg16()),
+        content_layers=("relu2_2",),
+        style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        style_layer_weights=(0.25, 0.25, 0.25, 0.25),
+        env_var="NST_VGG16_WEIGHTS",
+        hub_filename="vgg16-397923af.pth",
+        torchvision_weights=lambda: models.VGG16_Weights.IMAGENET1K_V1,
+        description="VGG-16 (Johnson et al. 2016's loss network).",
+        default_weights={"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 1e2},
+    )
+)
+register(
+    LossNetSpec(
+        name="squeezenet",
+        build_features=_squeezenet,
+        layers=_squeezenet_layer_names(),
+        # Chosen by measurement (bench/RESULTS.md): the CS231n layer choice scored best under the VGG-19 judge.
+        content_layers=("fire2",),
+        style_layers=("relu1", "fire3", "fire4", "fire5"),
+        style_layer_weights=(0.25, 0.25, 0.25, 0.25),
+        env_var="NST_SQUEEZENET_WEIGHTS",
+        hub_filename="squeezenet1_1-b8a52dc0.pth",
+        torchvision_weights=lambda: models.SqueezeNet1_1_Weights.IMAGENET1K_V1,
+        description="SqueezeNet 1.1: ~50x cheaper than VGG-19, style transfer in seconds on a CPU.",
+        default_weights={"content_weight": 1.0, "style_weight": 100.0, "tv_weight": 1e2},
+    )
+)
 
 
 class FeatureExtractor(nn.Module):
@@ -187,8 +206,9 @@ class FeatureExtractor(nn.Module):
         for name in layers:
             idx = self.spec.index(name)
             if idx >= len(self.features):
-                raise OptionsError(f"Layer {name!r} lies beyond this truncated {self.spec.name}; load it with "
-                                   f"layers=[..., {name!r}].")
+                raise OptionsError(
+                    f"Layer {name!r} lies beyond this truncated {self.spec.name}; load it with layers=[..., {name!r}]."
+                )
             wanted.setdefault(idx, []).append(name)
         out: dict[str, torch.Tensor] = {}
         h = self.normalize(x)
@@ -219,7 +239,7 @@ def _features_state(state: dict[str, torch.Tensor], depth: int) -> dict[str, tor
     """Accept full torchvision dicts (`features.N.*` + classifier) or features-only (`N.*`); keep float32."""
     out = {}
     for key, value in state.items():
-        k = key[len("features."):] if key.startswith("features.") else key
+        k = key[len("features.") :] if key.startswith("features.") else key
         head = k.split(".", 1)[0]
         if not head.isdigit() or not torch.is_tensor(value):
             continue
@@ -258,6 +278,7 @@ def _candidates(spec: LossNetSpec, weights: str | os.PathLike | None, env: str |
             if not p.is_file():
                 raise FileNotFoundError("no such file")
             return _read_state_dict(p), p
+
         return (f"{label}: {p}", load)
 
     if weights is not None:
@@ -270,9 +291,11 @@ def _candidates(spec: LossNetSpec, weights: str | os.PathLike | None, env: str |
         hub = Path(torch.hub.get_dir()) / "checkpoints" / spec.hub_filename
         tried.append(from_path(hub, "torch hub cache"))
     if spec.torchvision_weights is not None:
+
         def download():
             w = spec.torchvision_weights()
             return w.get_state_dict(progress=True, check_hash=True), None
+
         tried.append((f"torchvision download ({spec.torchvision_weights()})", download))
     return tried
 
@@ -281,8 +304,17 @@ _lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(name: str, weights: str | None, device: str, pooling: str, depth: int,
-                 convention: str | None, pretrained: bool, seed: int, env: str | None) -> FeatureExtractor:
+def _load_cached(
+    name: str,
+    weights: str | None,
+    device: str,
+    pooling: str,
+    depth: int,
+    convention: str | None,
+    pretrained: bool,
+    seed: int,
+    env: str | None,
+) -> FeatureExtractor:
     spec = get_spec(name)
     features = spec.build_features()[:depth]
     for i, m in enumerate(features):
@@ -316,16 +348,21 @@ def _load_cached(name: str, weights: str | None, device: str, pooling: str, dept
         missing = [k for k in features.state_dict() if k not in sd]
         if missing:
             if weights is not None or env:
-                raise WeightsError(f"{Path(weights or env).name} does not hold {spec.name} weights (missing "
-                                   f"{', '.join(missing[:3])}...)")
+                raise WeightsError(
+                    f"{Path(weights or env).name} does not hold {spec.name} weights (missing "
+                    f"{', '.join(missing[:3])}...)"
+                )
             errors.append(f"  - {label}: not {spec.name} weights (missing {', '.join(missing[:3])}...)")
             continue
         features.load_state_dict(sd, strict=True)
         conv = convention or (_sidecar_convention(path) if path else None) or "torchvision"
         return FeatureExtractor(spec, features, conv, label).to(device)
-    msg = (f"Could not load {spec.name} weights. Tried, in order:\n" + "\n".join(errors) +
-           f"\nFix: pass a weights file (--loss-net-weights PATH), set ${spec.env_var}, "
-           f"or go online once so torchvision can download them into {torch.hub.get_dir()}.")
+    msg = (
+        f"Could not load {spec.name} weights. Tried, in order:\n"
+        + "\n".join(errors)
+        + f"\nFix: pass a weights file (--loss-net-weights PATH), set ${spec.env_var}, "
+        f"or go online once so torchvision can download them into {torch.hub.get_dir()}."
+    )
     raise WeightsError(msg)
 
 
@@ -350,5 +387,14 @@ def load_loss_net(
     depth = max(spec.index(n) for n in names) + 1
     key_weights = str(Path(weights).expanduser().resolve()) if weights is not None else None
     with _lock:
-        return _load_cached(spec.name, key_weights, str(torch.device(device)), pooling, depth, convention,
-                            pretrained, seed, os.environ.get(spec.env_var) or None)
+        return _load_cached(
+            spec.name,
+            key_weights,
+            str(torch.device(device)),
+            pooling,
+            depth,
+            convention,
+            pretrained,
+            seed,
+            os.environ.get(spec.env_var) or None,
+        )

@@ -36,6 +36,8 @@ def restore_detail(stylised_small: Image.Image, photo: Image.Image, amount: floa
     size = photo.size
     up = np.asarray(stylised_small.resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
     lum = np.asarray(photo.convert("L"), dtype=np.float32)
-    lost = lum - np.asarray(photo.convert("L").resize(stylised_small.size, Image.Resampling.LANCZOS)
-                            .resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
+    lost = lum - np.asarray(
+        photo.convert("L").resize(stylised_small.size, Image.Resampling.LANCZOS).resize(size, Image.Resampling.BICUBIC),
+        dtype=np.float32,
+    )
     return Image.fromarray(np.rint(up + amount * lost[..., None]).clip(0, 255).astype(np.uint8))

@@ -278,8 +278,10 @@ def default_style(styles: list[StyleInfo] | None = None) -> StyleInfo | None:
     scored = [s for s in styles if _score(s, "structure") is not None and _score(s, "style_ratio") is not None]
     if not scored:
         return styles[0] if styles else None
-    return min(scored, key=lambda s: (_score(s, "structure") / STRUCTURE_BAR
-                                      + _score(s, "style_ratio") / STYLE_RATIO_BAR, s.name))
+    return min(
+        scored,
+        key=lambda s: (_score(s, "structure") / STRUCTURE_BAR + _score(s, "style_ratio") / STYLE_RATIO_BAR, s.name),
+    )
 
 
 def _score(info: StyleInfo, key: str) -> float | None:
@@ -343,15 +345,19 @@ def check_name_free(name: str, out_dir: str | os.PathLike) -> None:
     """Refuse to replace an installed style by accident (a bundled one included): `--force` says it is meant."""
     out = Path(out_dir)
     if any((out / (name + suffix)).exists() for suffix in (_WEIGHT_SUFFIX, _META_SUFFIX)):
-        raise OptionsError(f"a style named {name!r} is already installed in {out}; choose another --name, or pass "
-                           "--force to replace it")
+        raise OptionsError(
+            f"a style named {name!r} is already installed in {out}; choose another --name, or pass "
+            "--force to replace it"
+        )
 
 
 def _check_finite(state: Mapping[str, torch.Tensor], what: str) -> None:
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise WeightsError(f"{what} holds values that are not finite numbers (in {bad[0]}): the training that made "
-                           "it diverged, so it would only paint black")
+        raise WeightsError(
+            f"{what} holds values that are not finite numbers (in {bad[0]}): the training that made "
+            "it diverged, so it would only paint black"
+        )
 
 
 # -------------------------------------------------------------------------------------------------- loading

@@ -191,8 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     a("--image-size", type=int, default=256, help="training crop size in px (default 256)")
     a("--crop-scale", type=float, default=0.6, help="smallest crop as a fraction of the short side (0.6)")
     a("--style-size", type=int, help="long side of the style image in px (default 2 x image size)")
-    a("--content-layers", help="comma-separated loss-network layers for the content term (default: the "
-      "network's, relu4_2 for VGG-19); adding a shallower one (relu2_2) keeps more of the photo's structure")
+    a(
+        "--content-layers",
+        help="comma-separated loss-network layers for the content term (default: the "
+        "network's, relu4_2 for VGG-19); adding a shallower one (relu2_2) keeps more of the photo's structure",
+    )
     a("--content-weight", type=float, help="default: the loss network's")
     a("--style-weight", type=float, help=f"default: the loss network's x {FEEDFORWARD_STYLE_FACTOR:g}")
     a("--tv-weight", type=float, help="default: the loss network's")
@@ -201,13 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
     a("--loss-net", default="vgg19", choices=list_loss_nets())
     a("--loss-net-weights", help=f"weights file; '{RANDOM_WEIGHTS}' = random init (tests only)")
     a("--arch", default="auto", choices=[*ARCHS, "auto"], help="TransformerNet size (auto: reference on CUDA)")
-    a("--init-from", help="fine-tune a trained style (registry name or .safetensors file) instead of starting "
-      "from random weights: it already reproduces content, so a new style or style weight needs far fewer steps")
+    a(
+        "--init-from",
+        help="fine-tune a trained style (registry name or .safetensors file) instead of starting "
+        "from random weights: it already reproduces content, so a new style or style weight needs far fewer steps",
+    )
     a("--device", default="auto", help="auto | cpu | cuda | mps (DDP: one GPU per process)")
-    a("--precision", default="auto", choices=PRECISIONS, help="autocast dtype (auto: bf16 on CUDA and on CPUs "
-      "with native bf16, else fp32)")
-    a("--memory-format", default="auto", choices=MEMORY_FORMATS, help="tensor layout (auto: channels_last with "
-      "bf16 or on CUDA)")
+    a(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="autocast dtype (auto: bf16 on CUDA and on CPUs with native bf16, else fp32)",
+    )
+    a(
+        "--memory-format",
+        default="auto",
+        choices=MEMORY_FORMATS,
+        help="tensor layout (auto: channels_last with bf16 or on CUDA)",
+    )
     a("--compile", action="store_true", help="torch.compile the network")
     a("--threads", type=int, help="torch CPU threads (default: torch's; 1 is fastest on an oversubscribed CPU)")
     a("--workers", type=int, help="DataLoader workers (default: 0 on CPU, up to 8 on CUDA)")
@@ -224,8 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     a("--artist", default="")
     a("--title", default="")
     a("--notes", default="", help="free text stored with the style, e.g. how it was trained")
-    a("--preview-image", help=f"photo for the registry preview (default: a held-out photo; '{BUILTIN_PREVIEW}': a "
-      "built-in synthetic scene, so no dataset photo ships with the style)")
+    a(
+        "--preview-image",
+        help=f"photo for the registry preview (default: a held-out photo; '{BUILTIN_PREVIEW}': a "
+        "built-in synthetic scene, so no dataset photo ships with the style)",
+    )
     return p
 
 
@@ -451,6 +468,7 @@ def _preview_content(cfg: TrainConfig) -> Image.Image | None:
 
 def _portable_command(argv: Sequence[str]) -> str:
     """How this run was started, file paths reduced to their names (no local paths in shipped metadata)."""
+
     def name(arg: str) -> str:
         flag, eq, value = arg.rpartition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
         return flag + eq + (Path(value).name if os.sep in value else value)
@@ -726,14 +744,22 @@ def _train(
                 rate = session_images / session_seconds
                 if bar.disable:  # not a terminal (a log file): plain lines instead of a redrawn bar, with an ETA
                     eta = _duration((total_steps - step) * global_batch / rate)
-                    log(f"step {step}/{total_steps} " + " ".join(f"{k} {v:.4g}" for k, v in ema.items())
-                        + f"  {rate:.2f} img/s  eta {eta}")
+                    log(
+                        f"step {step}/{total_steps} "
+                        + " ".join(f"{k} {v:.4g}" for k, v in ema.items())
+                        + f"  {rate:.2f} img/s  eta {eta}"
+                    )
             if step == start_step + ESTIMATE_AFTER and step < total_steps:
                 left = (total_steps - step) * global_batch * session_seconds / session_images
-                log(f"estimated time for the remaining {total_steps - step} steps: {_duration(left)} at "
-                    f"{session_images / session_seconds:.2f} images/s" + (
+                log(
+                    f"estimated time for the remaining {total_steps - step} steps: {_duration(left)} at "
+                    f"{session_images / session_seconds:.2f} images/s"
+                    + (
                         f" (the --max-minutes budget stops it after {cfg.max_minutes:g} min)"
-                        if cfg.max_minutes and left > 60 * cfg.max_minutes else ""))
+                        if cfg.max_minutes and left > 60 * cfg.max_minutes
+                        else ""
+                    )
+                )
             if bar is not None:
                 bar.update(1)
             if master and val is not None and cfg.preview_every and step % cfg.preview_every == 0:
@@ -745,8 +771,7 @@ def _train(
                 checkpoint(step)
                 last_ckpt_time = time.monotonic()
             over_time = cfg.max_minutes is not None and time.monotonic() - session_start > 60 * cfg.max_minutes
-            signalled, over_time, diverged = _all_ranks_agree([stop.requested, over_time, diverged], device,
-                                                              world_size)
+            signalled, over_time, diverged = _all_ranks_agree([stop.requested, over_time, diverged], device, world_size)
             if diverged:
                 if bar is not None:
                     bar.close()
@@ -834,8 +859,11 @@ def _train(
     }
     print(f"\nstyle {cfg.name!r} installed: {weights_path}", file=sys.stderr)
     if not any(_same_dir(out_dir, d) for d in styles.weights_dirs()):
-        print(f"{out_dir} is not searched for styles: to use it, set {styles.WEIGHTS_ENV}={out_dir} "
-              f"(then: python -m nst_core stylize PHOTO --style {cfg.name} -o OUT.png)", file=sys.stderr)
+        print(
+            f"{out_dir} is not searched for styles: to use it, set {styles.WEIGHTS_ENV}={out_dir} "
+            f"(then: python -m nst_core stylize PHOTO --style {cfg.name} -o OUT.png)",
+            file=sys.stderr,
+        )
     print(f"throughput: {ips:.2f} images/s ({_device_label(device, world_size)})", file=sys.stderr)
     if evaluation:
         print(

@@ -45,8 +45,10 @@ def scores(repo_styles, paintings, content_dir, vgg19_path):
     photos = [load_image(content_dir / f"{p}.jpg") for p in PHOTOS]
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(WEIGHTS_ENV, raising=False)
-        return {name: [fast_style_scores(name, photo, paintings[name], weights=vgg19_path) for photo in photos]
-                for name in BUNDLED}
+        return {
+            name: [fast_style_scores(name, photo, paintings[name], weights=vgg19_path) for photo in photos]
+            for name in BUNDLED
+        }
 
 
 def test_at_least_ten_styles_are_bundled_with_their_records():
@@ -78,8 +80,9 @@ def test_each_style_is_closest_to_its_own_painting(repo_styles, paintings, conte
         mp.delenv(WEIGHTS_ENV, raising=False)
         for name in BUNDLED:
             out = nst_core.stylize(photo, style=name)
-            by_painting = {other: objective(out, photo, p, weights=vgg19_path)["style"]
-                           for other, p in paintings.items()}
+            by_painting = {
+                other: objective(out, photo, p, weights=vgg19_path)["style"] for other, p in paintings.items()
+            }
             assert min(by_painting, key=by_painting.get) == name, (name, by_painting)
 
 

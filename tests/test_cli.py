@@ -38,9 +38,26 @@ def test_python_api_stylises_with_a_bundled_style_offline(photo):
 
 def test_cli_fast_stylize_and_styles_listing(tmp_path, photo):
     out = tmp_path / "out.jpg"
-    done = subprocess.run([sys.executable, "-m", "nst_core", "stylize", str(photo), "--style", "great_wave",
-                           "-o", str(out), "--size", "80", "--device", "cpu"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nst_core",
+            "stylize",
+            str(photo),
+            "--style",
+            "great_wave",
+            "-o",
+            str(out),
+            "--size",
+            "80",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (80, 53)
     listing = subprocess.run([sys.executable, "-m", "nst_core", "styles"], capture_output=True, text=True, timeout=120)
@@ -53,12 +70,15 @@ def _run(argv, capsys):
     return code, err
 
 
-@pytest.mark.parametrize("make_input,extra,phrase", [
-    (lambda p: p.write_text("hello, not an image"), [], "not an image"),
-    (lambda p: p.write_bytes(b""), [], "empty"),
-    (lambda p: p.write_bytes(_png_bytes()[:60]), [], "truncated"),
-    (None, [], "not found"),
-])
+@pytest.mark.parametrize(
+    "make_input,extra,phrase",
+    [
+        (lambda p: p.write_text("hello, not an image"), [], "not an image"),
+        (lambda p: p.write_bytes(b""), [], "empty"),
+        (lambda p: p.write_bytes(_png_bytes()[:60]), [], "truncated"),
+        (None, [], "not found"),
+    ],
+)
 def test_bad_content_files(tmp_path, capsys, make_input, extra, phrase):
     src = tmp_path / "input.png"
     if make_input is not None:
@@ -74,15 +94,18 @@ def _png_bytes():
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("args,phrase", [
-    (["--style", "no_such_style"], "unknown style"),
-    (["--style", "starry_night", "--size", "0"], "size"),
-    (["--style", "starry_night", "--strength", "7"], "strength"),
-    (["--style", "starry_night", "--steps", "5"], "unknown option"),
-    (["--style-image", "STYLE", "--steps", "-3"], "steps"),
-    (["--style-image", "STYLE", "--style-weight", "nan"], "style weight"),
-    (["--style-image", "STYLE", "--loss-net-weights", "/nonexistent/w.pth"], "not found"),
-])
+@pytest.mark.parametrize(
+    "args,phrase",
+    [
+        (["--style", "no_such_style"], "unknown style"),
+        (["--style", "starry_night", "--size", "0"], "size"),
+        (["--style", "starry_night", "--strength", "7"], "strength"),
+        (["--style", "starry_night", "--steps", "5"], "unknown option"),
+        (["--style-image", "STYLE", "--steps", "-3"], "steps"),
+        (["--style-image", "STYLE", "--style-weight", "nan"], "style weight"),
+        (["--style-image", "STYLE", "--loss-net-weights", "/nonexistent/w.pth"], "not found"),
+    ],
+)
 def test_absurd_options(tmp_path, capsys, photo, args, phrase):
     args = [str(photo) if a == "STYLE" else a for a in args]
     code, err = _run(["stylize", str(photo), "-o", str(tmp_path / "o.png"), *args], capsys)

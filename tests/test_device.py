@@ -72,8 +72,10 @@ def test_cpu_flag_detection_reads_proc_cpuinfo():
 
 @pytest.fixture(scope="module")
 def pair(content_dir, styles_dir):
-    return (resize_long_side(load_image(content_dir / "tubingen.jpg"), 64),
-            resize_long_side(load_image(styles_dir / "starry_night.jpg"), 64))
+    return (
+        resize_long_side(load_image(content_dir / "tubingen.jpg"), 64),
+        resize_long_side(load_image(styles_dir / "starry_night.jpg"), 64),
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -81,8 +83,17 @@ def pair(content_dir, styles_dir):
 def test_gatys_runs_in_every_cpu_profile(vgg19_path, pair, optimizer, precision, memory_format):
     """channels_last + L-BFGS crashed ("view size is not compatible") before the pixels were kept contiguous."""
     content, style = pair
-    opts = GatysOptions(size=64, steps=6, device=DEVICE, optimizer=optimizer, precision=precision, lr=0.05,
-                        memory_format=memory_format, loss_net_weights=str(vgg19_path), preview_every=0)
+    opts = GatysOptions(
+        size=64,
+        steps=6,
+        device=DEVICE,
+        optimizer=optimizer,
+        precision=precision,
+        lr=0.05,
+        memory_format=memory_format,
+        loss_net_weights=str(vgg19_path),
+        preview_every=0,
+    )
     seen = []
     out = run_gatys(content, [style], opts, callback=lambda p: seen.append(p.losses["total"]))
     assert out.size == content.size and len(seen) == 6
@@ -95,8 +106,15 @@ def test_gatys_bf16_stays_close_to_fp32(vgg19_path, pair):
     finals = {}
     for precision in ("fp32", "bf16"):
         seen = []
-        opts = GatysOptions(size=64, steps=20, device=DEVICE, precision=precision, loss_net_weights=str(vgg19_path),
-                            preview_every=0, multiscale=False)
+        opts = GatysOptions(
+            size=64,
+            steps=20,
+            device=DEVICE,
+            precision=precision,
+            loss_net_weights=str(vgg19_path),
+            preview_every=0,
+            multiscale=False,
+        )
         run_gatys(content, [style], opts, callback=lambda p, s=seen: s.append(p.losses["total"]))
         finals[precision] = seen[-1]
     assert abs(finals["bf16"] - finals["fp32"]) <= 0.03 * finals["fp32"], finals
@@ -104,24 +122,50 @@ def test_gatys_bf16_stays_close_to_fp32(vgg19_path, pair):
 
 def test_cli_takes_precision_and_memory_format(tmp_path, vgg19_path, content_dir, styles_dir):
     out = tmp_path / "o.png"
-    cmd = [sys.executable, "-m", "nst_core", "stylize", str(content_dir / "tubingen.jpg"), "--style-image",
-           str(styles_dir / "starry_night.jpg"), "-o", str(out), "--size", "48", "--steps", "3", "--device", "cpu",
-           "--vgg-weights", str(vgg19_path), "--quiet", "--precision", "bf16", "--memory-format", "channels_last"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nst_core",
+        "stylize",
+        str(content_dir / "tubingen.jpg"),
+        "--style-image",
+        str(styles_dir / "starry_night.jpg"),
+        "-o",
+        str(out),
+        "--size",
+        "48",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "--vgg-weights",
+        str(vgg19_path),
+        "--quiet",
+        "--precision",
+        "bf16",
+        "--memory-format",
+        "channels_last",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert max(load_image(out).size) == 48
     bad = subprocess.run([*cmd[:-4], "--precision", "fp16"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: fp16 is for GPUs; on a CPU use "
-                                                                         "precision bf16 or fp32"], bad.stderr
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: fp16 is for GPUs; on a CPU use precision bf16 or fp32"
+    ], bad.stderr
 
 
 @pytest.mark.parametrize(("precision", "memory_format"), CPU_COMBINATIONS)
 def test_fast_style_runs_in_every_cpu_profile(precision, memory_format):
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (70, 90, 3), dtype=np.uint8))
-    ref = np.asarray(nst_core.stylize(img, style="starry_night", precision="fp32", memory_format="contiguous",
-                                      device=DEVICE), dtype=np.float32)
-    out = np.asarray(nst_core.stylize(img, style="starry_night", precision=precision, memory_format=memory_format,
-                                      device=DEVICE), dtype=np.float32)
+    ref = np.asarray(
+        nst_core.stylize(img, style="starry_night", precision="fp32", memory_format="contiguous", device=DEVICE),
+        dtype=np.float32,
+    )
+    out = np.asarray(
+        nst_core.stylize(img, style="starry_night", precision=precision, memory_format=memory_format, device=DEVICE),
+        dtype=np.float32,
+    )
     assert out.shape == ref.shape
     assert np.abs(out - ref).mean() < (1e-3 if precision == "fp32" and DEVICE == "cpu" else 6.0)
 
@@ -136,10 +180,20 @@ def test_fast_tiled_in_bf16_channels_last_matches_untiled():
 
 def test_gpu_check_runs_quick_on_cpu(tmp_path, vgg19_path):
     """The one-shot GPU script, at tiny sizes on the CPU: every step runs and the JSON says what it measured."""
-    cmd = [sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(tmp_path),
-           "--vgg-weights", str(vgg19_path)]
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "bench/gpu_check.py",
+        "--device",
+        "cpu",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--vgg-weights",
+        str(vgg19_path),
+    ]
+    done = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     assert result["quick"] and result["device"] and result["profile"]

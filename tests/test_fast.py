@@ -268,8 +268,9 @@ def test_larger_strokes_come_from_a_smaller_working_copy_with_the_photos_detail(
     assert np.abs(big - _arr(restore_detail(half, img))).max() <= 1.0  # exactly that recipe
     upscaled = _arr(half.resize((240, 160), Image.Resampling.BICUBIC))
     gray = _arr(img.convert("L"))
-    photo_detail = gray - _arr(img.convert("L").resize((120, 80), Image.Resampling.LANCZOS)
-                               .resize((240, 160), Image.Resampling.BICUBIC))
+    photo_detail = gray - _arr(
+        img.convert("L").resize((120, 80), Image.Resampling.LANCZOS).resize((240, 160), Image.Resampling.BICUBIC)
+    )
     added = (big - upscaled).mean(axis=2)
     assert np.corrcoef(added.ravel(), photo_detail.ravel())[0, 1] > 0.9  # what was added is the photo's detail
     assert np.abs(big - _arr(run_fast(img, FastOptions(style, stroke_scale=1, precision="fp32")))).mean() > 2

@@ -42,9 +42,26 @@ def _judge(vgg19_path, image, content, style):
 
 def test_cli_256px_is_stylised_and_keeps_content(tmp_path, vgg19_path, content_dir, styles_dir):
     out = tmp_path / "tubingen_starry.png"
-    cmd = [sys.executable, "-m", "nst_core", "stylize", str(content_dir / "tubingen.jpg"), "--style-image",
-           str(styles_dir / "starry_night.jpg"), "-o", str(out), "--size", "256", "--steps", "60",
-           "--device", "cpu", "--vgg-weights", str(vgg19_path), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nst_core",
+        "stylize",
+        str(content_dir / "tubingen.jpg"),
+        "--style-image",
+        str(styles_dir / "starry_night.jpg"),
+        "-o",
+        str(out),
+        "--size",
+        "256",
+        "--steps",
+        "60",
+        "--device",
+        "cpu",
+        "--vgg-weights",
+        str(vgg19_path),
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     result = load_image(out)
@@ -121,24 +138,34 @@ def test_multiscale_plan():
 
 def test_multiscale_run_reaches_full_size(vgg19_path, pair):
     seen = []
-    out = run_gatys(pair[0], [pair[1]], _opts(vgg19_path, size=192 * 2, steps=2, multiscale=True),
-                    callback=seen.append)
+    out = run_gatys(pair[0], [pair[1]], _opts(vgg19_path, size=192 * 2, steps=2, multiscale=True), callback=seen.append)
     assert max(out.size) == 384
     assert seen[-1].scales == 2 and {p.scale for p in seen} == {1, 2}
     assert [p.size[0] for p in seen] == [192, 192, 384]
     assert seen[-1].step == seen[-1].total
 
 
-@pytest.mark.parametrize("kw,phrase", [
-    ({"size": 0}, "size"), ({"size": 100000}, "size"), ({"steps": -1}, "steps"), ({"optimizer": "sgd"}, "optimizer"),
-    ({"init": "magic"}, "init"), ({"style_weight": float("nan")}, "style weight"), ({"style_scale": 50}, "style scale"),
-    ({"content_layers": ("relu9_9",)}, "no layer"), ({"loss_net": "alexnet"}, "loss network"),
-    ({"loss_net_weights": "/nonexistent.pth"}, "not found"), ({"device": "tpu"}, "device"),
-])
+@pytest.mark.parametrize(
+    "kw,phrase",
+    [
+        ({"size": 0}, "size"),
+        ({"size": 100000}, "size"),
+        ({"steps": -1}, "steps"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"init": "magic"}, "init"),
+        ({"style_weight": float("nan")}, "style weight"),
+        ({"style_scale": 50}, "style scale"),
+        ({"content_layers": ("relu9_9",)}, "no layer"),
+        ({"loss_net": "alexnet"}, "loss network"),
+        ({"loss_net_weights": "/nonexistent.pth"}, "not found"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
 def test_absurd_options_are_refused(kw, phrase):
     with pytest.raises(OptionsError, match=phrase):
         GatysOptions(**kw).resolved(torch.device("cpu")) if "device" not in kw else nst_core.stylize(
-            Image.new("RGB", (8, 8)), style_images=[Image.new("RGB", (8, 8))], **kw)
+            Image.new("RGB", (8, 8)), style_images=[Image.new("RGB", (8, 8))], **kw
+        )
 
 
 def test_api_rejects_unknown_and_mismatched_options():

@@ -38,13 +38,30 @@ def test_fast_styles_take_tiny_and_thin_images(tmp_path, capsys, w, h, size, exp
     assert Image.open(out).size == expect
 
 
-@pytest.mark.parametrize(("w", "h", "size", "expect"), [(2000, 8, 96, (96, 1)), (8, 2000, 96, (1, 96)),
-                                                        (400, 300, 16, (16, 12))])
-def test_gatys_takes_thin_images_and_its_documented_minimum_size(tmp_path, capsys, vgg19_path, styles_dir, w, h,
-                                                                 size, expect):
+@pytest.mark.parametrize(
+    ("w", "h", "size", "expect"), [(2000, 8, 96, (96, 1)), (8, 2000, 96, (1, 96)), (400, 300, 16, (16, 12))]
+)
+def test_gatys_takes_thin_images_and_its_documented_minimum_size(
+    tmp_path, capsys, vgg19_path, styles_dir, w, h, size, expect
+):
     src, out = _img(tmp_path / "in.png", w, h), tmp_path / "out.png"
-    code = cli(["stylize", str(src), "--style-image", str(styles_dir / "udnie.jpg"), "--steps", "2", "--size",
-                str(size), "--vgg-weights", str(vgg19_path), "-o", str(out), "-q"])
+    code = cli(
+        [
+            "stylize",
+            str(src),
+            "--style-image",
+            str(styles_dir / "udnie.jpg"),
+            "--steps",
+            "2",
+            "--size",
+            str(size),
+            "--vgg-weights",
+            str(vgg19_path),
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert Image.open(out).size == expect
 
@@ -66,11 +83,36 @@ def data(tmp_path):
 
 def _train_args(data, tmp_path, *extra, steps=2, name="tiny"):
     ds, style = data
-    return ["--style-image", str(style), "--dataset", str(ds), "--name", name,
-            *(["--steps", str(steps)] if steps else []), "--batch-size", "2", "--image-size", "32",
-            "--loss-net", "squeezenet", "--loss-net-weights", "random",
-            "--device", "cpu", "--out", str(tmp_path / "weights"), "--run-dir", str(tmp_path / "run"),
-            "--val-count", "2", "--preview-image", "builtin", "--log-every", "1", *extra]
+    return [
+        "--style-image",
+        str(style),
+        "--dataset",
+        str(ds),
+        "--name",
+        name,
+        *(["--steps", str(steps)] if steps else []),
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--loss-net",
+        "squeezenet",
+        "--loss-net-weights",
+        "random",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "weights"),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--val-count",
+        "2",
+        "--preview-image",
+        "builtin",
+        "--log-every",
+        "1",
+        *extra,
+    ]
 
 
 def _train(args, capsys):
@@ -162,12 +204,22 @@ def test_5_a_style_with_non_finite_weights_is_refused_not_painted_black(tmp_path
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--epochs", "inf"), ("--epochs", "1e30"), ("--steps", "1e30"),
-                                             ("--batch-size", "100000"), ("--image-size", "99999"),
-                                             ("--checkpoint-minutes", "nan"), ("--seed", "-1")])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--epochs", "inf"),
+        ("--epochs", "1e30"),
+        ("--steps", "1e30"),
+        ("--batch-size", "100000"),
+        ("--image-size", "99999"),
+        ("--checkpoint-minutes", "nan"),
+        ("--seed", "-1"),
+    ],
+)
 def test_6_every_number_is_bounded(data, tmp_path, capsys, flag, value):
-    code, err = _train([*_train_args(data, tmp_path, steps=None if flag in ("--epochs", "--steps") else 2), flag,
-                        value], capsys)
+    code, err = _train(
+        [*_train_args(data, tmp_path, steps=None if flag in ("--epochs", "--steps") else 2), flag, value], capsys
+    )
     assert code == 2
     _one_error_line(err, flag)
 
@@ -222,7 +274,7 @@ class _Evil:
 # ------------------------------------------------------------------------------------------- 9. smaller ones
 def test_9_missing_preview_image_fails_before_training(data, tmp_path, capsys):
     args = [a for a in _train_args(data, tmp_path) if a != "builtin"]
-    args[args.index("--preview-image") + 1:args.index("--preview-image") + 1] = [str(tmp_path / "missing.jpg")]
+    args[args.index("--preview-image") + 1 : args.index("--preview-image") + 1] = [str(tmp_path / "missing.jpg")]
     code, err = _train(args, capsys)
     assert code == 2 and not (tmp_path / "run" / "checkpoint.pt").exists()
     _one_error_line(err, "--preview-image")
@@ -279,9 +331,11 @@ def test_9_sighup_checkpoints_like_ctrl_c(data, tmp_path):
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "nst_core.train",
-                             *_train_args(data, tmp_path, "--checkpoint-every", "0", steps=100000)],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nst_core.train", *_train_args(data, tmp_path, "--checkpoint-every", "0", steps=100000)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and "step " not in proc.stderr.readline():
         pass

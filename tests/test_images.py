@@ -339,9 +339,7 @@ def test_resize_rejects_bad_sizes(bad):
 
 
 # -------------------------------------------------------------------------------------------------- save
-@pytest.mark.parametrize(
-    ("name", "fmt"), [("o.png", "PNG"), ("o.jpg", "JPEG"), ("o.JPEG", "JPEG"), ("o.webp", "WEBP")]
-)
+@pytest.mark.parametrize(("name", "fmt"), [("o.png", "PNG"), ("o.jpg", "JPEG"), ("o.JPEG", "JPEG"), ("o.webp", "WEBP")])
 def test_save_infers_format_from_suffix_and_creates_folders(tmp_path, name, fmt):
     dest = tmp_path / "new" / "dir" / name
     save_image(_two_tone(), dest)
@@ -460,13 +458,15 @@ def test_first_calls_in_a_fresh_process_agree_and_never_open_postscript(attempt,
     import sys
 
     arr = np.random.default_rng(attempt).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    data = [_encode(Image.fromarray(arr), "JPEG"), _encode(Image.new("1", (8, 8)), "XBM"),
-            _encode(Image.new("RGB", (4, 4)), "EPS")]
+    data = [
+        _encode(Image.fromarray(arr), "JPEG"),
+        _encode(Image.new("1", (8, 8)), "XBM"),
+        _encode(Image.new("RGB", (4, 4)), "EPS"),
+    ]
     paths = [tmp_path / name for name in ("a.jpg", "b.xbm", "c.eps")]
     for path, d in zip(paths, data, strict=True):
         path.write_bytes(d)
-    done = subprocess.run([sys.executable, "-c", _FRESH, *map(str, paths)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", _FRESH, *map(str, paths)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
     assert lines["jpeg"] == "['(640, 480)']", lines

@@ -13,8 +13,9 @@ def _rand(*shape, seed=0):
 def test_content_loss_matches_formula():
     a_c, a_g = _rand(1, 3, 2, 4, seed=1), _rand(1, 3, 2, 4, seed=2)
     n_h, n_w, n_c = 2, 4, 3
-    expected = sum((a_c[0, c, y, x] - a_g[0, c, y, x]) ** 2
-                   for c in range(n_c) for y in range(n_h) for x in range(n_w)) / (n_h * n_w * n_c)
+    expected = sum(
+        (a_c[0, c, y, x] - a_g[0, c, y, x]) ** 2 for c in range(n_c) for y in range(n_h) for x in range(n_w)
+    ) / (n_h * n_w * n_c)
     assert content_loss(a_g, a_c).item() == pytest.approx(expected.item(), rel=1e-12)
 
 

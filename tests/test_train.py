@@ -215,8 +215,20 @@ def test_init_from_fine_tunes_a_trained_style(tiny, tmp_path, monkeypatch):
     trained = tmp_path / "a" / "weights" / "tiny.safetensors"
     _, start = styles.read_style_weights(trained)
     # a vanishing learning rate: the tuned net must be the one it started from, not a fresh random init
-    _run(_args(tiny, tmp_path / "b", "--init-from", str(trained), "--lr", "1e-12", "--preview-image", "builtin",
-               name="tuned", steps=1))
+    _run(
+        _args(
+            tiny,
+            tmp_path / "b",
+            "--init-from",
+            str(trained),
+            "--lr",
+            "1e-12",
+            "--preview-image",
+            "builtin",
+            name="tuned",
+            steps=1,
+        )
+    )
     _, tuned = styles.read_style_weights(tmp_path / "b" / "weights" / "tuned.safetensors")
     assert tuned.keys() == start.keys()
     for k in start:

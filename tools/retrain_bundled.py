@@ -25,12 +25,43 @@ RECIPE = ("content_layers", "content_weight", "style_weight", "tv_weight", "styl
 
 def command(meta: dict, data: Path, out: Path, a: argparse.Namespace) -> list[str]:
     name, training = meta["name"], meta.get("training", {})
-    cmd = [sys.executable, "-m", "nst_core.train", "--style-image", str(data / "styles" / meta["style_image"]),
-           "--dataset", str(a.dataset or data / "train_images"), "--name", name, "--out", str(out),
-           "--run-dir", str(out / "runs" / name), "--resume", "--force", "--device", a.device, "--arch", "reference",
-           "--image-size", "256", "--batch-size", str(a.batch_size), "--precision", "bf16", "--epochs", str(a.epochs),
-           "--preview-image", "builtin", "--display-name", meta["display_name"], "--artist", meta.get("artist", ""),
-           "--title", meta.get("title", "")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nst_core.train",
+        "--style-image",
+        str(data / "styles" / meta["style_image"]),
+        "--dataset",
+        str(a.dataset or data / "train_images"),
+        "--name",
+        name,
+        "--out",
+        str(out),
+        "--run-dir",
+        str(out / "runs" / name),
+        "--resume",
+        "--force",
+        "--device",
+        a.device,
+        "--arch",
+        "reference",
+        "--image-size",
+        "256",
+        "--batch-size",
+        str(a.batch_size),
+        "--precision",
+        "bf16",
+        "--epochs",
+        str(a.epochs),
+        "--preview-image",
+        "builtin",
+        "--display-name",
+        meta["display_name"],
+        "--artist",
+        meta.get("artist", ""),
+        "--title",
+        meta.get("title", ""),
+    ]
     for key in RECIPE:
         if training.get(key) is not None:
             cmd += [f"--{key.replace('_', '-')}", str(training[key])]
