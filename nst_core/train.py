@@ -743,7 +743,10 @@ def _train(
                 bar.set_postfix({k: f"{v:.3g}" for k, v in ema.items()}, refresh=False)
                 rate = session_images / session_seconds
                 if bar.disable:  # not a terminal (a log file): plain lines instead of a redrawn bar, with an ETA
-                    eta = _duration((total_steps - step) * global_batch / rate)
+                    left = (total_steps - step) * global_batch / rate
+                    if cfg.max_minutes is not None:  # the time budget ends the session first
+                        left = min(left, 60 * cfg.max_minutes - (time.monotonic() - session_start))
+                    eta = _duration(max(left, 0.0))
                     log(
                         f"step {step}/{total_steps} "
                         + " ".join(f"{k} {v:.4g}" for k, v in ema.items())
