@@ -137,6 +137,11 @@ class DeviceProfile:
         return f"{self.precision}, {'channels_last' if self.channels_last else 'contiguous'}"
 
 
+def float32_region(device_type: str) -> contextlib.AbstractContextManager:
+    """Autocast switched off inside a profile's autocast: where squares and sums must stay float32."""
+    return torch.autocast(device_type=device_type, enabled=False)
+
+
 def make_profile(
     device: str | torch.device | None = "auto", precision: str = "auto", memory_format: str = "auto"
 ) -> DeviceProfile:

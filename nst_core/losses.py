@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from .device import float32_region
 from .errors import OptionsError
 from .lossnets import FeatureExtractor
 
@@ -130,7 +131,7 @@ class PerceptualLoss(nn.Module):
         self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         feats = self._features(generated, self.layers)
-        with torch.autocast(generated.device.type, enabled=False):  # the sums below stay float32
+        with float32_region(generated.device.type):  # the sums below stay float32
             return self._terms(generated.float(), feats, content_targets)
 
     def _terms(

@@ -223,3 +223,80 @@ def test_demo_and_bots_take_the_profile_from_their_settings():
 
     kwargs = JobSpec(style="x", label="X").stylize_kwargs((64, 64), bot)
     assert (kwargs["precision"], kwargs["memory_format"]) == ("bf16", "auto")
+
+
+def test_training_runs_in_bf16_channels_last_on_cpu(tmp_path):
+    """The CUDA training configuration's code path, forced on the CPU from the command line."""
+    from nst_core.train import main as train_main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "style.png")
+    args = [
+        "--style-image",
+        str(tmp_path / "style.png"),
+        "--dataset",
+        str(photos),
+        "--name",
+        "cl",
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--loss-net",
+        "squeezenet",
+        "--loss-net-weights",
+        "random",
+        "--device",
+        DEVICE,
+        "--out",
+        str(tmp_path / "w"),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--val-count",
+        "1",
+        "--precision",
+        "bf16",
+        "--memory-format",
+        "channels_last",
+        "--preview-image",
+        "builtin",
+    ]
+    assert train_main(args) == 0
+    meta = json.loads((tmp_path / "w" / "cl.json").read_text())
+    assert meta["training"]["precision"] == "bf16" and meta["training"]["memory_format"] == "channels_last"
+    assert meta["steps"] == 3 and np.isfinite(meta["final_losses"]["total"])
+
+
+def test_cli_fast_takes_precision_and_memory_format(tmp_path):
+    src, out = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(src)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nst_core",
+            "stylize",
+            str(src),
+            "--style",
+            "starry_night",
+            "-o",
+            str(out),
+            "--precision",
+            "bf16",
+            "--memory-format",
+            "channels_last",
+            "--device",
+            DEVICE,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (56, 40)
