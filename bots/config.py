@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from nst_core.device import normalise_memory_format, normalise_precision
+from nst_core.device import make_profile
 from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
 from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
@@ -140,11 +140,10 @@ class CommonConfig:
         steps = _int(env, "NST_BOT_GATYS_STEPS", 0, 0, 100_000)
         precision = _get(env, "NST_BOT_PRECISION", "auto") or "auto"
         memory_format = _get(env, "NST_BOT_MEMORY_FORMAT", "auto") or "auto"
-        try:  # validated at start, not on every job; the device itself is only resolved when a job runs
-            normalise_precision(precision)
-            normalise_memory_format(memory_format)
+        try:  # validated at start (fp16 on a CPU host too), not on every job
+            make_profile(_get(env, "NST_BOT_DEVICE", "auto") or "auto", precision, memory_format)
         except OptionsError as exc:
-            raise ConfigError(f"NST_BOT_PRECISION / NST_BOT_MEMORY_FORMAT: {exc}") from None
+            raise ConfigError(f"NST_BOT_DEVICE / NST_BOT_PRECISION / NST_BOT_MEMORY_FORMAT: {exc}") from None
         loss_net = _get(env, "NST_BOT_GATYS_LOSS_NET")
         if loss_net:  # a typo should stop the bot at start, not fail every custom-style job later
             try:

@@ -5,7 +5,8 @@ same answer, so a choice made for the GPU is exercised on a CPU too: bf16 autoca
 CPU (slowly where the CPU has no native bf16), which is how the tests cover the CUDA configuration's code paths.
 
 `auto` means "what pays on this device", measured (bench/RESULTS.md):
-- CUDA: bf16 autocast (fp16 where the GPU has no bf16), channels_last, TF32, cudnn.benchmark.
+- CUDA: bf16 autocast (fp32 + TF32 where the GPU has no bf16: fp16 only on request, it needs loss scaling),
+  channels_last, TF32, cudnn.benchmark.
 - A CPU with native bf16 (AMX or AVX-512 BF16): bf16 autocast and channels_last. VGG-19 forward + backward is
   2-5x faster there, and the Gatys objective stays within 3% of fp32's at equal steps.
 - Any other CPU, and Apple MPS: float32, contiguous.
@@ -120,6 +121,11 @@ class DeviceProfile:
         return _DTYPES[self.precision]
 
     @property
+    def loss_scale(self) -> float:
+        """Factor for the objective before backward: fp16 gradients of a mean over pixels underflow without it."""
+        return 1024.0 if self.precision == "fp16" else 1.0
+
+    @property
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
@@ -150,8 +156,8 @@ def make_profile(
     dev = resolve_device(device)
     p, m = normalise_precision(precision), normalise_memory_format(memory_format)
     if p == "auto":
-        if dev.type == "cuda":
-            p = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        if dev.type == "cuda":  # fp16 only on request: its small gradients need loss scaling to survive
+            p = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         else:
             p = "bf16" if dev.type == "cpu" and cpu_native_bf16() else "fp32"
     if p == "fp16" and dev.type == "cpu":

@@ -232,7 +232,7 @@ def _optimise(
             total, terms = crit(profile.format(x), targets)
         losses = {k: float(v.detach()) for k, v in terms.items()}
         losses["total"] = float(total.detach())
-        return total, losses
+        return total * profile.loss_scale, losses  # a constant factor moves neither optimiser's minimum
 
     if opts.optimizer == "adam":
         optim = torch.optim.Adam([x], lr=opts.lr)
@@ -318,7 +318,8 @@ def run_gatys(
     fmt = profile.memory_format
     net.to(memory_format=fmt)
     content_full = resize_long_side(content.convert("RGB"), opts.size)
-    padded, box = pad_to_min_side(content_full, MIN_NET_SIDE)  # VGG's four poolings need 32 px (size 16, thin)
+    coarsest = plan_scales(opts.size, opts.multiscale, opts.steps)[0][0]  # VGG's four poolings need 32 px there
+    padded, box = pad_to_min_side(content_full, math.ceil(MIN_NET_SIDE * opts.size / coarsest))
     work_content = luminance(padded) if opts.preserve_colors else padded
     work_styles = [match_luminance(s, content_full) if opts.preserve_colors else s.convert("RGB") for s in styles]
     plan = plan_scales(max(padded.size), opts.multiscale, opts.steps)

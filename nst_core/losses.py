@@ -111,9 +111,10 @@ class PerceptualLoss(nn.Module):
         targets: dict[str, torch.Tensor] = {}
         for img, b in zip(images, blend, strict=True):
             feats = self._features(img, self.style_layers)
-            for name in self.style_layers:
-                g = normalized_gram(feats[name]).mean(0, keepdim=True) * (b / total)
-                targets[name] = targets[name] + g if name in targets else g
+            with float32_region(img.device.type):  # the targets are Grams too: float32 whatever the profile
+                for name in self.style_layers:
+                    g = normalized_gram(feats[name]).mean(0, keepdim=True) * (b / total)
+                    targets[name] = targets[name] + g if name in targets else g
         self.style_targets = targets
         self.style_scales = {n: t.pow(2).mean() + EPS for n, t in targets.items()}
 

@@ -26,9 +26,9 @@ def resolve_stroke_scale(stroke_scale: float | None, long_side: int) -> float:
 
 
 def working_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
-    """The size the network runs at: `size` divided by `scale`, at least 16 px a side."""
+    """The size the network runs at: `size` divided by `scale` (at least 1 px; the network pads tiny inputs)."""
     w, h = size
-    return max(16, round(w / scale)), max(16, round(h / scale))
+    return max(1, round(w / scale)), max(1, round(h / scale))
 
 
 def restore_detail(stylised_small: Image.Image, photo: Image.Image, amount: float = DETAIL) -> Image.Image:

@@ -342,13 +342,14 @@ def check_writable_dir(folder: str | os.PathLike, what: str) -> Path:
 
 
 def check_name_free(name: str, out_dir: str | os.PathLike) -> None:
-    """Refuse to replace an installed style by accident (a bundled one included): `--force` says it is meant."""
-    out = Path(out_dir)
-    if any((out / (name + suffix)).exists() for suffix in (_WEIGHT_SUFFIX, _META_SUFFIX)):
-        raise OptionsError(
-            f"a style named {name!r} is already installed in {out}; choose another --name, or pass "
-            "--force to replace it"
-        )
+    """Refuse to replace an installed style by accident, or to hide one (a bundled one included) behind a new style
+    of the same name in a folder searched first: `--force` says it is meant."""
+    for folder in [Path(out_dir), *weights_dirs()]:
+        if any((folder / (name + suffix)).exists() for suffix in (_WEIGHT_SUFFIX, _META_SUFFIX)):
+            raise OptionsError(
+                f"a style named {name!r} is already installed in {folder}; choose another --name, or pass "
+                "--force to replace it"
+            )
 
 
 def _check_finite(state: Mapping[str, torch.Tensor], what: str) -> None:

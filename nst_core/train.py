@@ -146,7 +146,7 @@ BOUNDS: dict[str, tuple[float, float, bool]] = {
     "steps": (1, 10_000_000, True), "epochs": (1e-3, 100_000, False), "batch_size": (1, 256, True),
     "image_size": (16, 4096, True), "crop_scale": (0.01, 1, False), "style_size": (16, 8192, True),
     "content_weight": (0, 1e12, False), "style_weight": (0, 1e12, False), "tv_weight": (0, 1e12, False),
-    "lr": (1e-12, 1, False), "seed": (0, 2**63 - 1, True), "threads": (1, 1024, True), "workers": (0, 64, True),
+    "lr": (1e-12, 1, False), "seed": (0, 2**32 - 1, True), "threads": (1, 1024, True), "workers": (0, 64, True),
     "val_count": (0, 10_000, True), "log_every": (1, 10_000_000, True), "preview_every": (0, 10_000_000, True),
     "checkpoint_every": (0, 10_000_000, True), "checkpoint_minutes": (0.01, 1e6, False),
     "max_minutes": (1e-6, 1e6, False),
@@ -430,6 +430,8 @@ class _StopRequest:
     def __enter__(self) -> _StopRequest:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
+                if signal.getsignal(sig) is signal.SIG_IGN:  # started under nohup: logging out must not stop it
+                    continue
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -655,6 +657,7 @@ def _train(
         log(f"initialised from {cfg.init_from}")
     raw_model = raw_model.to(memory_format=profile.memory_format)
     optimizer = torch.optim.Adam(raw_model.parameters(), lr=cfg.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=profile.precision == "fp16")
     if ckpt:
         optimizer.load_state_dict(ckpt["optimizer"])
         restore_rng(ckpt["rng"], device)
@@ -725,8 +728,9 @@ def _train(
                 y = model(x)
                 total, terms = criterion(y.float() / 255, criterion.content_targets(x / 255))
             optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
+            scaler.scale(total).backward()  # fp16 only: the scaler keeps small gradients from underflowing
+            scaler.step(optimizer)
+            scaler.update()
             step += 1
             bad_files |= bad
 
@@ -735,7 +739,10 @@ def _train(
                 vals = _mean_over_ranks({**terms, "total": total}, device, world_size)
                 ema = {k: v if k not in ema else 0.8 * ema[k] + 0.2 * v for k, v in vals.items()}
             # a CPU checks every step (free); a GPU at log steps (each check waits for the GPU)
-            diverged = (log_now or device.type == "cpu") and not bool(torch.isfinite(total.detach()))
+            last = step == total_steps or (
+                cfg.max_minutes is not None and time.monotonic() - session_start > 60 * cfg.max_minutes
+            )
+            diverged = (log_now or last or device.type == "cpu") and not bool(torch.isfinite(total.detach()))
             dt = time.perf_counter() - t0  # on CUDA exact over each log interval (synced above)
             session_seconds, session_images = session_seconds + dt, session_images + global_batch
             train_seconds, images_done = train_seconds + dt, images_done + global_batch

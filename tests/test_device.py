@@ -300,3 +300,22 @@ def test_cli_fast_takes_precision_and_memory_format(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (56, 40)
+
+
+def test_style_targets_are_float32_under_bf16_autocast(vgg19_path):
+    from nst_core.losses import PerceptualLoss
+    from nst_core.lossnets import load_loss_net
+
+    net = load_loss_net("vgg19", vgg19_path, layers=["relu4_2", "relu5_1"])
+    crit = PerceptualLoss(net, ["relu4_2"], ["relu1_1", "relu3_1", "relu5_1"])
+    with make_profile("cpu", "bf16").autocast():
+        crit.set_style([torch.rand(1, 3, 48, 48)])
+    assert all(t.dtype == torch.float32 for t in crit.style_targets.values())
+    assert all(t.dtype == torch.float32 for t in crit.style_scales.values())
+
+
+def test_auto_never_picks_fp16_and_fp16_scales_the_loss():
+    assert make_profile("cpu", "bf16").loss_scale == 1.0 and make_profile("cpu", "fp32").loss_scale == 1.0
+    from nst_core.device import DeviceProfile
+
+    assert DeviceProfile(torch.device("cpu"), "fp16", True).loss_scale > 1

@@ -39,7 +39,8 @@ def test_fast_styles_take_tiny_and_thin_images(tmp_path, capsys, w, h, size, exp
 
 
 @pytest.mark.parametrize(
-    ("w", "h", "size", "expect"), [(2000, 8, 96, (96, 1)), (8, 2000, 96, (1, 96)), (400, 300, 16, (16, 12))]
+    ("w", "h", "size", "expect"),
+    [(2000, 8, 96, (96, 1)), (8, 2000, 96, (1, 96)), (400, 300, 16, (16, 12)), (2000, 8, 768, (768, 3))],
 )
 def test_gatys_takes_thin_images_and_its_documented_minimum_size(
     tmp_path, capsys, vgg19_path, styles_dir, w, h, size, expect
@@ -132,14 +133,22 @@ def test_3_an_installed_style_is_not_replaced_without_force(data, tmp_path, caps
     assert _train(_train_args(data, tmp_path, "--force", "--run-dir", str(tmp_path / "run3")), capsys)[0] == 0
 
 
-def test_3_import_style_does_not_replace_a_style_without_force(candy_path, tmp_path, capsys):
-    args = ["import-style", str(candy_path), "--name", "great_wave", "--out", str(tmp_path)]
+def test_3_import_style_does_not_replace_or_hide_a_style_without_force(candy_path, tmp_path, capsys):
+    from nst_core.styles import REPO_WEIGHTS_DIR
+
+    bundled = (REPO_WEIGHTS_DIR / "great_wave.safetensors").read_bytes()
+    assert cli(["import-style", str(candy_path), "--name", "great_wave", "--out", str(tmp_path)]) == 2  # would hide it
+    _one_error_line(capsys.readouterr().err, "already installed")
+    assert cli(["import-style", str(candy_path), "--name", "great_wave"]) == 2  # into weights/ itself
+    _one_error_line(capsys.readouterr().err, "already installed")
+    assert (REPO_WEIGHTS_DIR / "great_wave.safetensors").read_bytes() == bundled
+    args = ["import-style", str(candy_path), "--name", "my_candy", "--out", str(tmp_path)]
     assert cli(args) == 0
     capsys.readouterr()
-    first = (tmp_path / "great_wave.safetensors").read_bytes()
+    first = (tmp_path / "my_candy.safetensors").read_bytes()
     assert cli(args) == 2
     _one_error_line(capsys.readouterr().err, "already installed")
-    assert cli([*args, "--force"]) == 0 and (tmp_path / "great_wave.safetensors").read_bytes() == first
+    assert cli([*args, "--force"]) == 0 and (tmp_path / "my_candy.safetensors").read_bytes() == first
 
 
 @pytest.mark.parametrize("where", ["file_as_folder", "under_a_file", "proc"])
