@@ -939,7 +939,7 @@ def _initial_weights(source: str) -> tuple[TransformerConfig, dict[str, torch.Te
     history: dict[str, Any] = {"weights": path.name}
     with contextlib.suppress(OSError, ValueError):
         meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        keep = ("name", "date", "device", "steps", "images_seen", "train_seconds", "training", "init_from")
+        keep = ("name", "date", "command", "device", "steps", "images_seen", "train_seconds", "training", "init_from")
         history.update({k: meta[k] for k in keep if isinstance(meta, dict) and k in meta})
     return config, state, history
 
