@@ -206,6 +206,21 @@ def test_custom_style_image_runs_gatys_with_progress(monkeypatch, squeezenet_pat
     )
 
 
+def test_custom_styles_switched_off_remove_the_option_and_the_bot_still_serves(monkeypatch):
+    """NST_BOT_GATYS=false (documented) used to crash the bot while it built /stylize."""
+
+    async def scenario(bot, fake):
+        commands = {c["name"]: c for c in fake.of("sync")[0]["commands"]}
+        names = [o["name"] for o in commands["stylize"]["options"]]
+        assert "style_image" not in names and {"image", "style", "size"} <= set(names)
+        payload = slash(fake, style="tiny", size=64)
+        bot._connection.parse_interaction_create(payload)
+        done = await final_edit(fake, payload)
+        assert done["files"] and decode(done["files"][0][2]).size == expected_size(96, 64, 64)
+
+    run(monkeypatch, scenario, NST_BOT_GATYS="false")
+
+
 def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
     async def scenario(bot, fake):
         async def private_reply(payload: dict) -> str:

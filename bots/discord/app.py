@@ -291,38 +291,55 @@ def register_commands(bot: StylizeBot) -> None:
     Size = app_commands.Range[int, common.min_size, common.max_size]
     Strength = app_commands.Range[float, 0.0, 1.0]
 
-    @app_commands.describe(
-        image="The picture to repaint",
-        style="An installed style (ignored when style_image is given)",
-        strength="How strongly to apply the style, 0 to 1 (installed styles only)",
-        preserve_colors="Keep the colours of your picture",
-        size=f"Long side of the result in pixels (default {common.default_size})",
-        style_image="Your own style picture (slower: optimisation-based)",
-    )
-    async def stylize(
-        interaction: discord.Interaction,
-        image: discord.Attachment,
-        style: str | None = None,
-        strength: Strength | None = None,
-        preserve_colors: bool | None = None,
-        size: Size | None = None,
-        style_image: discord.Attachment | None = None,
-    ) -> None:
+    descriptions = {
+        "image": "The picture to repaint",
+        "style": "An installed style (ignored when style_image is given)",
+        "strength": "How strongly to apply the style, 0 to 1 (installed styles only)",
+        "preserve_colors": "Keep the colours of your picture",
+        "size": f"Long side of the result in pixels (default {common.default_size})",
+        "style_image": "Your own style picture (slower: optimisation-based)",
+    }
+
+    async def run(interaction: discord.Interaction, image, style_image, **options) -> None:
         if not isinstance(image, discord.Attachment) or not (
             style_image is None or isinstance(style_image, discord.Attachment)
         ):  # Discord sent an ID without the file's details
             await interaction.response.send_message("I could not see the attached file; try again.", ephemeral=True)
             return
-        await bot.start_job(
-            interaction,
-            ImageRef.from_attachment(image),
-            style=style,
-            style_image=ImageRef.from_attachment(style_image) if style_image else None,
-            strength=strength,
-            preserve_colors=preserve_colors,
-            size=size,
-        )
+        custom = ImageRef.from_attachment(style_image) if style_image else None
+        await bot.start_job(interaction, ImageRef.from_attachment(image), style_image=custom, **options)
 
+    # Two signatures because discord.py builds the command's options from the callback's parameters: with custom
+    # styles off (NST_BOT_GATYS=false) the option must not exist at all.
+    if common.gatys_enabled:
+
+        async def stylize(
+            interaction: discord.Interaction,
+            image: discord.Attachment,
+            style: str | None = None,
+            strength: Strength | None = None,
+            preserve_colors: bool | None = None,
+            size: Size | None = None,
+            style_image: discord.Attachment | None = None,
+        ) -> None:
+            await run(interaction, image, style_image, style=style, strength=strength,
+                      preserve_colors=preserve_colors, size=size)  # fmt: skip
+
+    else:
+        del descriptions["style_image"]
+
+        async def stylize(
+            interaction: discord.Interaction,
+            image: discord.Attachment,
+            style: str | None = None,
+            strength: Strength | None = None,
+            preserve_colors: bool | None = None,
+            size: Size | None = None,
+        ) -> None:
+            await run(interaction, image, None, style=style, strength=strength,
+                      preserve_colors=preserve_colors, size=size)  # fmt: skip
+
+    stylize = app_commands.describe(**descriptions)(stylize)
     if 0 < len(choices) <= MAX_CHOICES:
         stylize = app_commands.choices(style=choices)(stylize)
     elif len(choices) > MAX_CHOICES:
@@ -333,8 +350,6 @@ def register_commands(bot: StylizeBot) -> None:
             return found[:MAX_CHOICES]
 
         stylize = app_commands.autocomplete(style=complete_style)(stylize)
-    if not common.gatys_enabled:
-        stylize.__annotations__.pop("style_image", None)
 
     command = app_commands.Command(
         name="stylize", description="Repaint a picture in the style of a painting", callback=stylize
