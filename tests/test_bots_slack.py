@@ -192,6 +192,34 @@ def test_request_signatures_are_verified():
     run(scenario)
 
 
+def test_malformed_requests_are_client_errors_without_a_traceback(caplog):
+    """A non-numeric timestamp header and signed bodies that are not what Slack sends: 4xx, one log line at most."""
+
+    async def scenario(bot, fake, slack):
+        url = slack.url
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": "soon",
+            "X-Slack-Signature": "v0=00",
+        }
+        async with slack.http.post(url, data=b"{}", headers=headers) as resp:
+            assert 400 <= resp.status < 500, resp.status
+        for body, kind in [
+            ("{not json", "application/json"),
+            ("[1, 2]", "application/json"),
+            ("payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+            ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+        ]:
+            status, _ = await slack.post(body, kind)  # correctly signed
+            assert 400 <= status < 500, (body, status)
+        status, _ = await slack.command("help")  # and it keeps serving
+        assert status == 200
+
+    caplog.set_level(logging.INFO)
+    run(scenario)
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info], caplog.text
+
+
 def test_message_shortcut_opens_a_modal_then_uploads_in_thread():
     gate = GatedStylize()
 

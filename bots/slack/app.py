@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 from PIL import Image
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -59,6 +60,21 @@ def help_text(command: str, styles: list[Any]) -> str:
         "or mention me in a message with an image attached.\n"
         f"*Styles:* {names}"
     )
+
+
+def request_problem(body: str, content_type: str | None, timestamp: str | None) -> tuple[int, str] | None:
+    """What makes a request to the Request URL unlike anything Slack sends, as an HTTP status and reason.
+
+    Bolt assumes well-formed requests: a non-numeric timestamp header or a body that is not the JSON or form Slack
+    posts raised inside it and answered 500 with a logged traceback. They are the sender's mistakes (4xx).
+    """
+    if timestamp is not None and not timestamp.strip().isdigit():
+        return 401, "invalid request timestamp"
+    try:
+        parsed = parse_body(body, content_type)  # Bolt's own parser: the same rules it applies next
+    except ValueError:
+        return 400, "malformed request body"
+    return None if isinstance(parsed, dict) else (400, "malformed request body")
 
 
 def first_image(files: list[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -133,6 +149,23 @@ class SlackBot:
     def web_app(self) -> web.Application:
         """HTTP mode: Bolt's own aiohttp adapter (signature checks included), clean shutdown, /healthz."""
         application = self.app.web_app(path=self.config.path, port=self.config.port)
+
+        @web.middleware
+        async def reject_malformed(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.method == "POST" and request.path == self.config.path:
+                try:
+                    body = await request.text()
+                except UnicodeDecodeError:
+                    body = None
+                ctype = request.headers.get("Content-Type", "").split(";")[0].strip() or None
+                stamp = request.headers.get("X-Slack-Request-Timestamp")
+                problem = (400, "malformed request body") if body is None else request_problem(body, ctype, stamp)
+                if problem:
+                    log.info("refused a request to %s: %s", request.path, problem[1])
+                    return web.Response(status=problem[0], text=problem[1])
+            return await handler(request)
+
+        application.middlewares.append(reject_malformed)
 
         async def healthz(_request: web.Request) -> web.Response:
             return web.json_response({"ok": True, **self.service.stats()})
