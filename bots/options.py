@@ -87,16 +87,19 @@ def default_style_name(config: CommonConfig, styles: list[Any]) -> str:
 
 
 def find_style(name: str | None, config: CommonConfig) -> Any:
-    """The installed style called `name` (by id or display name, case-insensitive), or the default one."""
+    """The installed style `name` means (id, display name, or a part of either: nst_core.match_styles), or the
+    default one; a name that fits several styles asks which."""
     styles = installed_styles()
     if not styles:
         raise BadOptions("No styles are installed on this server yet; ask the bot's admin to add some.")
     if not name:
         name = default_style_name(config, styles)
-    key = name.strip().lower()
-    for info in styles:
-        if key in (info.name.lower(), info.label.lower()):
-            return info
+    found = nst_core.match_styles(name, styles)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        options = ", ".join(f"`{s.name}` ({s.display_name})" for s in found[:10])
+        raise BadOptions(f"`{name[:40]}` fits several styles: {options}. Which one?")
     names = ", ".join(f"`{s.name}`" for s in styles[:15])
     more = f" and {len(styles) - 15} more" if len(styles) > 15 else ""
     raise BadOptions(f"I don't know the style `{name[:40]}`. Available styles: {names}{more}.")
@@ -217,7 +220,5 @@ def parse_text(text: str) -> TextRequest:
         if low in ("preserve_colors", "preserve_colours", "colors", "colours", "keep_colors"):
             req.options["preserve_colors"] = "yes"
             continue
-        if req.style is not None:
-            raise BadOptions(f"I expected one style name, but also got `{tok[:30]}`.")
-        req.style = tok
+        req.style = tok if req.style is None else f"{req.style} {tok}"  # "starry night": a display name
     return req

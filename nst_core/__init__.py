@@ -20,7 +20,7 @@ from .gatys import GatysOptions
 from .images import encode_image, load_image, resize_long_side, save_image
 from .lossnets import list_loss_nets, load_loss_net
 from .progress import Progress
-from .styles import StyleInfo, default_style, get_style, list_styles
+from .styles import StyleInfo, default_style, get_style, list_styles, match_styles
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,7 @@ __all__ = [
     "list_styles",
     "load_image",
     "load_loss_net",
+    "match_styles",
     "resize_long_side",
     "save_image",
     "stylize",

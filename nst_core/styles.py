@@ -23,7 +23,7 @@ import re
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -282,6 +282,23 @@ def default_style(styles: list[StyleInfo] | None = None) -> StyleInfo | None:
         scored,
         key=lambda s: (_score(s, "structure") / STRUCTURE_BAR + _score(s, "style_ratio") / STYLE_RATIO_BAR, s.name),
     )
+
+
+def _loose(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.casefold())
+
+
+def match_styles(query: str, styles: Sequence[StyleInfo] | None = None) -> list[StyleInfo]:
+    """The styles a person may mean by `query`, for front ends where people type names ("Starry Night",
+    `starry`, "van gogh"): an exact id, display name or label wins alone; otherwise every style whose id, display
+    name or artist contains the query, case, spaces and punctuation ignored. Empty when nothing matches."""
+    styles = list_styles() if styles is None else list(styles)
+    key = query.strip().casefold()
+    exact = [s for s in styles if key in (s.name.casefold(), s.display_name.casefold(), s.label.casefold())]
+    if exact or not _loose(key):
+        return exact[:1]
+    loose = _loose(key)
+    return [s for s in styles if any(loose in _loose(t) for t in (s.name, s.display_name, s.artist or ""))]
 
 
 def _score(info: StyleInfo, key: str) -> float | None:

@@ -8,7 +8,7 @@ import time
 
 import aiohttp
 import pytest
-from _bots_support import FakeServer, MediaRoutes, decode, picture, png_bytes
+from _bots_support import FakeServer, MediaRoutes, decode, picture, png_bytes, tiny_styles, weights_dir  # noqa: F401
 from aiohttp import web
 
 import nst_core
@@ -17,7 +17,7 @@ from bots.encode import encode_under_limit
 from bots.fetch import check_url, download, fetch_image, host_allowed
 from bots.jobs import StylizeService
 from bots.messages import BadOptions, Busy, FetchError, JobTimeout, friendly_error, progress_text, queue_text
-from bots.options import JobSpec, check_size, check_strength, parse_text
+from bots.options import JobSpec, check_size, check_strength, find_style, parse_text
 from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
 
 
@@ -196,14 +196,26 @@ def test_parse_text():
     req = parse_text("<https://files.slack.com/files-pri/T1-F1/a.png|a.png> --strength=1")
     assert req.url == "https://files.slack.com/files-pri/T1-F1/a.png" and req.style is None
     assert parse_text("help").word == "help" and parse_text("styles").word == "styles"
+    req = parse_text("Starry Night strength=0.5")  # a display name, as people type it
+    assert (req.style, req.options) == ("Starry Night", {"strength": "0.5"})
     for bad, match in [
-        ("a b", "one style name"),
         ("zoom=3", "Unknown option"),
         ('"open', "unbalanced"),
         ("https://a/x https://b/y", "at most one"),
     ]:
         with pytest.raises(BadOptions, match=match):
             parse_text(bad)
+
+
+@pytest.mark.usefixtures("tiny_styles")
+def test_styles_found_by_display_name_or_part_of_it():
+    cfg = CommonConfig.from_env({"NST_BOT_DEFAULT_STYLE": "tiny"})
+    for typed, name in [("Tiny B", "tiny_b"), ("tiny-b", "tiny_b"), ("tiny", "tiny"), (None, "tiny")]:
+        assert find_style(typed, cfg).name == name, typed
+    with pytest.raises(BadOptions, match=r"fits several styles.*tiny_b"):
+        find_style("tin", cfg)
+    with pytest.raises(BadOptions, match="I don't know the style `monet`"):
+        find_style("monet", cfg)
 
 
 def test_option_checks():

@@ -156,7 +156,7 @@ def test_slash_command_stylizes_the_latest_image(caplog):
             image_message(fake, "F0BOB", user="U0BOB", ts="1690000000.000200"),
             image_message(fake, "F0ALICE", ts="1690000000.000100", w=120, h=80),
         ]
-        status, body = await slack.command("tiny_b size=64 colors=yes")
+        status, body = await slack.command("Tiny B size=64 colors=yes")  # the display name, as people type it
         assert status == 200 and body == ""  # acknowledged while the job is still held: work continues after
         assert not fake.of("files.getUploadURLExternal")
         gate.release()

@@ -338,3 +338,21 @@ def test_unscored_or_malformed_scores_never_win(wdirs):
     save("aaa", user, seed=1, scores={"structure": "low", "style_ratio": None})
     save("zzz", user, seed=2, scores={"structure": 0.9, "style_ratio": 0.9})
     assert styles.default_style().name == "zzz"
+
+
+def test_people_can_name_a_style_loosely(wdirs):
+    user, _ = wdirs
+    save("starry_night", user, seed=1, display_name="Starry Night", artist="Vincent van Gogh")
+    save("wheat_field", user, seed=2, display_name="Wheat Field", artist="Vincent van Gogh")
+    save("great_wave", user, seed=3, display_name="The Great Wave", artist="Hokusai")
+
+    def names(query):
+        return [s.name for s in styles.match_styles(query)]
+
+    assert (
+        names("Starry Night") == names("starry_night") == names("STARRY") == names("starry-night") == ["starry_night"]
+    )
+    assert names("Starry Night - Vincent van Gogh") == ["starry_night"]  # a menu label, pasted
+    assert names("great wave") == names("hokusai") == ["great_wave"]
+    assert names("van gogh") == ["starry_night", "wheat_field"]  # ambiguous: the caller asks which
+    assert names("monet") == names("  ") == names("!!") == []
