@@ -33,6 +33,7 @@ LOSS_NET_CHOICES = [("Fast preview (SqueezeNet)", "squeezenet"), ("Full quality 
 OPTIMIZER_CHOICES = [("L-BFGS (best quality)", "lbfgs"), ("Adam (steadier on big images)", "adam")]
 
 ImagePair = tuple[Image.Image, Image.Image]
+MIN_UPLOAD_SIDE = 16  # smaller is a mistake (a 1x1 pixel, an 8 px strip): say so instead of painting a flat square
 
 
 def friendly_error(exc: BaseException) -> gr.Error:
@@ -161,7 +162,17 @@ class Stylist:
             raise gr.Error(f"Please add {what} first.")
         if isinstance(path, dict):  # a FileData dict, when an API client bypasses preprocessing
             path = path.get("path")
-        return nst_core.load_image(path, max_pixels=self.config.max_pixels)
+        label = what.replace("a ", "your ", 1)  # "your photo": messages never show the server's upload path
+        # results are at most max_size px: a huge camera JPEG is read at a reduced scale instead of refused
+        img = nst_core.load_image(path, max_pixels=self.config.max_pixels, label=label, shrink_to=self.config.max_size)
+        if min(img.size) < MIN_UPLOAD_SIDE:
+            w, h = img.size
+            raise gr.Error(
+                f"{label.capitalize()} is only {w}x{h} pixels, too small to paint; "
+                f"use a picture at least {MIN_UPLOAD_SIDE} pixels on each side.",
+                print_exception=False,
+            )
+        return img
 
     def _save_png(self, img: Image.Image, stem: str) -> str:
         """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,24 +83,52 @@ _IMAGE_SIGNATURES = (
 
 
 # --------------------------------------------------------------------------------------------------- loading
-def load_image(source: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
+def load_image(
+    source: ImageSource, *, max_pixels: int | None = None, label: str | None = None, shrink_to: int | None = None
+) -> Image.Image:
     """Decode `source` fully into a new 8-bit RGB image, or raise `ImageError` saying why it cannot be used.
 
     `max_pixels` (default: env NST_MAX_PIXELS, else DEFAULT_MAX_PIXELS) bounds width*height; it is checked
     from the header, before decoding. The returned image owns its pixels: no file handle stays open.
+
+    Servers pass `label` ("your photo") so messages name the upload, never a temporary path on the server, and
+    carry no advice about settings the sender cannot change. `shrink_to` (a long side in px) is for callers that
+    will scale the picture down anyway: a JPEG is decoded at a reduced scale (Pillow's draft mode) before the pixel
+    limit is checked, so a 9000x9000 camera photo is read as about 1100x1100 instead of being refused; any image
+    comes back no larger than `shrink_to`.
     """
     limit = _resolve_max_pixels(max_pixels)
+    if shrink_to is not None and (isinstance(shrink_to, bool) or not isinstance(shrink_to, int) or shrink_to < 1):
+        raise OptionsError(f"shrink_to must be a whole number of pixels of at least 1, got {shrink_to!r}")
+    read = _Read(limit, label, shrink_to)
     if isinstance(source, Image.Image):
-        _check_size(source.size, limit)
-        _decode(source, "the image")
-        return _finish(source)
+        _check_size(source.size, read)
+        _decode(source, label or "the image")
+        return read.fit(_finish(source))
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _load_bytes(bytes(source), limit, "the image data")
+        return _load_bytes(bytes(source), read, label or "the image data")
     if isinstance(source, (str, os.PathLike)):
-        return _load_path(source, limit)
+        return _load_path(source, read)
     if hasattr(source, "read"):
-        return _load_bytes(_read_stream(source, limit), limit, "the uploaded file")
+        return _load_bytes(_read_stream(source, limit), read, label or "the uploaded file")
     raise ImageError(f"expected a path, bytes, file object or PIL image, got {type(source).__name__}")
+
+
+@dataclass(frozen=True)
+class _Read:
+    """How one load_image call reads: its pixel limit, how messages name the source, the size it is wanted at."""
+
+    limit: int
+    label: str | None = None
+    shrink_to: int | None = None
+
+    def draft(self, im: Image.Image) -> None:
+        if self.shrink_to and im.format == "JPEG" and max(im.size) > self.shrink_to:
+            scale = self.shrink_to / max(im.size)
+            im.draft("RGB", (max(1, round(im.width * scale)), max(1, round(im.height * scale))))
+
+    def fit(self, im: Image.Image) -> Image.Image:
+        return resize_long_side(im, self.shrink_to) if self.shrink_to and max(im.size) > self.shrink_to else im
 
 
 def _resolve_max_pixels(max_pixels: int | None) -> int:
@@ -110,14 +139,14 @@ def _resolve_max_pixels(max_pixels: int | None) -> int:
     return max_pixels
 
 
-def _load_path(source: str | os.PathLike, limit: int) -> Image.Image:
+def _load_path(source: str | os.PathLike, read: _Read) -> Image.Image:
     raw = os.fsdecode(os.fspath(source))
     if not raw.strip():
         raise ImageError("no image file given (the path is empty)")
     if raw.startswith(("http://", "https://")):
         raise ImageError(f"file not found: {raw} (web addresses are not downloaded; save the image first)")
     path = Path(raw)
-    shown = str(path)
+    shown = read.label or str(path)
     if not path.exists():
         raise ImageError(f"file not found: {shown}")
     if path.is_dir():
@@ -128,7 +157,7 @@ def _load_path(source: str | os.PathLike, limit: int) -> Image.Image:
         with open(path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size == 0:
                 raise ImageError(f"{shown} is empty (0 bytes), not an image")
-            return _open_and_load(fh, limit, shown)
+            return _open_and_load(fh, read, shown)
     except PermissionError:
         raise ImageError(f"cannot read {shown}: permission denied") from None
     except NSTError:
@@ -165,13 +194,13 @@ def _read_stream(stream: BinaryIO, limit: int) -> bytes:
             )
 
 
-def _load_bytes(data: bytes, limit: int, what: str) -> Image.Image:
+def _load_bytes(data: bytes, read: _Read, what: str) -> Image.Image:
     if not data:
         raise ImageError(f"{what} is empty (0 bytes), not an image")
-    return _open_and_load(io.BytesIO(data), limit, what)
+    return _open_and_load(io.BytesIO(data), read, what)
 
 
-def _open_and_load(fh: BinaryIO, limit: int, what: str) -> Image.Image:
+def _open_and_load(fh: BinaryIO, read: _Read, what: str) -> Image.Image:
     head = fh.read(64)
     fh.seek(0)
     try:
@@ -185,19 +214,21 @@ def _open_and_load(fh: BinaryIO, limit: int, what: str) -> Image.Image:
     except Exception as exc:  # any plugin error on untrusted bytes means "corrupt", never a crash
         raise ImageError(f"{what} is a corrupt or unsupported image ({_reason(exc)})") from exc
     with im:
-        _check_size(im.size, limit)
+        read.draft(im)
+        _check_size(im.size, read)
         _decode(im, what)
-        return _finish(im)
+        return read.fit(_finish(im))
 
 
-def _check_size(size: tuple[int, int], limit: int) -> None:
+def _check_size(size: tuple[int, int], read: _Read) -> None:
     w, h = size
     if w <= 0 or h <= 0:
         raise ImageError(f"the image has zero size ({w}x{h} pixels)")
-    if w * h > limit:
+    if w * h > read.limit:
+        advice = "" if read.label else f" (or raise max_pixels / {MAX_PIXELS_ENV})"
         raise ImageError(
-            f"the image is too large: {w}x{h} pixels ({_mp(w * h)}) is over the limit of {_mp(limit)}; "
-            f"shrink it first (or raise max_pixels / {MAX_PIXELS_ENV})"
+            f"the image is too large: {w}x{h} pixels ({_mp(w * h)}) is over the limit of {_mp(read.limit)}; "
+            f"shrink it first{advice}"
         )
 
 

@@ -7,6 +7,7 @@ Gatys runs use the real SqueezeNet / VGG-19 from shared data (skipped with a rea
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import subprocess
 import sys
@@ -125,6 +126,43 @@ def test_non_image_upload_gets_a_friendly_error(client, tmp_path):
     msg = str(err.value)
     assert "not an image" in msg
     assert "Traceback" not in msg and "PIL" not in msg and "/tmp/" not in msg
+
+
+def test_uploads_a_visitor_gets_wrong_are_explained_in_their_words(client, tmp_path):
+    """Truncated JPEG: no server path; 1x1 and 2000x8: refused, not painted as a flat square or a crash."""
+    buf = io.BytesIO()
+    Image.effect_mandelbrot((400, 300), (-2, -1, 1, 1), 40).convert("RGB").save(buf, "JPEG")
+    cases = {"truncated.jpg": buf.getvalue()[: len(buf.getvalue()) // 2]}
+    for name, size in (("dot.png", (1, 1)), ("strip.png", (2000, 8))):
+        out = io.BytesIO()
+        Image.new("RGB", size, (90, 140, 200)).save(out, "PNG")
+        cases[name] = out.getvalue()
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(AppError) as err:
+            client.predict(handle_file(str(path)), STYLE, 1.0, False, 64, api_name="/stylize")
+        msg = str(err.value)
+        assert msg.startswith("Your photo is ") or msg.startswith("your photo is "), msg
+        assert ("too small" in msg) == (name != "truncated.jpg"), msg
+        assert "/tmp" not in msg and "gradio" not in msg.lower() and "Traceback" not in msg, msg
+
+
+def test_a_huge_camera_jpeg_is_shrunk_not_refused(tmp_path, monkeypatch):
+    """Over the server's pixel limit as decoded at full size; results are at most max_size px anyway."""
+    import gradio as gr
+
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(make_style_dir(tmp_path / "styles")))
+    big = tmp_path / "camera.jpg"
+    Image.effect_mandelbrot((3000, 2000), (-2, -1, 1, 1), 30).convert("RGB").save(big, quality=80)
+    stylist = Stylist(DemoConfig(device="cpu", max_size=256, max_pixels=2_000_000), out_dir=tmp_path)
+    (before, after), _png = stylist.stylize(str(big), STYLE, size=128)
+    assert before.size == after.size and after.size[0] == 128 and after.size[1] in (85, 86)
+    png = tmp_path / "camera.png"
+    Image.new("RGB", (3000, 2000)).save(png)  # no reduced-scale decoding for PNG: the limit stands, said plainly
+    with pytest.raises(gr.Error, match="too large") as err:
+        stylist.stylize(str(png), STYLE, size=128)
+    assert "NST_MAX_PIXELS" not in str(err.value) and str(tmp_path) not in str(err.value)
 
 
 @pytest.mark.parametrize(

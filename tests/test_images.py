@@ -472,3 +472,39 @@ def test_first_calls_in_a_fresh_process_agree_and_never_open_postscript(attempt,
     assert lines["jpeg"] == "['(640, 480)']", lines
     assert lines["eps"] == "refused"
     assert lines["xbm"] == lines["xbm-again"] == "refused"
+
+
+def test_a_label_names_the_upload_instead_of_the_servers_path(tmp_path):
+    """Front ends label uploads: no temporary path and no server-settings advice reaches the sender."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG")
+    bad = tmp_path / "gradio-upload-3f2a" / "photo.jpg"
+    bad.parent.mkdir()
+    bad.write_bytes(buf.getvalue()[:-200])
+    with pytest.raises(ImageError) as err:
+        load_image(bad, label="your photo")
+    message = str(err.value)
+    assert message.startswith("your photo is a ") and "corrupt" in message and "gradio-upload" not in message
+    big = tmp_path / "big.png"
+    Image.new("RGB", (300, 300)).save(big)
+    with pytest.raises(ImageError) as err:
+        load_image(big, max_pixels=10_000, label="your photo")
+    assert (
+        "too large" in str(err.value) and "NST_MAX_PIXELS" not in str(err.value) and str(tmp_path) not in str(err.value)
+    )
+
+
+def test_shrink_to_reads_a_huge_jpeg_at_a_reduced_scale(tmp_path):
+    path = tmp_path / "camera.jpg"
+    Image.effect_mandelbrot((3000, 2000), (-2, -1, 1, 1), 30).convert("RGB").save(path, quality=85)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(path, max_pixels=2_000_000)  # 6 MP over a 2 MP limit
+    img = load_image(path, max_pixels=2_000_000, shrink_to=1024)  # decoded at 1/2 scale (1500x1000), then fitted
+    assert img.size == (1024, 683) and img.mode == "RGB"
+    small = load_image(path, shrink_to=4000)  # already small enough: untouched
+    assert small.size == (3000, 2000)
+    png = tmp_path / "wide.png"
+    Image.new("RGB", (1200, 300), (1, 2, 3)).save(png)
+    assert load_image(png, shrink_to=600).size == (600, 150)  # other formats: decoded, then fitted
+    with pytest.raises(OptionsError):
+        load_image(png, shrink_to=0)
