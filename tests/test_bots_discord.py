@@ -92,6 +92,13 @@ async def final_edit(fake: FakeDiscord, payload: dict, timeout: float = 90) -> d
     )
 
 
+async def private_followup(fake: FakeDiscord, payload: dict, timeout: float = 30) -> str:
+    """The text of an ephemeral follow-up (flags 64) to this interaction: how errors after deferring are told."""
+    call = await fake.wait_for("followup", lambda c: c["token"] == payload["token"], timeout=timeout)
+    assert call["payload"].get("flags", 0) & 64 and not call["files"], call
+    return call["payload"]["content"]
+
+
 def expected_size(w: int, h: int, long_side: int) -> tuple[int, int]:
     return nst_core.resize_long_side(nst_core.load_image(png_bytes(w, h)), long_side).size
 
@@ -230,10 +237,11 @@ def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
             return cb["data"]["content"]
 
         async def failed_job(payload: dict) -> str:
+            """Found after the public deferral: a private follow-up, and the public reply deleted."""
             bot._connection.parse_interaction_create(payload)
-            done = await final_edit(fake, payload, timeout=30)
-            assert not done["files"]
-            return done["payload"]["content"]
+            said = await private_followup(fake, payload)
+            await fake.wait_for("delete", lambda c: c["token"] == payload["token"], timeout=10)
+            return said
 
         uid = iter(range(2001, 3000))
         # Rejected before deferring, from Discord's metadata or the options alone.
@@ -277,8 +285,7 @@ def test_extra_media_hosts_need_https_unless_loopback(monkeypatch):
     async def scenario(bot, fake):
         payload = slash(fake, url="http://cdn.example.net/cat.png")
         bot._connection.parse_interaction_create(payload)
-        done = await final_edit(fake, payload, timeout=30)
-        assert not done["files"] and "https" in done["payload"]["content"]
+        assert "https" in await private_followup(fake, payload)
 
     run(monkeypatch, scenario, NST_BOT_ALLOWED_MEDIA_HOSTS="127.0.0.1, cdn.example.net")
 

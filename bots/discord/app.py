@@ -218,11 +218,21 @@ class StylizeBot(discord.Client):
             )
             await interaction.edit_original_response(content=self.caption(spec, encoded.size), attachments=[file])
         except Exception as exc:
-            message = friendly_error(exc)
-            try:
-                await interaction.edit_original_response(content=f"⚠️ {message}", attachments=[])
-            except discord.HTTPException as http_exc:
-                log.warning("could not report an error to Discord: %s", http_exc.status)
+            await self.report_privately(interaction, f"⚠️ {friendly_error(exc)}")
+
+    @staticmethod
+    async def report_privately(interaction: discord.Interaction, text: str) -> None:
+        """An error found after the (public) deferral: told to the requester alone, as the README promises, and the
+        public "thinking…" reply removed. Discord cannot turn a public reply private, hence a follow-up."""
+        try:
+            await interaction.followup.send(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not report an error to Discord: %s", exc.status)
+            with contextlib.suppress(discord.HTTPException):  # at least do not leave "thinking…" behind
+                await interaction.edit_original_response(content=text, attachments=[])
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
 
     @staticmethod
     def caption(spec: JobSpec, size: tuple[int, int]) -> str:
