@@ -69,6 +69,19 @@ class Ticket:
         return await self.service._run(self, spec, content, style_image, on_status)
 
 
+def deduplicated(send: StatusCallback) -> StatusCallback:
+    """A status sender that skips a text equal to the last one sent: the queue position is shown before the
+    download and again by the queue's own reporter, and a chat must not show the same line twice."""
+    last: list[str | None] = [None]
+
+    async def send_new(text: str) -> None:
+        if text != last[0]:
+            last[0] = text
+            await send(text)
+
+    return send_new
+
+
 class StylizeService:
     """Shared by every handler of one bot process."""
 

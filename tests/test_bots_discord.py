@@ -316,3 +316,22 @@ def test_result_fits_the_servers_upload_limit(monkeypatch):
         assert img.format == "WEBP" and max(img.size) <= 256
 
     run(monkeypatch, scenario)
+
+
+def test_a_queued_job_shows_its_place_once_then_finishes(monkeypatch):
+    gate = GatedStylize()
+
+    async def scenario(bot, fake):
+        first, second = slash(fake, user_id=5001, size=64), slash(fake, user_id=5002, size=64)
+        bot._connection.parse_interaction_create(first)
+        await fake.wait_for("callback", lambda c: c["token"] == first["token"])
+        bot._connection.parse_interaction_create(second)
+        await fake.wait_for("edit", lambda c: c["token"] == second["token"], timeout=30)
+        await asyncio.sleep(0.5)  # several reporter intervals (0.05 s) while it waits in the queue
+        gate.release()
+        for p in (first, second):
+            assert (await final_edit(fake, p))["files"]
+        texts = [c["payload"].get("content") for c in fake.of("edit", lambda c: c["token"] == second["token"])]
+        assert texts.count("You are next in the queue…") == 1, texts
+
+    run(monkeypatch, scenario, stylize=gate)

@@ -168,7 +168,9 @@ def test_slash_command_stylizes_the_latest_image(caplog):
         assert [d["path"] for d in downloads] == ["/files-pri/T0TEST-F0ALICE/f0alice.png"]
         assert downloads[0]["auth"] == f"Bearer {BOT_TOKEN}"  # Slack files need the bot token
         posted = fake.of("chat.postMessage")
-        assert posted and posted[0]["params"]["text"].startswith("<@U0ALICE> Stylising")
+        assert posted and posted[0]["params"]["text"].startswith("Stylising")
+        mentions = [m["params"]["text"] for m in posted] + [params["initial_comment"]]
+        assert sum("<@U0ALICE>" in t for t in mentions) == 1, mentions  # one notification per job
         await fake.wait_for("chat.delete")  # the status line is tidied away
 
     run(scenario, stylize=gate)

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image
-from bots.jobs import StylizeService, Ticket
+from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BotError, FetchError, friendly_error, human_size, queue_text
 from bots.options import JobSpec, build_spec, default_style_name, installed_styles
 
@@ -201,8 +201,10 @@ class StylizeBot(discord.Client):
         content: ImageRef,
         style_ref: ImageRef | None,
     ) -> None:
-        async def status(text: str) -> None:
+        async def edit(text: str) -> None:
             await interaction.edit_original_response(content=text)
+
+        status = deduplicated(edit)
 
         try:
             if ticket.position > 0:

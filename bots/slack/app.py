@@ -29,7 +29,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
 from bots.fetch import check_url, fetch_image
-from bots.jobs import StylizeService, Ticket
+from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
 from bots.options import JobSpec, TextRequest, build_spec, default_style_name, installed_styles, parse_text
 
@@ -525,15 +525,16 @@ class SlackBot:
         """Download, stylise with a live status message, upload into the channel/thread, tidy up."""
         status_ts: str | None = None
 
-        async def status(text: str) -> None:
+        async def post_or_update(text: str) -> None:
+            # No @-mention here: the finished picture mentions the user, once (one notification per job)
             nonlocal status_ts
-            text = f"<@{user}> {text}"
             if status_ts is None:
                 resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
                 status_ts = resp.get("ts")
             else:
                 await self.client.chat_update(channel=channel, ts=status_ts, text=text)
 
+        status = deduplicated(post_or_update)
         try:
             content = await self.fetch_file(file)
             result = await ticket.run(spec, content, on_status=status)
@@ -558,7 +559,7 @@ class SlackBot:
             if status_ts:
                 await self.safe(
                     lambda t: self.client.chat_update(channel=channel, ts=status_ts, text=t),
-                    f":warning: {message}",
+                    f":warning: <@{user}> {message}",  # an edit: the mention names them without a second ping
                 )
             else:
                 await self.safe(reply, message)
