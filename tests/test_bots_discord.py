@@ -19,6 +19,7 @@ from _bots_support import (
     channel_message,
     decode,
     interaction,
+    make_styles,
     png_bytes,
     slash_data,
     tiny_styles,  # noqa: F401 - pytest fixture
@@ -335,3 +336,42 @@ def test_a_queued_job_shows_its_place_once_then_finishes(monkeypatch):
         assert texts.count("You are next in the queue…") == 1, texts
 
     run(monkeypatch, scenario, stylize=gate)
+
+
+def test_more_than_25_styles_autocomplete_live_and_the_default_is_always_offered(monkeypatch, tmp_path):
+    many = tmp_path / "many"
+    make_styles(many, (*[f"extra_{i:02d}" for i in range(26)], "zz_pick"))
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(many))
+
+    async def scenario(bot, fake):
+        style_option = next(
+            o for o in fake.of("sync")[0]["commands"][0]["options"] if o["name"] == "style"
+        )  # fmt: skip
+        assert style_option.get("autocomplete") and not style_option.get("choices")
+
+        async def complete(typed: str) -> list[str]:
+            opts = [{"name": "image", "type": 11, "value": "9001"}, {"name": "style", "type": 3, "value": typed,
+                                                                      "focused": True}]  # fmt: skip
+            payload = interaction(slash_data(opts, []), kind=4)
+            bot._connection.parse_interaction_create(payload)
+            cb = await fake.wait_for("callback", lambda c: c["token"] == payload["token"])
+            assert cb["type"] == 8, cb
+            return [c["value"] for c in cb["data"]["choices"]]
+
+        assert await complete("zz") == ["zz_pick"]
+        assert len(await complete("")) == 25
+        make_styles(many, ("newly_added",))  # installed while the bot runs
+        assert await complete("newly") == ["newly_added"]
+
+        url = fake.media.add("posted.png", png_bytes(80, 120))
+        msg = channel_message(8201, [attachment(8202, url, filename="posted.png", size=10)])
+        data = {"id": str(COMMAND_ID + 1), "name": "Stylize image", "type": 3, "guild_id": str(GUILD_ID),
+                "target_id": msg["id"], "resolved": {"messages": {msg["id"]: msg}}}  # fmt: skip
+        menu = interaction(data)
+        bot._connection.parse_interaction_create(menu)
+        picker = await fake.wait_for("callback", lambda c: c["token"] == menu["token"])
+        options = picker["data"]["components"][0]["components"][0]["options"]
+        assert len(options) == 25
+        assert [o["value"] for o in options if o.get("default")] == ["zz_pick"]
+
+    run(monkeypatch, scenario, NST_BOT_DEFAULT_STYLE="zz_pick")

@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from PIL import Image
 
+import nst_core
 from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image
 from bots.jobs import StylizeService, Ticket, deduplicated
@@ -262,6 +263,14 @@ class StylizeBot(discord.Client):
             log.warning("could not report an error to Discord: %s", exc.status)
 
 
+def menu_styles(styles: list, default: str | None) -> list:
+    """At most MAX_CHOICES styles for a select menu, the default always among them (first when it would be cut)."""
+    if len(styles) <= MAX_CHOICES or any(s.name == default for s in styles[:MAX_CHOICES]):
+        return styles[:MAX_CHOICES]
+    chosen = [s for s in styles if s.name == default]
+    return chosen + [s for s in styles if s.name != default][: MAX_CHOICES - len(chosen)]
+
+
 class StylePicker(discord.ui.View):
     """The context menu has no options, so it asks for the style with a private dropdown."""
 
@@ -275,7 +284,7 @@ class StylePicker(discord.ui.View):
         self.labels = {s.name: s.label for s in styles}
         options = [
             discord.SelectOption(label=s.label[:100], value=s.name, default=s.name == default)
-            for s in styles[:MAX_CHOICES]
+            for s in menu_styles(styles, default)
         ]
         self.select = discord.ui.Select(placeholder="Pick a style", options=options, min_values=1, max_values=1)
         self.select.callback = self.on_pick
@@ -357,9 +366,9 @@ def register_commands(bot: StylizeBot) -> None:
     elif len(choices) > MAX_CHOICES:
 
         async def complete_style(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            needle = current.lower()
-            found = [c for c in choices if needle in c.name.lower() or needle in c.value]
-            return found[:MAX_CHOICES]
+            # read now, not at start-up: styles installed since then are offered too
+            found = nst_core.match_styles(current, installed_styles()) if current.strip() else installed_styles()
+            return [app_commands.Choice(name=s.label[:100], value=s.name) for s in found[:MAX_CHOICES]]
 
         stylize = app_commands.autocomplete(style=complete_style)(stylize)
 
