@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -346,14 +347,19 @@ def attachment(
     return data
 
 
-_interaction_ids = itertools.count(700000000000000000)
+_interaction_seq = itertools.count(1)
 
 
 def interaction(
-    data: dict[str, Any], *, user_id: int = 1001, kind: int = 2, message: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload as Discord's gateway delivers it (guild context)."""
-    iid = next(_interaction_ids)
+    data: dict[str, Any], *, user_id: int = 1001, kind: int = 2, message: dict[str, Any] | None = None,
+    age: float = 0.0,
+) -> dict[str, Any]:  # fmt: skip
+    """An INTERACTION_CREATE payload as Discord's gateway delivers it (guild context). Its id is a real snowflake
+    of a moment `age` seconds ago: discord.py derives created_at and the token's expiry (15 min) from it."""
+    import discord.utils
+
+    created = datetime.now(timezone.utc) - timedelta(seconds=age)
+    iid = discord.utils.time_snowflake(created) + next(_interaction_seq) % (1 << 22)
     payload: dict[str, Any] = {
         "id": str(iid),
         "application_id": str(APP_ID),

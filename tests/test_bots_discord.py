@@ -29,6 +29,7 @@ from _bots_support import (
 import nst_core
 from bots.config import CommonConfig, DiscordConfig
 from bots.discord import build_bot
+from bots.discord.app import REPLY_MARGIN
 from bots.jobs import StylizeService
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
@@ -375,3 +376,24 @@ def test_more_than_25_styles_autocomplete_live_and_the_default_is_always_offered
         assert [o["value"] for o in options if o.get("default")] == ["zz_pick"]
 
     run(monkeypatch, scenario, NST_BOT_DEFAULT_STYLE="zz_pick")
+
+
+def test_a_job_that_would_outlive_discords_token_is_stopped_while_it_can_still_say_why(monkeypatch):
+    """Interaction tokens last 15 minutes: a job still queued near the end is dropped with a private message
+    (sent while the token still works) instead of leaving "You are next in the queue…" forever."""
+    gate = GatedStylize()
+
+    async def scenario(bot, fake):
+        first = slash(fake, user_id=6001, size=64)
+        bot._connection.parse_interaction_create(first)
+        await fake.wait_for("callback", lambda c: c["token"] == first["token"])
+        late = slash(fake, user_id=6002, size=64)
+        late_payload = interaction(late["data"], user_id=6002, age=15 * 60 - REPLY_MARGIN - 2)  # 2 s left
+        bot._connection.parse_interaction_create(late_payload)
+        said = await private_followup(fake, late_payload, timeout=20)
+        assert "15 minutes" in said
+        assert bot.service.stats()["waiting"] == 0  # its place in the queue is given up
+        gate.release()
+        assert (await final_edit(fake, first))["files"]
+
+    run(monkeypatch, scenario, stylize=gate)

@@ -8,6 +8,7 @@ No `from __future__ import annotations` here on purpose: discord.py reads the co
 and the size range and style choices are built at runtime from the configuration and installed styles.
 """
 
+import asyncio
 import contextlib
 import io
 import logging
@@ -22,12 +23,17 @@ import nst_core
 from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image
 from bots.jobs import StylizeService, Ticket, deduplicated
-from bots.messages import BotError, FetchError, friendly_error, human_size, queue_text
+from bots.messages import BotError, Busy, FetchError, friendly_error, human_size, queue_text
 from bots.options import JobSpec, build_spec, default_style_name, installed_styles
 
 log = logging.getLogger("bots.discord")
 
 MAX_CHOICES = 25  # Discord's limit for static choices and select-menu options
+REPLY_MARGIN = 90.0  # seconds of the 15-minute interaction token kept for the upload or the error message
+TOKEN_EXPIRY_TEXT = (
+    "Discord gives me 15 minutes to answer and the queue is too long for that right now; "
+    "please try again in a few minutes."
+)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
@@ -210,9 +216,13 @@ class StylizeBot(discord.Client):
         try:
             if ticket.position > 0:
                 await status(queue_text(ticket.position))
-            content_img = await self.fetch(content)
-            style_img = await self.fetch(style_ref) if style_ref is not None else None
-            result = await ticket.run(spec, content_img, style_image=style_img, on_status=status)
+            try:
+                async with asyncio.timeout(reply_budget(interaction)):
+                    content_img = await self.fetch(content)
+                    style_img = await self.fetch(style_ref) if style_ref is not None else None
+                    result = await ticket.run(spec, content_img, style_image=style_img, on_status=status)
+            except TimeoutError:
+                raise Busy(TOKEN_EXPIRY_TEXT) from None
             # Discord reports the real limit for this server (boosts included); never exceed either.
             limit = min(self.config.upload_limit, getattr(interaction, "filesize_limit", 0) or self.config.upload_limit)
             encoded = await self.service.encode(result, limit, lossy="WEBP")
@@ -261,6 +271,13 @@ class StylizeBot(discord.Client):
                 await interaction.response.send_message(message, ephemeral=True)
         except discord.HTTPException as exc:
             log.warning("could not report an error to Discord: %s", exc.status)
+
+
+def reply_budget(interaction: discord.Interaction) -> float:
+    """Seconds this job may take before Discord's interaction token (15 minutes) would no longer let us post the
+    result or even say what went wrong; REPLY_MARGIN is kept back for encoding, the upload and that message."""
+    left = (interaction.expires_at - discord.utils.utcnow()).total_seconds()
+    return max(0.0, left - REPLY_MARGIN)
 
 
 def menu_styles(styles: list, default: str | None) -> list:
