@@ -304,6 +304,29 @@ def test_mention_with_an_attached_image():
     run(scenario, stylize=gate)
 
 
+def test_a_picture_shared_with_a_mention_as_a_message_event_is_handled_once():
+    """Slack may deliver the files of a post that mentions the app in a `message` event (subtype file_share) and
+    the `app_mention` for the same post without them: one job, no "attach an image" complaint."""
+
+    async def scenario(bot, fake, slack):
+        msg = image_message(fake, "F0SHARE", ts="1690000000.000900")
+        text = f"<@{SLACK_BOT_USER}> tiny size=64"
+        share = {**msg, "subtype": "file_share", "channel": CHANNEL, "text": text, "event_ts": msg["ts"]}
+        mention = {"type": "app_mention", "user": "U0ALICE", "channel": CHANNEL, "ts": msg["ts"], "text": text,
+                   "event_ts": msg["ts"]}  # fmt: skip
+        assert (await slack.event(mention))[0] == 200
+        assert (await slack.event(share))[0] == 200
+        params, img = await uploaded(fake)
+        assert params["thread_ts"] == msg["ts"] and img.size == (64, 43)
+        chatter = {**msg, "ts": "1690000000.000950", "text": "no mention here", "event_ts": "1690000000.000950"}
+        assert (await slack.event(chatter))[0] == 200
+        await asyncio.sleep(2.5)  # past the mention's grace period: nothing more happens
+        assert len(fake.of("files.completeUploadExternal")) == 1
+        assert not fake.of("chat.postEphemeral"), fake.of("chat.postEphemeral")
+
+    run(scenario)
+
+
 def test_bad_input_gets_messages_and_the_app_keeps_serving():
     async def scenario(bot, fake, slack):
         async def ack_text(text: str, **kw) -> str:

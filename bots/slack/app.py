@@ -10,6 +10,7 @@ file link given as an argument). Files are downloaded with the bot token, and on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -40,6 +41,7 @@ MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Slack file links: https://files.slack.com/files-pri/T0-F0/name.png, https://x.slack.com/files/U0/F0/name.png
 FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/[TE][A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
 NO_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope"}
+MENTION_GRACE = 2.0  # seconds a mention without files waits for the same post's file_share message event
 HTML_HINT = "If this keeps happening, the Slack app may be missing the `files:read` scope."
 
 Reply = Callable[[str], Awaitable[Any]]
@@ -133,6 +135,7 @@ class SlackBot:
             if api.scheme == "http" and is_loopback(api.hostname or ""):
                 self.insecure_hosts += (api.hostname or "",)
         self._seen_events: deque[str] = deque(maxlen=256)
+        self._seen_messages: deque[tuple[str | None, str | None]] = deque(maxlen=256)  # posts already handled
         self._register()
 
     # ----- lifecycle -------------------------------------------------------------------------------------
@@ -186,8 +189,15 @@ class SlackBot:
         app.event("message")(self.on_message)  # file shares etc.: acknowledged and ignored
         app.error(self.on_error)
 
-    async def on_message(self) -> None:
-        return None
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        """A picture shared with an @-mention may reach us as a `message` event (subtype file_share) that carries
+        the files, beside an `app_mention` without them: such a message is handled as the mention. Anything
+        else (plain chatter, the bot's own posts) is acknowledged and ignored."""
+        bot_user = context.get("bot_user_id") if context else None
+        if event.get("bot_id") or not event.get("files") or not bot_user:
+            return
+        if f"<@{bot_user}>" in (event.get("text") or ""):
+            await self.on_mention(body, event)
 
     async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a Slack listener (%s)", body.get("type", "?"), exc_info=error)
@@ -451,6 +461,9 @@ class SlackBot:
         channel, user = event.get("channel"), event.get("user", "")
         team = body.get("team_id") or event.get("team", "")
         thread_ts = event.get("thread_ts") or event.get("ts")
+        message = (channel, event.get("ts"))  # the app_mention and the file_share message of one post share it
+        if message in self._seen_messages:
+            return
 
         async def reply(text: str) -> None:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
@@ -468,6 +481,9 @@ class SlackBot:
             if file is None and event.get("files"):
                 raise BadOptions("The attached file is not an image; attach a PNG, JPEG or WebP.")
             if file is None and req.url is None:
+                await asyncio.sleep(MENTION_GRACE)  # its files may still come, in a message event for the same post
+                if message in self._seen_messages:
+                    return
                 raise BadOptions(
                     "Attach an image to the message you mention me in (for example `@me starry_night`), "
                     f"or use `{self.config.command}`."
@@ -476,6 +492,7 @@ class SlackBot:
         except BotError as exc:
             await self.safe(reply, str(exc))
             return
+        self._seen_messages.append(message)
         async with ticket:
             try:
                 if file is None:
