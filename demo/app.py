@@ -205,6 +205,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 type="filepath",
                             )
                             blend = gr.Textbox(
+                                value="",  # an initial value makes the API parameter optional
                                 label="Blend weights",
                                 placeholder="one number per style image, e.g. 0.7, 0.3 (empty = equal)",
                             )

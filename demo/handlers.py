@@ -247,7 +247,7 @@ class Stylist:
         preserve_colors: bool = False,
         seed: int = 0,
         extra_styles: Sequence[str] | None = None,
-        blend_weights: str = "",
+        blend_weights: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
     ) -> AsyncIterator[tuple[Any, Any]]:
         """Paint a photo in the style of any image by optimisation (Gatys et al.), streaming progress.

@@ -82,6 +82,10 @@ def test_api_is_stable(client):
     assert [p["parameter_name"] for p in api["/stylize_gatys"]["parameters"]] == GATYS_PARAMS
     # Page plumbing (style refresh, gallery clicks, Stop) stays out of the public API.
     assert set(api) == {"/stylize", "/stylize_gatys"}
+    # Only the pictures are required: the generated snippets must work as written (no "Hello!!" blend weights).
+    for name, images in (("/stylize", {"image"}), ("/stylize_gatys", {"content", "style_image"})):
+        required = {p["parameter_name"] for p in api[name]["parameters"] if not p["parameter_has_default"]}
+        assert required == images, (name, required)
 
 
 def test_mcp_tools_when_the_extra_is_installed(server):
@@ -97,6 +101,7 @@ def test_mcp_tools_when_the_extra_is_installed(server):
         tools = {tool["name"]: tool for tool in json.load(resp)}
     assert {"stylize", "stylize_gatys"} <= set(tools)
     assert list(tools["stylize"]["inputSchema"]["properties"]) == FAST_PARAMS
+    assert set(tools["stylize_gatys"]["inputSchema"].get("required", [])) <= {"content", "style_image"}
 
 
 def test_fast_endpoint_returns_before_after_and_png(client, photo):
