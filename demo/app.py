@@ -42,6 +42,9 @@ CSS = """
 #intro p { margin: 0.2em 0; }
 #style-gallery .fixed-height { min-height: 0 !important; }  /* size to the thumbnails, scroll past 55vh */
 #style-gallery .caption-label { font-size: 0.75em; }
+/* Gradio lays the gallery out in fixed 100 px columns, which made a 390 px phone page 504 px wide: let the
+   columns share the width instead (4 on a desktop, as many as fit on a phone). */
+#style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(88px, 22%), 1fr)) !important; }
 """
 
 INTRO = """
@@ -237,6 +240,16 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
             "api_visibility": "private",
             "queue": False,
         }
+        # Download is switched off while a job is queued or running, so it never serves the previous picture.
+        disable_download = {
+            "fn": lambda: gr.DownloadButton(interactive=False),
+            "inputs": None,
+            "outputs": [download],
+            "api_visibility": "private",
+            "queue": False,
+        }
+        fast_btn.click(**disable_download)
+        gatys_btn.click(**disable_download)
         fast_btn.click(
             stylist.stylize,
             fast_inputs,

@@ -139,3 +139,30 @@ def test_a_broken_upload_gets_a_friendly_message(browser, server, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "demo_browser_bad_upload.png"))
     finally:
         page.close()
+
+
+def test_phone_width_has_no_sideways_scroll_and_download_waits_for_the_new_result(browser, server, tmp_path):
+    """390x844 (a phone): the page fits its width. While a new job runs, Download is off (it would hand out the
+    previous picture)."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator("#style-gallery .thumbnail-item").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo_browser_phone.png"), full_page=True)
+
+        page.locator("#content-image input[type=file]").set_input_files(str(_photo(tmp_path)))
+        page.locator("#content-image img").first.wait_for(timeout=30_000)
+        enabled = (
+            "() => { const b = document.querySelector('#download button, button#download'); return b && !b.disabled; }"
+        )
+        page.locator("#fast-run").click()
+        page.wait_for_function(enabled, timeout=120_000)
+        page.locator("#fast-run").click()  # a second job: the old result must not stay downloadable meanwhile
+        page.wait_for_function(f"() => !({enabled})()", timeout=10_000)
+        page.wait_for_function(enabled, timeout=120_000)
+    finally:
+        page.close()
