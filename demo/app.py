@@ -232,22 +232,14 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                 )
 
         fast_inputs = [content, style, strength, fast_colors, fast_size]
-        # Results come back as plain paths (clean API); the page then enables the download button itself.
-        enable_download = {
-            "fn": lambda: gr.DownloadButton(interactive=True),
-            "inputs": None,
-            "outputs": [download],
-            "api_visibility": "private",
-            "queue": False,
-        }
-        # Download is switched off while a job is queued or running, so it never serves the previous picture.
-        disable_download = {
-            "fn": lambda: gr.DownloadButton(interactive=False),
-            "inputs": None,
-            "outputs": [download],
-            "api_visibility": "private",
-            "queue": False,
-        }
+
+        def set_download(on: bool) -> dict[str, Any]:
+            """Page-only event: results come back as plain paths (clean API) and the page enables Download
+            itself; it is off while a job is queued or running, so it never serves the previous picture."""
+            fn = (lambda: gr.DownloadButton(interactive=True)) if on else (lambda: gr.DownloadButton(interactive=False))
+            return {"fn": fn, "inputs": None, "outputs": [download], "api_visibility": "private", "queue": False}
+
+        enable_download, disable_download = set_download(True), set_download(False)
         fast_btn.click(**disable_download)
         gatys_btn.click(**disable_download)
         fast_btn.click(
