@@ -41,7 +41,8 @@ CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
 #intro p { margin: 0.2em 0; }
 #style-gallery .fixed-height { min-height: 0 !important; }  /* size to the thumbnails, scroll past 55vh */
-#style-gallery .caption-label { font-size: 0.75em; }
+#style-gallery .caption-label { font-size: 0.75em; white-space: normal; overflow: visible; text-overflow: clip;
+  max-width: calc(100% - 8px); line-height: 1.15; text-align: center; }  /* whole names, wrapped, not "Comp..." */
 /* Gradio lays the gallery out in fixed 100 px columns, which made a 390 px phone page 504 px wide: let the
    columns share the width instead (4 on a desktop, as many as fit on a phone). */
 #style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(88px, 22%), 1fr)) !important; }
@@ -140,6 +141,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                             allow_preview=False,
                             object_fit="cover",
                             fit_columns=False,
+                            buttons=[],  # a "download all" icon sat on a thumbnail; nothing to download here
                             interactive=False,
                             selected_index=0 if names else None,
                             elem_id="style-gallery",
