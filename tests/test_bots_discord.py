@@ -255,9 +255,10 @@ def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
         assert "strength" in await private_reply(slash(fake, user_id=next(uid), strength=7))
         assert "strength" in await private_reply(slash(fake, user_id=next(uid), strength="abc"))
         assert "size" in await private_reply(slash(fake, user_id=next(uid), size=5))
-        # Discovered while downloading: the reply is edited into a warning.
+        # Discovered while downloading: a private warning that says what is wrong.
         fake_png = fake.media.add("fake.png", b"definitely not a png", "image/png")
-        assert "⚠️" in await failed_job(slash(fake, user_id=next(uid), url=fake_png))
+        said = await failed_job(slash(fake, user_id=next(uid), url=fake_png))
+        assert said.startswith("⚠️") and "not an image" in said and "Traceback" not in said, said
         endless = f"{fake.base}/stream/endless"
         assert "larger than the 2 MB limit" in await failed_job(
             slash(fake, user_id=next(uid), url=endless, declared=10)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 import pytest
 import torch
@@ -177,12 +178,26 @@ def test_load_returns_cached_model_with_the_saved_weights(wdirs):
     assert b is not a and next(b.parameters()).dtype == torch.float64
 
 
-def test_cache_is_thread_safe(wdirs):
+def test_cache_is_thread_safe(wdirs, monkeypatch):
+    """Six threads ask for one style at once while reading the file is slow (the race window held open): the file is
+    read once and every thread gets the same module. Without the cache lock each thread would load its own."""
     save("threads", wdirs[0])
+    styles.clear_cache()
+    reads = []
+    real_read = styles.read_style_weights
+
+    def slow_read(path):
+        reads.append(path)
+        time.sleep(0.2)
+        return real_read(path)
+
+    monkeypatch.setattr(styles, "read_style_weights", slow_read)
+    start = threading.Barrier(6)
     results, errors = [], []
 
     def work():
         try:
+            start.wait()
             results.append(styles.load_style_model("threads", "cpu"))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -193,7 +208,7 @@ def test_cache_is_thread_safe(wdirs):
     for t in threads:
         t.join()
     assert not errors
-    assert len({id(m) for m in results}) == 1
+    assert len(reads) == 1 and len({id(m) for m in results}) == 1 and len(results) == 6
 
 
 def test_overwritten_file_is_reloaded(wdirs):
