@@ -1,9 +1,8 @@
 """Perceptual losses shared by Gatys optimisation and feed-forward training.
 
-The plain functions follow the formulas of the papers exactly (and are unit-tested against hand computations).
-`PerceptualLoss` is what the engines use: the same terms, but each layer divided by its target's magnitude, so one
-set of default weights works whatever the loss network (Caffe VGG activations are ~100x torchvision's) and whatever
-the image size.
+`PerceptualLoss` is what the engines use: the content, Gram-matrix style and total-variation terms of the papers,
+each layer divided by its target's magnitude, so one set of default weights works whatever the loss network (Caffe
+VGG activations are ~100x torchvision's) and whatever the image size. tests/test_losses.py checks it by hand.
 """
 
 from __future__ import annotations
@@ -20,31 +19,11 @@ from .lossnets import FeatureExtractor
 EPS = 1e-8
 
 
-def content_loss(generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """J_content = 1/(nH*nW*nC) * ||a(C) - a(G)||^2, averaged over the batch."""
-    n = generated[0].numel()
-    return (generated - target).pow(2).flatten(1).sum(1).div(n).mean()
-
-
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """G[c, c'] = sum_xy a[x, y, c] a[x, y, c'] for each image of a (B, C, H, W) batch -> (B, C, C)."""
     b, c, h, w = features.shape
     f = features.reshape(b, c, h * w)
     return f @ f.transpose(1, 2)
-
-
-def layer_style_loss(generated: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """||G_S - G_G||^2 / (2*nH*nW*nC)^2 for one layer (nH, nW, nC of the generated activations)."""
-    _, c, h, w = generated.shape
-    diff = gram_matrix(generated) - target_gram
-    return diff.pow(2).flatten(1).sum(1).div((2.0 * h * w * c) ** 2).mean()
-
-
-def style_loss(
-    generated: Sequence[torch.Tensor], target_grams: Sequence[torch.Tensor], weights: Sequence[float]
-) -> torch.Tensor:
-    """J_style = sum_i w_i/(2*nH*nW*nC)^2 * ||G_S - G_G||^2 over the style layers."""
-    return sum(w * layer_style_loss(g, t) for g, t, w in zip(generated, target_grams, weights, strict=True))
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

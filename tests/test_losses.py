@@ -1,56 +1,61 @@
-"""Loss terms against hand computations in float64, and their gradients with gradcheck."""
+"""PerceptualLoss, the objective Gatys optimises and training minimises, against hand computations; the Gram, TV
+and weighted-sum helpers it is built from; gradients with gradcheck."""
 
 import pytest
 import torch
+from torch import nn
 
-from nst_core.losses import content_loss, gram_matrix, layer_style_loss, style_loss, total_loss, tv_loss
+from nst_core.losses import PerceptualLoss, gram_matrix, normalized_gram, total_loss, tv_loss
 
 
 def _rand(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def test_content_loss_matches_formula():
-    a_c, a_g = _rand(1, 3, 2, 4, seed=1), _rand(1, 3, 2, 4, seed=2)
-    n_h, n_w, n_c = 2, 4, 3
-    expected = sum(
-        (a_c[0, c, y, x] - a_g[0, c, y, x]) ** 2 for c in range(n_c) for y in range(n_h) for x in range(n_w)
-    ) / (n_h * n_w * n_c)
-    assert content_loss(a_g, a_c).item() == pytest.approx(expected.item(), rel=1e-12)
+class Identity(nn.Module):
+    """A stand-in loss network whose layer "a" is the image itself and "b" the image doubled, so every term can
+    be worked out by hand."""
+
+    def forward(self, images: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+        return {name: images * (2.0 if name == "b" else 1.0) for name in layers}
 
 
-def test_content_loss_tiny_example_by_hand():
-    g = torch.tensor([[[[1.0, 2.0]]]], dtype=torch.float64)  # 1x1x1x2
-    c = torch.tensor([[[[0.0, 0.0]]]], dtype=torch.float64)
-    assert content_loss(g, c).item() == pytest.approx((1 + 4) / 2)
+def test_perceptual_loss_by_hand():
+    generated = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])  # 1x1x2x2
+    photo = torch.ones(1, 1, 2, 2)
+    painting = torch.tensor([[[[0.0, 1.0], [1.0, 0.0]]]])
+    loss = PerceptualLoss(Identity(), ["a", "b"], ["a"], content_weight=1.0, style_weight=0.01, tv_weight=0.1)
+    loss.set_style([painting])
+    total, terms = loss(generated, loss.content_targets(photo))
+    # content, per layer: mean((F - T)^2) / mean(T^2). Layer a: mean(0, 1, 4, 9) / 1 = 3.5; layer b (all doubled):
+    # 14 / 4 = 3.5, the same, as the normalisation intends; averaged over the two layers: 3.5
+    assert terms["content"].item() == pytest.approx(3.5)
+    # style: Gram / (C*H*W): generated (1 + 4 + 9 + 16) / 4 = 7.5, painting (0 + 1 + 1 + 0) / 4 = 0.5;
+    # (7.5 - 0.5)^2 / 0.5^2 = 196
+    assert terms["style"].item() == pytest.approx(196.0)
+    # TV: vertical differences (2, 2) -> mean square 4; horizontal (1, 1) -> 1
+    assert terms["tv"].item() == pytest.approx(5.0)
+    assert total.item() == pytest.approx(1.0 * 3.5 + 0.01 * 196.0 + 0.1 * 5.0)
+
+
+def test_perceptual_loss_blends_styles_and_weighs_layers():
+    """Two paintings blended 3:1 give the blended Gram as the target; per-layer weights scale their terms."""
+    g = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    p1, p2 = torch.full((1, 1, 2, 2), 2.0), torch.zeros(1, 1, 2, 2)
+    loss = PerceptualLoss(Identity(), [], ["a", "b"], style_layer_weights=[0.25, 0.75], style_weight=1.0)
+    loss.set_style([p1, p2], blend=[3, 1])
+    # target Gram for a: 0.75 * 4 + 0.25 * 0 = 3; for b (doubled): 12. Generated: 7.5 and 30.
+    assert loss.style_targets["a"].item() == pytest.approx(3.0)
+    _, terms = loss(g, {})
+    expected = 0.25 * (7.5 - 3) ** 2 / 3**2 + 0.75 * (30 - 12) ** 2 / 12**2
+    assert terms["style"].item() == pytest.approx(expected) and terms["content"].item() == 0.0
 
 
 def test_gram_matrix_by_hand():
     # two channels over three positions: a = [1, 2, 3], b = [0, 1, -1]
     f = torch.tensor([[[[1.0, 2.0, 3.0]], [[0.0, 1.0, -1.0]]]], dtype=torch.float64)
-    g = gram_matrix(f)[0]
-    assert g.tolist() == [[14.0, -1.0], [-1.0, 2.0]]
-
-
-def test_style_loss_matches_formula():
-    g1, s1 = _rand(1, 4, 3, 5, seed=3), _rand(1, 4, 3, 5, seed=4)
-    g2, s2 = _rand(1, 2, 2, 2, seed=5), _rand(1, 2, 2, 2, seed=6)
-    weights = [0.3, 0.7]
-
-    def by_hand(a_g, a_s):
-        _, n_c, n_h, n_w = a_g.shape
-        fg, fs = a_g[0].reshape(n_c, -1), a_s[0].reshape(n_c, -1)
-        total = 0.0
-        for c in range(n_c):
-            for c2 in range(n_c):
-                gg = sum(fg[c, k] * fg[c2, k] for k in range(n_h * n_w))
-                gs = sum(fs[c, k] * fs[c2, k] for k in range(n_h * n_w))
-                total += (gs - gg) ** 2
-        return total / (2 * n_h * n_w * n_c) ** 2
-
-    expected = weights[0] * by_hand(g1, s1) + weights[1] * by_hand(g2, s2)
-    got = style_loss([g1, g2], [gram_matrix(s1), gram_matrix(s2)], weights)
-    assert got.item() == pytest.approx(float(expected), rel=1e-10)
+    assert gram_matrix(f)[0].tolist() == [[14.0, -1.0], [-1.0, 2.0]]
+    assert normalized_gram(f)[0].flatten().tolist() == pytest.approx([14 / 6, -1 / 6, -1 / 6, 2 / 6])
 
 
 def test_tv_loss_by_hand():
@@ -66,9 +71,11 @@ def test_total_is_weighted_sum():
 
 def test_gradients_with_gradcheck():
     g = _rand(1, 3, 3, 3, seed=7).requires_grad_(True)
-    c = _rand(1, 3, 3, 3, seed=8)
-    target = gram_matrix(_rand(1, 3, 3, 3, seed=9))
-    assert torch.autograd.gradcheck(lambda x: content_loss(x, c), (g,))
-    assert torch.autograd.gradcheck(lambda x: layer_style_loss(x, target), (g,))
     assert torch.autograd.gradcheck(tv_loss, (g,))
     assert torch.autograd.gradcheck(gram_matrix, (g,))
+    loss = PerceptualLoss(Identity(), ["a"], ["a"], style_weight=0.1, tv_weight=0.01)
+    loss.set_style([_rand(1, 3, 4, 4, seed=9).float()])
+    loss.style_targets = {k: v.double() for k, v in loss.style_targets.items()}
+    loss.style_scales = {k: v.double() for k, v in loss.style_scales.items()}
+    targets = {"a": _rand(1, 3, 3, 3, seed=8)}
+    assert torch.autograd.gradcheck(lambda x: loss._terms(x, {"a": x}, targets)[0], (g,))
