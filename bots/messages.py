@@ -11,6 +11,7 @@ import logging
 
 import nst_core
 from nst_core.errors import Cancelled, DeviceOutOfMemory, WeightsError
+from nst_core.progress import human_duration
 
 log = logging.getLogger("bots")
 
@@ -82,5 +83,8 @@ def progress_text(progress: nst_core.Progress) -> str:
     pct = round(100 * max(0.0, min(1.0, progress.fraction)))
     text = f"Stylising… {pct}%"
     if getattr(progress, "scales", 1) and progress.scales > 1:
-        text += f" (scale {progress.scale}/{progress.scales})"
+        text += f" (coarse-to-fine pass {progress.scale} of {progress.scales})"
+    eta = progress.eta
+    if eta is not None and progress.step >= 3 and eta >= 5:
+        text += f", about {human_duration(eta)} left"
     return text

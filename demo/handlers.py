@@ -23,6 +23,7 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 import nst_core
+from nst_core.progress import human_duration
 
 from .config import DemoConfig
 
@@ -364,7 +365,12 @@ class Stylist:
 
 
 def _describe(p: nst_core.Progress) -> str:
+    """'Painting… step 60/150 (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left'. Multi-scale runs count the
+    steps of every pass, which is why a 512 px run reads 150 steps when 100 were asked for."""
     text = f"Painting… step {p.step}/{p.total}"
     if p.scales > 1:
-        text += f", scale {p.scale}/{p.scales}"
-    return f"{text} · {p.elapsed:.0f} s"
+        text += f" (coarse-to-fine pass {p.scale} of {p.scales})"
+    text += f" · {human_duration(p.elapsed)}"
+    if p.eta is not None and p.step >= 3:
+        text += f", about {human_duration(p.eta)} left"
+    return text

@@ -28,6 +28,23 @@ class Progress:
     def fraction(self) -> float:
         return self.step / self.total if self.total else 1.0
 
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far, or None before there is a pace to go by. A rough figure for
+        multi-scale runs, whose later (larger) scales take longer per step: front ends say "about"."""
+        if self.step <= 0 or self.elapsed <= 0 or not self.total:
+            return None
+        return max(0.0, self.elapsed / self.step * (self.total - self.step))
+
+
+def human_duration(seconds: float) -> str:
+    """'45 s', '3 min', '1 h 5 min': how people say a wait."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
 
 ProgressCallback = Callable[[Progress], None]
 

@@ -403,7 +403,11 @@ def test_gatys_loss_net_is_checked_at_start():
 def test_messages():
     assert queue_text(0) == "Starting…" and queue_text(3) == "You are number 3 in the queue…"
     assert progress_text(nst_core.Progress(step=2, total=5)) == "Stylising… 40%"
-    assert progress_text(nst_core.Progress(step=1, total=4, scale=2, scales=3)) == "Stylising… 25% (scale 2/3)"
+    assert progress_text(nst_core.Progress(step=1, total=4, scale=2, scales=3)) == (
+        "Stylising… 25% (coarse-to-fine pass 2 of 3)"
+    )
+    # with a pace to go by: an estimate of the time left (10 s for 5 steps -> 2 s a step, 45 steps to go)
+    assert progress_text(nst_core.Progress(step=5, total=50, elapsed=10.0)) == "Stylising… 10%, about 2 min left"
     assert "smaller" in friendly_error(nst_core.DeviceOutOfMemory("Out of memory."))
     assert "logged" in friendly_error(ZeroDivisionError("boom"))
     assert "boom" not in friendly_error(ZeroDivisionError("boom"))

@@ -1,7 +1,8 @@
 """Every style shipped in weights/ clears the quality bar of issue #10 under the real VGG-19 judge, on held-out
 photos (content/ is never trained on). A swapped, corrupted, undertrained or photo-burying file fails here.
 
-- structure (nst_core.judge.structure, 512 px): at most STRUCTURE_BAR per style, STRUCTURE_MEAN_BAR on average
+- structure (nst_core.judge.structure, 512 px, the 12 content photos): at most STRUCTURE_BAR per style,
+  STRUCTURE_MEAN_BAR on average
 - style term at 256 px: at most STYLE_RATIO_BAR x the unstylised photo's own, and closest to its own painting
 - the bundled Udnie beats pytorch/examples' published udnie.pth on style, content and structure (all 12 photos)
 
@@ -20,7 +21,6 @@ from nst_core.judge import STRUCTURE_BAR, STRUCTURE_MEAN_BAR, STYLE_RATIO_BAR, f
 from nst_core.styles import REPO_WEIGHTS_DIR, WEIGHTS_ENV, import_torch_checkpoint
 
 BUNDLED = sorted(p.stem for p in REPO_WEIGHTS_DIR.glob("*.safetensors"))
-PHOTOS = ("tubingen", "lion", "golden_gate", "chicago", "brad_pitt", "sailboat")  # people, animals, city, sea
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def paintings(repo_styles, styles_dir):
 
 @pytest.fixture(scope="module")
 def scores(repo_styles, paintings, content_dir, vgg19_path):
-    photos = [load_image(content_dir / f"{p}.jpg") for p in PHOTOS]
+    # all 12 photos, as the acceptance bar is defined: a 6-photo subset drifts up to 0.07 from the 12-photo mean
+    photos = [load_image(p) for p in sorted(content_dir.glob("*.jpg"))]
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(WEIGHTS_ENV, raising=False)
         return {

@@ -338,3 +338,12 @@ def test_the_space_entry_point_reports_a_bad_setting_in_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "error: NST_DEMO_MAX_SIZE must be a whole number, got 'huge'."
     assert "Traceback" not in done.stderr
+
+
+def test_gatys_progress_says_the_pass_and_the_time_left():
+    from demo.handlers import _describe
+    from nst_core import Progress
+
+    assert _describe(Progress(step=1, total=150, elapsed=0.5)) == "Painting… step 1/150 · 0 s"
+    text = _describe(Progress(step=60, total=150, elapsed=40.0, scale=1, scales=2))
+    assert text == "Painting… step 60/150 (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left"
