@@ -235,15 +235,14 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
 
         fast_inputs = [content, style, strength, fast_colors, fast_size]
 
-        def set_download(on: bool) -> dict[str, Any]:
-            """Page-only event: results come back as plain paths (clean API) and the page enables Download
-            itself; it is off while a job is queued or running, so it never serves the previous picture."""
-            fn = (lambda: gr.DownloadButton(interactive=True)) if on else (lambda: gr.DownloadButton(interactive=False))
-            return {"fn": fn, "inputs": None, "outputs": [download], "api_visibility": "private", "queue": False}
-
-        enable_download, disable_download = set_download(True), set_download(False)
+        # Page-only events: results come back as plain paths (clean API) and the page enables Download itself when
+        # there is a file; it is off while a job is queued or running, so it never serves the previous picture.
+        page_only = {"outputs": [download], "api_visibility": "private", "queue": False}
+        enable_download = {"fn": lambda f: gr.DownloadButton(interactive=bool(f)), "inputs": [download], **page_only}
+        disable_download = {"fn": lambda: gr.DownloadButton(interactive=False), "inputs": None, **page_only}
         fast_btn.click(**disable_download)
         gatys_btn.click(**disable_download)
+        gatys_btn.click(stylist.arm_stop, None, None, api_visibility="private", queue=False)
         fast_btn.click(
             stylist.stylize,
             fast_inputs,
@@ -286,7 +285,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
             api_visibility="private",
             queue=False,
         )
-        stop_btn.click(None, None, None, cancels=[gatys_event], api_visibility="private", queue=False)
+        stop_btn.click(stylist.stop, None, None, api_visibility="private", queue=False)  # see Stylist.stop
 
         gallery.select(stylist.on_style_selected, [style_names], [style], api_visibility="private", queue=False)
         style.input(stylist.on_style_picked, [style_names, style], [gallery], api_visibility="private", queue=False)

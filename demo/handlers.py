@@ -92,6 +92,19 @@ class Stylist:
         self.config = config
         self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._stops: dict[str, threading.Event] = {}  # page session -> the stop switch of its queued/running job
+
+    # -- the Stop button -------------------------------------------------------------------------------------
+    # Stop asks the job to end itself (the core stops at its next step, the page gets "Stopped." and the picture
+    # so far). Cancelling the event from outside instead raced with the streamed images: a red "Error" badge and no
+    # message. The switch is made when Stylize is clicked, so a job still waiting in the queue can be stopped too.
+    def arm_stop(self, request: gr.Request) -> None:
+        self._stops[request.session_hash or ""] = threading.Event()
+
+    def stop(self, request: gr.Request) -> None:
+        switch = self._stops.get(request.session_hash or "")
+        if switch is not None:
+            switch.set()
 
     # -- style registry -> widgets ---------------------------------------------------------------------------
     def styles(self) -> list[Any]:
@@ -250,6 +263,7 @@ class Stylist:
         extra_styles: Sequence[str] | None = None,
         blend_weights: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
+        request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
     ) -> AsyncIterator[tuple[Any, Any]]:
         """Paint a photo in the style of any image by optimisation (Gatys et al.), streaming progress.
 
@@ -299,7 +313,9 @@ class Stylist:
         except Exception as exc:
             raise friendly_error(exc) from None
 
-        cancel = threading.Event()
+        session = getattr(request, "session_hash", None) or ""
+        cancel = self._stops.get(session) or threading.Event()  # the page's stop switch, armed at the click
+        self._stops[session] = cancel
         events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -334,6 +350,7 @@ class Stylist:
 
         progress(0.0, desc="Loading the loss network…")
         finished = False
+        shown: Image.Image | None = None  # the newest picture on the page, kept when the visitor stops the run
         try:
             while True:
                 kind, payload = await events.get()
@@ -347,6 +364,7 @@ class Stylist:
                         break
                     kind, payload = events.get_nowait()
                 if latest_image is not None:
+                    shown = latest_image
                     yield pair(latest_image), gr.skip()
                 if kind == "done":
                     finished = True
@@ -355,13 +373,17 @@ class Stylist:
                     return
                 if kind == "error":
                     finished = True
-                    if isinstance(payload, nst_core.Cancelled):
-                        raise gr.Error("Stopped.", print_exception=False)
+                    if isinstance(payload, nst_core.Cancelled):  # the Stop button
+                        gr.Info("Stopped. The picture so far can be downloaded." if shown else "Stopped.")
+                        yield (pair(shown), self._save_png(shown, "gatys")) if shown else (gr.skip(), None)
+                        return
                     raise friendly_error(payload)
         finally:
-            if not finished:  # Stop button, closed tab or time limit: the core stops at its next step
+            if self._stops.get(session) is cancel:
+                del self._stops[session]
+            if not finished:  # closed tab, API cancel or time limit: the core stops at its next step
                 cancel.set()
-                log.info("Gatys run stopped before the end (Stop, closed page or time limit)")
+                log.info("Gatys run stopped before the end (closed page, cancelled or time limit)")
 
 
 def _describe(p: nst_core.Progress) -> str:

@@ -41,10 +41,18 @@ def browser():
         b.close()
 
 
+SQUEEZENET = (
+    Path(os.environ.get("NST_SHARED_DATA", REPO.parent / "shared" / "data"))
+    / "pretrained"
+    / ("squeezenet1_1_imagenet.pth")
+)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-browser")
-    with serve(server_env(make_style_dir(root))) as srv:
+    extra = {"NST_SQUEEZENET_WEIGHTS": str(SQUEEZENET)} if SQUEEZENET.is_file() else {}
+    with serve(server_env(make_style_dir(root), NST_DEMO_PREVIEW_EVERY="2", **extra)) as srv:
         yield srv
 
 
@@ -164,5 +172,39 @@ def test_phone_width_has_no_sideways_scroll_and_download_waits_for_the_new_resul
         page.locator("#fast-run").click()  # a second job: the old result must not stay downloadable meanwhile
         page.wait_for_function(f"() => !({enabled})()", timeout=10_000)
         page.wait_for_function(enabled, timeout=120_000)
+    finally:
+        page.close()
+
+
+def test_stop_ends_a_gatys_run_with_a_message_and_the_picture_so_far(browser, server, tmp_path):
+    """Stop just after an intermediate image: "Stopped." as a notice, no red Error badge, the partial picture kept
+    and downloadable (the old Stop cancelled the event from outside and raced with the streamed images)."""
+    if not SQUEEZENET.is_file():
+        pytest.skip(f"SqueezeNet weights not found at {SQUEEZENET}")
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator("#content-image input[type=file]").set_input_files(str(_photo(tmp_path)))
+        page.locator("#content-image img").first.wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Your own style image").click()
+        style = make_photo(tmp_path / "style.png", size=(200, 160))
+        page.locator("#style-image input[type=file]").set_input_files(str(style))
+        page.locator("#style-image img").first.wait_for(timeout=30_000)
+        page.locator("#gatys-run").click()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#result-slider img'))"
+            ".filter(i => i.complete && i.naturalWidth > 0).length >= 2",
+            timeout=120_000,
+        )
+        page.locator("#gatys-stop").click()
+        page.get_by_text("Stopped.", exact=False).first.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => { const b = document.querySelector('#download button, button#download'); return b && !b.disabled; }",
+            timeout=30_000,
+        )
+        page.wait_for_timeout(1000)
+        assert not page.locator(".toast-body.error").count(), "an error toast appeared"
+        assert not page.locator("#style-image .error").count(), "an Error badge sits on the style image"
+        page.screenshot(path=str(ARTIFACTS / "demo_browser_stopped.png"))
     finally:
         page.close()
