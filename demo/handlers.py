@@ -34,6 +34,7 @@ LOSS_NET_CHOICES = [("Fast preview (SqueezeNet)", "squeezenet"), ("Full quality 
 OPTIMIZER_CHOICES = [("L-BFGS (best quality)", "lbfgs"), ("Adam (steadier on big images)", "adam")]
 
 ImagePair = tuple[Image.Image, Image.Image]
+MAX_STOP_SWITCHES = 1024  # armed Stop switches kept at most (one per page session with a Gatys job)
 MIN_UPLOAD_SIDE = 16  # smaller is a mistake (a 1x1 pixel, an 8 px strip): say so instead of painting a flat square
 
 
@@ -99,12 +100,25 @@ class Stylist:
     # so far). Cancelling the event from outside instead raced with the streamed images: a red "Error" badge and no
     # message. The switch is made when Stylize is clicked, so a job still waiting in the queue can be stopped too.
     def arm_stop(self, request: gr.Request) -> None:
-        self._stops[request.session_hash or ""] = threading.Event()
+        key = request.session_hash
+        if not key:
+            return
+        switch = self._stops.get(key)
+        if switch is None or switch.is_set():  # an unused switch (the job took it first, or is queued) is kept
+            while len(self._stops) >= MAX_STOP_SWITCHES:  # sessions whose job never ran: forget the oldest
+                self._stops.pop(next(iter(self._stops)))
+            self._stops[key] = threading.Event()
 
     def stop(self, request: gr.Request) -> None:
         switch = self._stops.get(request.session_hash or "")
         if switch is not None:
             switch.set()
+
+    def _claim_stop(self, session: str | None) -> threading.Event:
+        """The job's cancel event: the session's armed switch, or a new one (also for API calls without a page)."""
+        if not session:
+            return threading.Event()
+        return self._stops.setdefault(session, threading.Event())
 
     # -- style registry -> widgets ---------------------------------------------------------------------------
     def styles(self) -> list[Any]:
@@ -313,9 +327,8 @@ class Stylist:
         except Exception as exc:
             raise friendly_error(exc) from None
 
-        session = getattr(request, "session_hash", None) or ""
-        cancel = self._stops.get(session) or threading.Event()  # the page's stop switch, armed at the click
-        self._stops[session] = cancel
+        session = getattr(request, "session_hash", None)
+        cancel = self._claim_stop(session)  # the page's stop switch, armed at the click (or made here)
         events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -379,7 +392,7 @@ class Stylist:
                         return
                     raise friendly_error(payload)
         finally:
-            if self._stops.get(session) is cancel:
+            if session and self._stops.get(session) is cancel:
                 del self._stops[session]
             if not finished:  # closed tab, API cancel or time limit: the core stops at its next step
                 cancel.set()

@@ -27,7 +27,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 import torchvision.transforms.functional as TF
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .atomic import atomic_write
 from .envvars import env_number
@@ -123,7 +123,8 @@ class _Read:
     shrink_to: int | None = None
 
     def draft(self, im: Image.Image) -> None:
-        if self.shrink_to and im.format == "JPEG" and max(im.size) > self.shrink_to:
+        # JpegImageFile: phone photos often open as MPO (a JPEG subclass); draft mode works for both
+        if self.shrink_to and isinstance(im, JpegImagePlugin.JpegImageFile) and max(im.size) > self.shrink_to:
             scale = self.shrink_to / max(im.size)
             im.draft("RGB", (max(1, round(im.width * scale)), max(1, round(im.height * scale))))
 

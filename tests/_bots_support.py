@@ -207,6 +207,7 @@ class FakeDiscord(FakeServer):
         super().__init__()
         self.media = MediaRoutes(self)
         self._ids = itertools.count(900000000000000000)
+        self.thinking: set[str] = set()  # tokens whose reply is still the deferred "thinking…" placeholder
         r = self.app.router
         r.add_get("/api/v10/users/@me", self.me)
         r.add_get("/api/v10/oauth2/applications/@me", self.application)
@@ -300,6 +301,8 @@ class FakeDiscord(FakeServer):
         msg = self.message(payload.get("data") or {}, files)
         self.calls[-1]["message"] = msg
         kind = payload.get("type")
+        if kind == 5:
+            self.thinking.add(request.match_info["token"])
         flags = (payload.get("data") or {}).get("flags") or 0
         return jres(
             {
@@ -316,12 +319,19 @@ class FakeDiscord(FakeServer):
 
     async def edit_original(self, request: web.Request) -> web.Response:
         payload, files = await self._body(request)
+        self.thinking.discard(request.match_info["token"])
         self.record("edit", path=request.path, token=request.match_info["token"], payload=payload, files=files)
         return jres(self.message(payload, files))
 
     async def followup(self, request: web.Request) -> web.Response:
+        """As Discord does: the first follow-up after a deferral replaces the "thinking…" placeholder (public like
+        it, whatever the ephemeral flag says); later ones are new messages."""
         payload, files = await self._body(request)
-        self.record("followup", path=request.path, token=request.match_info["token"], payload=payload, files=files)
+        token = request.match_info["token"]
+        replaced = token in self.thinking
+        self.thinking.discard(token)
+        self.record("followup", path=request.path, token=token, payload=payload, files=files,
+                    replaced_placeholder=replaced)  # fmt: skip
         return jres(self.message(payload, files))
 
     async def delete_original(self, request: web.Request) -> web.Response:

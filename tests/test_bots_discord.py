@@ -98,6 +98,7 @@ async def private_followup(fake: FakeDiscord, payload: dict, timeout: float = 30
     """The text of an ephemeral follow-up (flags 64) to this interaction: how errors after deferring are told."""
     call = await fake.wait_for("followup", lambda c: c["token"] == payload["token"], timeout=timeout)
     assert call["payload"].get("flags", 0) & 64 and not call["files"], call
+    assert not call["replaced_placeholder"], "the follow-up only replaced the public placeholder: not private"
     return call["payload"]["content"]
 
 

@@ -32,6 +32,7 @@ from bots.config import CommonConfig, SlackConfig
 from bots.jobs import StylizeService
 from bots.messages import FetchError
 from bots.slack import build_app
+from bots.slack.app import MENTION_GRACE
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-do-not-log-me"
@@ -204,14 +205,14 @@ def test_malformed_requests_are_client_errors_without_a_traceback(caplog):
     """A non-numeric timestamp header and signed bodies that are not what Slack sends: 4xx, one log line at most."""
 
     async def scenario(bot, fake, slack):
-        url = slack.url
-        headers = {
-            "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": "soon",
-            "X-Slack-Signature": "v0=00",
-        }
-        async with slack.http.post(url, data=b"{}", headers=headers) as resp:
-            assert 400 <= resp.status < 500, resp.status
+        for stamp in ("soon", "\u00b2"):  # "²" passes str.isdigit() yet int() refuses it
+            headers = {
+                "Content-Type": "application/json",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": "v0",
+            }
+            async with slack.http.post(slack.url, data=b"{}", headers=headers) as resp:
+                assert 400 <= resp.status < 500, (stamp, resp.status)
         for body, kind in [
             ("{not json", "application/json"),
             ("[1, 2]", "application/json"),
@@ -326,7 +327,7 @@ def test_a_picture_shared_with_a_mention_as_a_message_event_is_handled_once():
         assert params["thread_ts"] == msg["ts"] and img.size == (64, 43)
         chatter = {**msg, "ts": "1690000000.000950", "text": "no mention here", "event_ts": "1690000000.000950"}
         assert (await slack.event(chatter))[0] == 200
-        await asyncio.sleep(2.5)  # past the mention's grace period: nothing more happens
+        await asyncio.sleep(MENTION_GRACE + 0.5)  # past the mention's grace period: nothing more happens
         assert len(fake.of("files.completeUploadExternal")) == 1
         assert not fake.of("chat.postEphemeral"), fake.of("chat.postEphemeral")
 

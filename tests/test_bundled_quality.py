@@ -43,7 +43,9 @@ def paintings(repo_styles, styles_dir):
 @pytest.fixture(scope="module")
 def scores(repo_styles, paintings, content_dir, vgg19_path):
     # all 12 photos, as the acceptance bar is defined: a 6-photo subset drifts up to 0.07 from the 12-photo mean
-    photos = [load_image(p) for p in sorted(content_dir.glob("*.jpg"))]
+    paths = sorted(content_dir.glob("*.jpg"))
+    assert len(paths) == 12, f"the bar is defined on the 12 shared content photos, found {len(paths)}"
+    photos = [load_image(p) for p in paths]
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(WEIGHTS_ENV, raising=False)
         return {

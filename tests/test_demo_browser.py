@@ -52,7 +52,10 @@ SQUEEZENET = (
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-browser")
     extra = {"NST_SQUEEZENET_WEIGHTS": str(SQUEEZENET)} if SQUEEZENET.is_file() else {}
-    with serve(server_env(make_style_dir(root), NST_DEMO_PREVIEW_EVERY="2", **extra)) as srv:
+    # 500 Gatys steps by default: a run is surely still going when the Stop test presses Stop
+    with serve(
+        server_env(make_style_dir(root), NST_DEMO_PREVIEW_EVERY="2", NST_DEMO_GATYS_STEPS="500", **extra)
+    ) as srv:
         yield srv
 
 

@@ -30,10 +30,11 @@ log = logging.getLogger("bots.discord")
 
 MAX_CHOICES = 25  # Discord's limit for static choices and select-menu options
 REPLY_MARGIN = 90.0  # seconds of the 15-minute interaction token kept for the upload or the error message
-TOKEN_EXPIRY_TEXT = (
+TOKEN_EXPIRY_QUEUED = (
     "Discord gives me 15 minutes to answer and the queue is too long for that right now; "
     "please try again in a few minutes."
 )
+TOKEN_EXPIRY_RUNNING = "Discord gives me 15 minutes to answer and this picture would take longer; try a smaller `size`."
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
@@ -216,13 +217,16 @@ class StylizeBot(discord.Client):
         try:
             if ticket.position > 0:
                 await status(queue_text(ticket.position))
-            try:
-                async with asyncio.timeout(reply_budget(interaction)):
-                    content_img = await self.fetch(content)
-                    style_img = await self.fetch(style_ref) if style_ref is not None else None
-                    result = await ticket.run(spec, content_img, style_image=style_img, on_status=status)
-            except TimeoutError:
-                raise Busy(TOKEN_EXPIRY_TEXT) from None
+
+            async def fetch_and_run() -> Image.Image:
+                content_img = await self.fetch(content)
+                style_img = await self.fetch(style_ref) if style_ref is not None else None
+                return await ticket.run(spec, content_img, style_image=style_img, on_status=status)
+
+            try:  # wait_for, not asyncio.timeout: Python 3.10 is supported
+                result = await asyncio.wait_for(fetch_and_run(), reply_budget(interaction))
+            except asyncio.TimeoutError:
+                raise Busy(TOKEN_EXPIRY_RUNNING if ticket.running else TOKEN_EXPIRY_QUEUED) from None
             # Discord reports the real limit for this server (boosts included); never exceed either.
             limit = min(self.config.upload_limit, getattr(interaction, "filesize_limit", 0) or self.config.upload_limit)
             encoded = await self.service.encode(result, limit, lossy="WEBP")
@@ -236,8 +240,11 @@ class StylizeBot(discord.Client):
     @staticmethod
     async def report_privately(interaction: discord.Interaction, text: str) -> None:
         """An error found after the (public) deferral: told to the requester alone, as the README promises, and the
-        public "thinking…" reply removed. Discord cannot turn a public reply private, hence a follow-up."""
+        public "thinking…" reply removed. Discord cannot turn a public reply private, hence a follow-up; and as the
+        first follow-up after a deferral would only replace the public placeholder (ephemeral ignored), the
+        placeholder is settled first."""
         try:
+            await interaction.edit_original_response(content="This one did not work out.", attachments=[])
             await interaction.followup.send(text, ephemeral=True)
         except discord.HTTPException as exc:
             log.warning("could not report an error to Discord: %s", exc.status)

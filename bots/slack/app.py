@@ -70,7 +70,7 @@ def request_problem(body: str, content_type: str | None, timestamp: str | None) 
     Bolt assumes well-formed requests: a non-numeric timestamp header or a body that is not the JSON or form Slack
     posts raised inside it and answered 500 with a logged traceback. They are the sender's mistakes (4xx).
     """
-    if timestamp is not None and not timestamp.strip().isdigit():
+    if timestamp is not None and not (timestamp.strip().isascii() and timestamp.strip().isdigit()):  # not "²"
         return 401, "invalid request timestamp"
     try:
         parsed = parse_body(body, content_type)  # Bolt's own parser: the same rules it applies next
@@ -464,6 +464,8 @@ class SlackBot:
         message = (channel, event.get("ts"))  # the app_mention and the file_share message of one post share it
         if message in self._seen_messages:
             return
+        if event.get("files"):  # handled now, whatever comes of it: the other event of this post stays quiet
+            self._seen_messages.append(message)
 
         async def reply(text: str) -> None:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
@@ -492,7 +494,8 @@ class SlackBot:
         except BotError as exc:
             await self.safe(reply, str(exc))
             return
-        self._seen_messages.append(message)
+        if message not in self._seen_messages:
+            self._seen_messages.append(message)
         async with ticket:
             try:
                 if file is None:
