@@ -82,6 +82,24 @@ def photo_input(**kwargs: Any) -> gr.Image:
     return image
 
 
+def quiet_errors(*components: Any) -> None:
+    """Gradio's own input checks (a size beyond the slider's range, an unknown radio choice) raise gr.Error with
+    a logged traceback; they are the sender's mistakes: the same message goes back, the log keeps one line."""
+    for component in components:
+        check = component.preprocess
+
+        def preprocess(payload: Any, _check: Any = check, _name: str = component.label or "input") -> Any:
+            try:
+                return _check(payload)
+            except gr.Error as exc:
+                if not exc.print_exception:
+                    raise
+                log.info("refused %s: %s", _name, exc.message)
+                raise gr.Error(exc.message, print_exception=False) from None
+
+        component.preprocess = preprocess
+
+
 def _mcp_supported() -> bool:
     """`mcp_server=True` needs gradio's `mcp` extra; without it gradio raises at launch, so ask first."""
     return "mcp_server" in inspect.signature(gr.Blocks.launch).parameters and (
@@ -234,6 +252,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                 )
 
         fast_inputs = [content, style, strength, fast_colors, fast_size]
+        quiet_errors(strength, fast_size, steps, gatys_size, loss_net, optimizer, content_weight, style_weight,
+                     tv_weight, seed, style)  # fmt: skip
 
         # Page-only events: results come back as plain paths (clean API) and the page enables Download itself when
         # there is a file; it is off while a job is queued or running, so it never serves the previous picture.

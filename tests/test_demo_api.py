@@ -347,3 +347,20 @@ def test_gatys_progress_says_the_pass_and_the_time_left():
     assert _describe(Progress(step=1, total=150, elapsed=0.5)) == "Painting… step 1/150 · 0 s"
     text = _describe(Progress(step=60, total=150, elapsed=40.0, scale=1, scales=2))
     assert text == "Painting… step 60/150 (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left"
+
+
+def test_visitor_mistakes_log_a_line_not_a_traceback(client, server, photo, tmp_path):
+    """Bad uploads and out-of-range numbers are the sender's mistakes: answered, and no traceback in the log."""
+    bogus = tmp_path / "notes.jpg"
+    bogus.write_text("not a picture\n" * 20)
+    before = server.log_tail(10**8).count("Traceback")
+    for args in [
+        (handle_file(str(bogus)), STYLE, 1.0, False, 64),
+        (handle_file(str(photo)), "no_such_style", 1.0, False, 64),
+        (handle_file(str(photo)), STYLE, 1.0, False, 5000),
+        (handle_file(str(photo)), STYLE, 7.0, False, 64),
+    ]:
+        with pytest.raises(AppError):
+            client.predict(*args, api_name="/stylize")
+    # Gradio prints a traceback before it answers with the error, and stderr is unbuffered: no wait needed
+    assert server.log_tail(10**8).count("Traceback") == before, server.log_tail(3000)
