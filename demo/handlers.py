@@ -192,15 +192,13 @@ class Stylist:
             path = path.get("path")
         label = what.replace("a ", "your ", 1)  # "your photo": messages never show the server's upload path
         # results are at most max_size px: a huge camera JPEG is read at a reduced scale instead of refused
-        img = nst_core.load_image(path, max_pixels=self.config.max_pixels, label=label, shrink_to=self.config.max_size)
-        if min(img.size) < MIN_UPLOAD_SIDE:
-            w, h = img.size
-            raise gr.Error(
-                f"{label.capitalize()} is only {w}x{h} pixels, too small to paint; "
-                f"use a picture at least {MIN_UPLOAD_SIDE} pixels on each side.",
-                print_exception=False,
-            )
-        return img
+        return nst_core.load_image(
+            path,
+            max_pixels=self.config.max_pixels,
+            label=label,
+            shrink_to=self.config.max_size,
+            min_side=MIN_UPLOAD_SIDE,
+        )
 
     def _save_png(self, img: Image.Image, stem: str) -> str:
         """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""

@@ -84,7 +84,12 @@ _IMAGE_SIGNATURES = (
 
 # --------------------------------------------------------------------------------------------------- loading
 def load_image(
-    source: ImageSource, *, max_pixels: int | None = None, label: str | None = None, shrink_to: int | None = None
+    source: ImageSource,
+    *,
+    max_pixels: int | None = None,
+    label: str | None = None,
+    shrink_to: int | None = None,
+    min_side: int | None = None,
 ) -> Image.Image:
     """Decode `source` fully into a new 8-bit RGB image, or raise `ImageError` saying why it cannot be used.
 
@@ -95,14 +100,16 @@ def load_image(
     carry no advice about settings the sender cannot change. `shrink_to` (a long side in px) is for callers that
     will scale the picture down anyway: a JPEG is decoded at a reduced scale (Pillow's draft mode) before the pixel
     limit is checked, so a 9000x9000 camera photo is read as about 1100x1100 instead of being refused; any image
-    comes back no larger than `shrink_to`.
+    comes back no larger than `shrink_to`. `min_side` refuses a picture whose short side (as sent, before any
+    shrinking) is smaller: a 1x1 pixel or an 8 px strip is a mistake to point out, not something to paint.
     """
     limit = _resolve_max_pixels(max_pixels)
     if shrink_to is not None and (isinstance(shrink_to, bool) or not isinstance(shrink_to, int) or shrink_to < 1):
         raise OptionsError(f"shrink_to must be a whole number of pixels of at least 1, got {shrink_to!r}")
-    read = _Read(limit, label, shrink_to)
+    read = _Read(limit, label, shrink_to, min_side)
     if isinstance(source, Image.Image):
         _check_size(source.size, read)
+        read.check_min_side(source, label or "the image")
         _decode(source, label or "the image")
         return read.fit(_finish(source))
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -121,6 +128,15 @@ class _Read:
     limit: int
     label: str | None = None
     shrink_to: int | None = None
+    min_side: int | None = None
+
+    def check_min_side(self, im: Image.Image, what: str) -> None:
+        if self.min_side and min(im.size) < self.min_side:
+            w, h = im.size
+            raise ImageError(
+                f"{what} is only {w}x{h} pixels, too small to paint; "
+                f"use a picture at least {self.min_side} pixels on each side"
+            )
 
     def draft(self, im: Image.Image) -> None:
         # JpegImageFile: phone photos often open as MPO (a JPEG subclass); draft mode works for both
@@ -215,6 +231,7 @@ def _open_and_load(fh: BinaryIO, read: _Read, what: str) -> Image.Image:
     except Exception as exc:  # any plugin error on untrusted bytes means "corrupt", never a crash
         raise ImageError(f"{what} is a corrupt or unsupported image ({_reason(exc)})") from exc
     with im:
+        read.check_min_side(im, what)
         read.draft(im)
         _check_size(im.size, read)
         _decode(im, what)

@@ -508,3 +508,12 @@ def test_shrink_to_reads_a_huge_jpeg_at_a_reduced_scale(tmp_path):
     assert load_image(png, shrink_to=600).size == (600, 150)  # other formats: decoded, then fitted
     with pytest.raises(OptionsError):
         load_image(png, shrink_to=0)
+
+
+def test_min_side_judges_the_picture_as_sent_not_as_shrunk(tmp_path):
+    dot, panorama = tmp_path / "dot.png", tmp_path / "panorama.png"
+    Image.new("RGB", (1, 1)).save(dot)
+    Image.new("RGB", (3000, 40), (9, 99, 199)).save(panorama)
+    with pytest.raises(ImageError, match=r"^your photo is only 1x1 pixels, too small to paint"):
+        load_image(dot, label="your photo", min_side=16)
+    assert load_image(panorama, shrink_to=1024, min_side=16).size == (1024, 14)  # 40 px tall as sent: accepted
