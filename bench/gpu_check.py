@@ -159,6 +159,7 @@ def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], N
 def check_train(
     dev: torch.device, sizes: dict, weights: str | None, data: Path | None, out: Path, log: Callable[[str], None]
 ) -> list[dict]:
+    out.mkdir(parents=True, exist_ok=True)
     if data is None:  # a few synthetic photos: throughput does not depend on what they show
         data = out / "train_photos"
         data.mkdir(parents=True, exist_ok=True)
