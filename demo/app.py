@@ -7,6 +7,8 @@ Stable API (gradio_client, and MCP tools where the installed gradio has the `mcp
 - ``/stylize_gatys`` (content, style_image, loss_net, size, steps, content_weight, style_weight, tv_weight,
   optimizer, preserve_colors, seed, extra_styles, blend_weights) -> ((original, stylised), png_file)
   Optimisation with any style image; streams intermediate results (``Client.submit`` yields them).
+- ``/stylize_image`` and ``/stylize_with_painting``: the same two jobs with one picture out; these two are the MCP
+  tools (demo/mcp_tools.py says why).
 
 Queue layout (why): Gatys holds a loss network plus activations for minutes, so it gets its own queue of
 `gatys_concurrency` (1) slots; fast requests are small and short, so they run `fast_concurrency` at a time
@@ -34,6 +36,7 @@ from nst_core.styles import default_style
 
 from .config import DemoConfig, load_config
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
+from .mcp_tools import ImageTools, hide_from_mcp
 
 log = logging.getLogger("nst.demo")
 
@@ -113,6 +116,30 @@ def config_or_exit() -> DemoConfig:
         return load_config()
     except NSTError as exc:
         raise SystemExit(f"error: {exc}") from None
+
+
+def add_mcp_tools(tools: ImageTools, config: DemoConfig, fast_inputs: list[Any], gatys_inputs: list[Any]) -> None:
+    """API endpoints with one picture out, for MCP clients (see demo/mcp_tools.py); invisible on the page."""
+    with gr.Row(visible=False):
+        fast_btn, gatys_btn = gr.Button(), gr.Button()
+        picture = gr.Image(type="filepath", format="png", label="Stylised image")
+    fast_btn.click(
+        tools.stylize_image,
+        fast_inputs,
+        [picture],
+        api_name="stylize_image",
+        concurrency_limit=config.fast_concurrency,
+        concurrency_id="fast",
+    )
+    gatys_btn.click(
+        tools.stylize_with_painting,
+        gatys_inputs,
+        [picture],
+        api_name="stylize_with_painting",
+        concurrency_limit=config.gatys_concurrency,
+        concurrency_id="gatys",
+        time_limit=config.gatys_time_limit,
+    )
 
 
 def build_app(config: DemoConfig | None = None) -> gr.Blocks:
@@ -264,7 +291,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
         gatys_btn.click(**disable_download)
         gatys_btn.click(stylist.arm_stop, None, None, api_visibility="private", queue=False)
         fast_btn.click(
-            stylist.stylize,
+            hide_from_mcp(stylist.stylize),
             fast_inputs,
             [result, download],
             api_name="stylize",
@@ -272,7 +299,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
             concurrency_id="fast",
         ).success(**enable_download)
         gatys_event = gatys_btn.click(
-            stylist.stylize_gatys,
+            hide_from_mcp(stylist.stylize_gatys),
             [
                 content,
                 style_image,
@@ -306,6 +333,9 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
             queue=False,
         )
         stop_btn.click(stylist.stop, None, None, api_visibility="private", queue=False)  # see Stylist.stop
+        add_mcp_tools(
+            ImageTools(stylist), config, fast_inputs, [content, style_image, loss_net, gatys_size, steps, seed]
+        )
 
         gallery.select(stylist.on_style_selected, [style_names], [style], api_visibility="private", queue=False)
         style.input(stylist.on_style_picked, [style_names, style], [gallery], api_visibility="private", queue=False)

@@ -81,27 +81,61 @@ def test_api_is_stable(client):
     assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == FAST_PARAMS
     assert [p["parameter_name"] for p in api["/stylize_gatys"]["parameters"]] == GATYS_PARAMS
     # Page plumbing (style refresh, gallery clicks, Stop) stays out of the public API.
-    assert set(api) == {"/stylize", "/stylize_gatys"}
+    assert set(api) == {"/stylize", "/stylize_gatys", "/stylize_image", "/stylize_with_painting"}
     # Only the pictures are required: the generated snippets must work as written (no "Hello!!" blend weights).
-    for name, images in (("/stylize", {"image"}), ("/stylize_gatys", {"content", "style_image"})):
+    for name, images in (
+        ("/stylize", {"image"}),
+        ("/stylize_gatys", {"content", "style_image"}),
+        ("/stylize_image", {"image"}),
+        ("/stylize_with_painting", {"content", "style_image"}),
+    ):
         required = {p["parameter_name"] for p in api[name]["parameters"] if not p["parameter_has_default"]}
         assert required == images, (name, required)
 
 
-def test_mcp_tools_when_the_extra_is_installed(server):
-    """With gradio's `mcp` extra the two endpoints are MCP tools (the page enables it when importable)."""
+def _mcp_call(url: str, tool: str | None, arguments: dict) -> tuple[list, object]:
+    """List the tools and (optionally) call one through the official MCP client over streamable HTTP."""
+    import asyncio
+
+    import httpx
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def go() -> tuple[list, object]:
+        http = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(60, read=300))  # loopback, no proxy
+        async with (
+            http,
+            streamable_http_client(url + "gradio_api/mcp/", http_client=http) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            result = await session.call_tool(tool, arguments) if tool else None
+            return tools, result
+
+    return asyncio.run(go())
+
+
+def test_mcp_clients_get_an_image(server, photo):
+    """An MCP client lists one tool per job and gets the painted picture as an MCP image block (it used to get a
+    text repr of file records from `stylize`, whose before/after pair is for the page)."""
+    import base64
     import importlib.util
-    import json
-    import urllib.request
+    import io
 
     if importlib.util.find_spec("mcp") is None:
         pytest.skip('MCP server off: the `mcp` package is not installed (pip install "gradio[mcp]")')
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(server.url + "gradio_api/mcp/schema", timeout=30) as resp:
-        tools = {tool["name"]: tool for tool in json.load(resp)}
-    assert {"stylize", "stylize_gatys"} <= set(tools)
-    assert list(tools["stylize"]["inputSchema"]["properties"]) == FAST_PARAMS
-    assert set(tools["stylize_gatys"]["inputSchema"].get("required", [])) <= {"content", "style_image"}
+    data = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
+    tools, result = _mcp_call(server.url, "stylize_image", {"image": data, "style": STYLE, "size": 64})
+    by_name = {t.name: t for t in tools}
+    assert set(by_name) == {"stylize_image", "stylize_with_painting"}  # the page's pair endpoints stay API-only
+    assert list(by_name["stylize_image"].inputSchema["properties"]) == FAST_PARAMS
+    assert set(by_name["stylize_with_painting"].inputSchema.get("required", [])) <= {"content", "style_image"}
+    assert not result.isError, result.content
+    images = [c for c in result.content if c.type == "image"]
+    assert len(images) == 1 and images[0].mimeType == "image/png"
+    with Image.open(io.BytesIO(base64.b64decode(images[0].data))) as picture:
+        assert max(picture.size) == 64 and picture.size[0] > picture.size[1]  # the 96x64 photo, painted at 64 px
 
 
 def test_fast_endpoint_returns_before_after_and_png(client, photo):
