@@ -41,10 +41,10 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import styles
-from .argparsing import ArgumentParser
-from .atomic import atomic_write
-from .device import (
+from .. import styles
+from ..argparsing import ArgumentParser
+from ..atomic import atomic_write
+from ..device import (
     MEMORY_FORMATS,
     PRECISIONS,
     DeviceProfile,
@@ -54,12 +54,12 @@ from .device import (
     normalise_precision,
     resolve_device,
 )
-from .errors import ImageError, NSTError, OptionsError, WeightsError
-from .images import load_image, pil_to_tensor, resize_long_side
-from .losses import PerceptualLoss
-from .lossnets import get_spec, list_loss_nets, load_loss_net
-from .safeload import torch_load
-from .transformer_net import LIGHT, REFERENCE, TransformerConfig, TransformerNet
+from ..errors import ImageError, NSTError, OptionsError, WeightsError
+from ..images import load_image, pil_to_tensor, resize_long_side
+from ..losses import PerceptualLoss
+from ..lossnets import get_spec, list_loss_nets, load_loss_net
+from ..safeload import torch_load
+from ..transformer_net import LIGHT, REFERENCE, TransformerConfig, TransformerNet
 
 # ----------------------------------------------------------------------------------------------- configuration
 ARCHS: dict[str, TransformerConfig] = {"reference": REFERENCE, "light": LIGHT}
@@ -990,7 +990,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
