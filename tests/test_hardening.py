@@ -178,7 +178,7 @@ def test_5_a_diverged_run_stops_and_installs_nothing(data, tmp_path, capsys, mon
             Diverging.calls += 1
             return (total * float("nan") if Diverging.calls >= 4 else total), terms
 
-    monkeypatch.setattr(T, "PerceptualLoss", Diverging)
+    monkeypatch.setattr(T.loop, "PerceptualLoss", Diverging)  # where the loss is built
     code, err = _train(_train_args(data, tmp_path, "--checkpoint-every", "2", steps=40), capsys)
     assert code == 2 and "diverged at step 4" in err and "lower --lr" in err, err[-500:]
     assert not (tmp_path / "weights" / "tiny.safetensors").exists()
