@@ -85,7 +85,7 @@ class TemporalStabilizer:
         s = self.settings
         if s.method == "static":
             err = _blurred_abs_diff(prev_in.astype(np.float32), content)
-            return prev_out.astype(np.float32), _fade(err, s.photo_tolerance / 4)
+            return prev_out.astype(np.float32), _fade(err, s.photo_tolerance / 2)
         back = self.flow(content, prev_in)  # for each pixel now: where it was in the previous frame
         fwd = self.flow(prev_in, content)
         trust = consistency_mask(back, fwd, s.consistency_px) * inside_mask(back)
