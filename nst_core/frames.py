@@ -1,9 +1,10 @@
 """`FrameStylizer`: a fast style applied to a stream of frames, one at a time or in batches, stabilised in time.
 
 Why a stateful object: a video file (`stylize_video`), the demo's webcam stream and a bot's GIF all feed frames
-in order and want each back as soon as possible. The network is loaded once, frames are batched through it when
-several are at hand (instance norm is per picture, so a batch gives each frame exactly its lone result, and it
-pays on CPUs), and the stabiliser keeps the previous input and output to blend along the optical flow.
+in order and want each back as soon as possible. The network is loaded once; several frames at hand can go through
+it as one batch (instance norm is per picture, so each frame gets its lone result; that pays on a GPU, while on
+one CPU core single frames measured faster, bench/RESULTS.md); the stabiliser keeps the previous input and output
+to blend along the optical flow.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class FrameStylizer:
 
     >>> s = FrameStylizer("starry_night", strength=0.9)
     >>> out = s(frame)               # PIL image or HxWx3 uint8 array in, the same kind out
-    >>> outs = s.batch([f1, f2, f3])  # several at once: faster on a CPU
+    >>> outs = s.batch([f1, f2, f3])  # several at once (one network pass: for GPUs)
     >>> s.reset()                    # a new clip or a cut: forget the previous frame
     """
 

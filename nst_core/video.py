@@ -28,7 +28,9 @@ from .progress import Progress, ProgressCallback, check_cancel
 from .temporal import StabilizerSettings
 from .video_io import VideoLimits, VideoSource
 
-BATCH = 4  # frames per network pass: on 2 CPU cores this is ~15% faster than one at a time (bench/RESULTS.md)
+# Frames per network pass. On a CPU one at a time measured fastest (batch 4 was 3-25% slower on one AMD EPYC core,
+# bench/RESULTS.md); on a GPU a batch keeps it busy (not yet measured there).
+CPU_BATCH, GPU_BATCH = 1, 4
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ class _Job:
     def run(self, frames: Iterable[np.ndarray], total: int, sink: Callable[[np.ndarray], None]) -> int:
         done = 0
         self._report(done, total, None)
-        for chunk in _chunks(frames, BATCH):
+        batch = CPU_BATCH if self.stylizer.profile.device.type == "cpu" else GPU_BATCH
+        for chunk in _chunks(frames, batch):
             check_cancel(self.cancel)
             outs = self.stylizer.batch(chunk, cancel=self.cancel)
             for out in outs:
