@@ -3,6 +3,7 @@
 >>> import nst_core
 >>> nst_core.stylize("photo.jpg", style="starry_night").save("out.png")            # fast, feed-forward
 >>> nst_core.stylize("photo.jpg", style_images=["painting.jpg"], steps=100)        # Gatys optimisation
+>>> nst_core.stylize_video("clip.mp4", "out.mp4", style="udnie", size=480)         # video or animated GIF
 """
 
 from .api import METHODS, stylize
@@ -13,14 +14,19 @@ from .errors import (
     NSTError,
     OptionsError,
     StyleNotFoundError,
+    VideoError,
     WeightsError,
 )
 from .fast import FastOptions
+from .frames import FrameStylizer
 from .gatys import GatysOptions
 from .images import encode_image, load_image, resize_long_side, save_image
 from .lossnets import list_loss_nets, load_loss_net
 from .progress import Progress
 from .styles import StyleInfo, default_style, get_style, list_styles, match_styles
+from .temporal import StabilizerSettings
+from .video import VideoResult, detect_media, stylize_video
+from .video_io import VideoLimits
 
 __version__ = "0.1.0"
 
@@ -29,15 +35,21 @@ __all__ = [
     "Cancelled",
     "DeviceOutOfMemory",
     "FastOptions",
+    "FrameStylizer",
     "GatysOptions",
     "ImageError",
     "NSTError",
     "OptionsError",
     "Progress",
+    "StabilizerSettings",
     "StyleInfo",
     "StyleNotFoundError",
+    "VideoError",
+    "VideoLimits",
+    "VideoResult",
     "WeightsError",
     "default_style",
+    "detect_media",
     "encode_image",
     "get_style",
     "list_loss_nets",
@@ -48,4 +60,5 @@ __all__ = [
     "resize_long_side",
     "save_image",
     "stylize",
+    "stylize_video",
 ]

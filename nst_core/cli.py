@@ -27,6 +27,8 @@ from .styles import (
     validate_name,
     weights_dirs,
 )
+from .video import detect_media, not_a_video, stylize_video
+from .video_io import OUTPUTS as VIDEO_OUTPUTS
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -51,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stylise CONTENT with an installed "
         "style (--style NAME, fast) or one or more paintings (--style-image, Gatys).",
     )
-    s.add_argument("content", help="content image (photo)")
-    s.add_argument("-o", "--output", required=True, help="output file (.png, .jpg or .webp)")
+    s.add_argument("content", help="content image (photo), video or animated GIF/WebP (recognised by content)")
+    s.add_argument(
+        "-o", "--output", required=True,
+        help="output file: .png, .jpg or .webp for a picture; .mp4, .mov, .mkv or .webm for a video; "
+        ".gif or .webp for an animation",
+    )  # fmt: skip
     s.add_argument(
         "--method", choices=METHODS, help="fast (needs --style) or gatys (needs --style-image); inferred when omitted"
     )
@@ -110,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "on big images so strokes look as they do at 512 px)",
     )
     f.add_argument("--tile-size", type=int, help="tile large images (pixels)")
+    f.add_argument(
+        "--stabilize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="video: blend each frame with the previous one along the motion, so strokes do not flicker (default on)",
+    )
     s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -182,24 +194,26 @@ def _check_combination(a: argparse.Namespace) -> None:
         raise OptionsError("--style-blend and --init-image are for Gatys (--style-image); a fast style runs as is")
 
 
+def _is_clip(a: argparse.Namespace) -> bool:
+    """Whether CONTENT is a video or an animation, judged by its bytes; a file that is neither but was named as
+    one (either side) is refused here in video words rather than as a broken picture."""
+    media = detect_media(a.content)
+    if media.kind in ("video", "animation"):
+        return True
+    named = {Path(a.content).suffix.lower(), Path(a.output).suffix.lower()} & set(VIDEO_OUTPUTS)
+    if media.kind == "unknown" and named:
+        raise not_a_video(a.content, Path(a.content).name)
+    if media.kind == "image" and Path(a.output).suffix.lower() in VIDEO_OUTPUTS:
+        raise OptionsError(f"{Path(a.content).name} is a still picture; write it as .png, .jpg or .webp")
+    return False
+
+
 def _cmd_stylize(a: argparse.Namespace) -> int:
     _check_combination(a)
+    if Path(a.content).is_file() and _is_clip(a):
+        return _cmd_stylize_clip(a)
     output_format(a.output, quality=a.quality)  # fail now, not after a ten-minute run
-    bar: tqdm | None = None
-
-    def on_progress(p: Progress) -> None:
-        nonlocal bar
-        if a.quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=p.total, unit="step", dynamic_ncols=True, file=sys.stderr)
-        bar.n = p.step
-        if p.losses:
-            bar.set_postfix({k: f"{v:.3g}" for k, v in p.losses.items()}, refresh=False)
-        if p.scales > 1:
-            bar.set_description(f"scale {p.scale}/{p.scales} {p.size[0]}x{p.size[1]}", refresh=False)
-        bar.refresh()
-
+    on_progress, close = _progress_bar(a)
     try:
         result = stylize(
             a.content,
@@ -212,11 +226,57 @@ def _cmd_stylize(a: argparse.Namespace) -> int:
             **_options(a),
         )
     finally:
-        if bar is not None:
-            bar.close()
+        close()
     save_image(result, a.output, quality=a.quality)
     print(f"wrote {a.output} ({result.width}x{result.height})")
     return 0
+
+
+def _cmd_stylize_clip(a: argparse.Namespace) -> int:
+    """A video or an animation: fast styles only, same kind of file out (see nst_core.video)."""
+    if a.style_image:
+        raise OptionsError("videos and animations take a fast --style NAME; Gatys (--style-image) is for pictures")
+    unused = [flag for flag, v in (("--stroke-scale", a.stroke_scale), ("--tile-size", a.tile_size)) if v is not None]
+    if unused:
+        raise OptionsError(f"{', '.join(unused)} is for pictures, not videos")
+    on_progress, close = _progress_bar(a)
+    opts = {k: getattr(a, k) for k in ("strength", "size", "preserve_colors", "device", "precision")}
+    try:
+        r = stylize_video(
+            a.content, a.output, a.style, stabilize=a.stabilize, callback=on_progress,
+            **{k: v for k, v in opts.items() if v is not None},
+        )  # fmt: skip
+    finally:
+        close()
+    rate = f" at {float(r.fps):g} fps" if r.fps else ""
+    sound = ", sound kept" if r.audio else ""
+    print(f"wrote {a.output} ({r.frames} frames{rate}, {r.width}x{r.height}{sound})")
+    return 0
+
+
+def _progress_bar(a: argparse.Namespace):
+    """A tqdm bar fed by Progress records (steps or frames), and the function that closes it."""
+    bar: tqdm | None = None
+
+    def on_progress(p: Progress) -> None:
+        nonlocal bar
+        if a.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=p.total, unit=p.unit, dynamic_ncols=True, file=sys.stderr)
+        bar.total = p.total
+        bar.n = p.step
+        if p.losses:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in p.losses.items()}, refresh=False)
+        if p.scales > 1:
+            bar.set_description(f"scale {p.scale}/{p.scales} {p.size[0]}x{p.size[1]}", refresh=False)
+        bar.refresh()
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return on_progress, close
 
 
 def _cmd_styles(_: argparse.Namespace) -> int:

@@ -15,6 +15,10 @@ class ImageError(NSTError):
     """The input could not be used as an image (not an image, truncated, too large, zero-size...)."""
 
 
+class VideoError(ImageError):
+    """A video or animation could not be used (not a video, damaged, unknown codec, over the limits)."""
+
+
 class OptionsError(NSTError, ValueError):
     """An option is out of range or unknown."""
 

@@ -36,6 +36,8 @@ from .transformer_net import NormStats, TransformerNet, normalize
 __all__ = [
     "FastOptions",
     "apply_model",
+    "budget_pixels",
+    "finish_output",
     "memory_budget_bytes",
     "run_fast",
     "stylize_tensor",
@@ -450,7 +452,7 @@ def stylize_tensor(
     profile = profile or make_profile(param.device, "fp32", "contiguous")
     device = profile.device
     _, _, h, w = x.shape
-    budget_px = max(MIN_TILE * MIN_TILE, int(memory_budget_bytes(device) / _bytes_per_pixel(model, profile.dtype)))
+    budget_px = budget_pixels(model, profile)
     if tile_size is None and h * w <= budget_px:
         check_cancel(cancel)
         if callback:
@@ -531,13 +533,26 @@ def run_fast(
         raise DeviceOutOfMemory(
             f"The {profile.device.type.upper()} ran out of memory; choose a smaller size or a tile_size."
         ) from None
-    out = tensor_to_pil(y, value_range=255).crop(box)
-    if work is not img:
+    return finish_output(tensor_to_pil(y, value_range=255).crop(box), img, options)
+
+
+def finish_output(out: Image.Image, img: Image.Image, options: FastOptions) -> Image.Image:
+    """The network's picture `out` (at the working size) made the final one for the photo `img`: detail restored
+    when strokes were enlarged, colours kept on request, and blended toward the photo by `strength`. Shared
+    with video frames, so a frame looks like the same picture stylised alone."""
+    if out.size != img.size:
         out = restore_detail(out, img)
     if options.preserve_colors:
         out = preserve_colors(out, img)
+    strength = float(options.strength)
     if strength < 1.0:
         c = np.asarray(img, dtype=np.float32)
         s = np.asarray(out, dtype=np.float32)
         out = Image.fromarray(np.rint(c + strength * (s - c)).clip(0, 255).astype(np.uint8))
     return out
+
+
+def budget_pixels(model: TransformerNet, profile: DeviceProfile) -> int:
+    """How many input pixels one untiled forward pass may hold on this device (a batch of frames shares it)."""
+    per_px = _bytes_per_pixel(model, profile.dtype)
+    return max(MIN_TILE * MIN_TILE, int(memory_budget_bytes(profile.device) / per_px))

@@ -23,6 +23,12 @@ class Progress:
     scale: int = 1  # 1-based index of the current scale
     scales: int = 1
     image: Image.Image | None = None
+    unit: str = "step"  # what step counts: "step" (optimisation, tiles) or "frame" (video)
+
+    @property
+    def rate(self) -> float | None:
+        """Steps (frames) per second so far, or None before there is a pace to go by."""
+        return self.step / self.elapsed if self.step > 0 and self.elapsed > 0 else None
 
     @property
     def fraction(self) -> float:
