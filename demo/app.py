@@ -47,8 +47,8 @@ CSS = """
 #style-gallery .caption-label { font-size: 0.75em; white-space: normal; overflow: visible; text-overflow: clip;
   max-width: calc(100% - 8px); line-height: 1.15; text-align: center; }  /* whole names, wrapped, not "Comp..." */
 /* Gradio lays the gallery out in fixed 100 px columns, which made a 390 px phone page 504 px wide: let the
-   columns share the width instead (4 on a desktop, as many as fit on a phone). */
-#style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(88px, 22%), 1fr)) !important; }
+   columns share the width instead (6 on a desktop, so Stylize stays above the fold at 1280x900; 4 on a phone). */
+#style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(76px, 22%), 1fr)) !important; }
 """
 
 INTRO = """
@@ -57,6 +57,13 @@ Turn a photo into a painting: **1.** add a photo · **2.** pick a style · **3.*
 *Fast styles* answer in about a second. *Your own style image* paints with any picture you give it;
 it takes longer and shows its progress as it goes.
 """
+
+
+# Pressing Stylize brings the result (where progress and the picture appear) into view: on a phone it sits below
+# the controls. "nearest" leaves a desktop page still when the result is already on screen.
+SCROLL_TO_RESULT = (
+    "() => document.getElementById('result-slider')?.scrollIntoView({block: 'nearest', behavior: 'smooth'})"
+)
 
 
 def photo_input(**kwargs: Any) -> gr.Image:
@@ -161,7 +168,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     type="filepath",
                     image_mode=None,
                     sources=["upload", "webcam", "clipboard"],
-                    height=300,
+                    height=240,
                     elem_id="content-image",
                 )
                 with gr.Tabs(elem_id="method"):
@@ -191,7 +198,9 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                             selected_index=0 if names else None,
                             elem_id="style-gallery",
                         )
-                        strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                        with gr.Row(equal_height=True):
+                            strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength", scale=3)
+                            fast_btn = gr.Button("3. Stylize", variant="primary", elem_id="fast-run", scale=2)
                         with gr.Accordion("More options", open=False):
                             fast_size = gr.Slider(
                                 config.min_size,
@@ -201,14 +210,13 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 label="Output size (long side, px)",
                             )
                             fast_colors = gr.Checkbox(value=False, label="Keep the photo's colours")
-                        fast_btn = gr.Button("3. Stylize", variant="primary", elem_id="fast-run")
                     with gr.Tab("Your own style image", id="gatys"):
                         style_image = photo_input(
                             label="2. Style image (a painting)",
                             type="filepath",
                             image_mode=None,
                             sources=["upload", "clipboard"],
-                            height=220,
+                            height=180,
                             elem_id="style-image",
                         )
                         loss_net = gr.Radio(
@@ -220,6 +228,9 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                         steps = gr.Slider(
                             1, config.gatys_max_steps, value=gatys_defaults["steps"], step=1, label="Steps"
                         )
+                        with gr.Row():
+                            gatys_btn = gr.Button("3. Stylize", variant="primary", elem_id="gatys-run", scale=3)
+                            stop_btn = gr.Button("Stop", variant="stop", elem_id="gatys-stop", scale=1)
                         with gr.Accordion("Advanced", open=False):
                             with gr.Row():
                                 gatys_size = gr.Slider(
@@ -259,9 +270,6 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 label="Blend weights",
                                 placeholder="one number per style image, e.g. 0.7, 0.3 (empty = equal)",
                             )
-                        with gr.Row():
-                            gatys_btn = gr.Button("3. Stylize", variant="primary", elem_id="gatys-run", scale=3)
-                            stop_btn = gr.Button("Stop", variant="stop", elem_id="gatys-stop", scale=1)
             with gr.Column(scale=6):
                 result = gr.ImageSlider(
                     label="Before / after (drag the handle)",
@@ -287,8 +295,9 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
         page_only = {"outputs": [download], "api_visibility": "private", "queue": False}
         enable_download = {"fn": lambda f: gr.DownloadButton(interactive=bool(f)), "inputs": [download], **page_only}
         disable_download = {"fn": lambda: gr.DownloadButton(interactive=False), "inputs": None, **page_only}
-        fast_btn.click(**disable_download)
-        gatys_btn.click(**disable_download)
+        for button in (fast_btn, gatys_btn):
+            button.click(**disable_download)
+            button.click(None, None, None, js=SCROLL_TO_RESULT, api_visibility="private", queue=False)
         gatys_btn.click(stylist.arm_stop, None, None, api_visibility="private", queue=False)
         fast_btn.click(
             hide_from_mcp(stylist.stylize),
