@@ -260,6 +260,10 @@ def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
         fake_png = fake.media.add("fake.png", b"definitely not a png", "image/png")
         said = await failed_job(slash(fake, user_id=next(uid), url=fake_png))
         assert said.startswith("⚠️") and "not an image" in said and "Traceback" not in said, said
+        for w, h in ((1, 1), (2000, 8)):  # judged as sent, before any shrinking: told, not painted
+            tiny = fake.media.add(f"tiny{w}x{h}.png", png_bytes(w, h))
+            said = await failed_job(slash(fake, user_id=next(uid), url=tiny))
+            assert f"Your picture is only {w}x{h} pixels, too small" in said and "16 pixels" in said, said
         endless = f"{fake.base}/stream/endless"
         assert "larger than the 2 MB limit" in await failed_job(
             slash(fake, user_id=next(uid), url=endless, declared=10)

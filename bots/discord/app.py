@@ -153,7 +153,7 @@ class StylizeBot(discord.Client):
                 f"The {what} is {human_size(ref.size)}; the limit is {human_size(self.common.max_download)}."
             )
 
-    async def fetch(self, ref: ImageRef) -> Image.Image:
+    async def fetch(self, ref: ImageRef, label: str = "Your picture") -> Image.Image:
         assert self.session is not None, "setup_hook creates the session"
         return await fetch_image(
             self.session,
@@ -163,6 +163,7 @@ class StylizeBot(discord.Client):
             max_bytes=self.common.max_download,
             timeout=self.common.download_timeout,
             max_pixels=self.common.max_input_pixels,
+            label=label,
         )
 
     # ----- the one pipeline ------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class StylizeBot(discord.Client):
 
             async def fetch_and_run() -> Image.Image:
                 content_img = await self.fetch(content)
-                style_img = await self.fetch(style_ref) if style_ref is not None else None
+                style_img = await self.fetch(style_ref, "Your style picture") if style_ref is not None else None
                 return await ticket.run(spec, content_img, style_image=style_img, on_status=status)
 
             try:  # wait_for, not asyncio.timeout: Python 3.10 is supported
