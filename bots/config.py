@@ -101,6 +101,36 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+SYNC_MODES = {
+    "auto": "auto",
+    "true": "auto",
+    "yes": "auto",
+    "on": "auto",
+    "1": "auto",
+    "always": "always",
+    "force": "always",
+    "never": "never",
+    "false": "never",
+    "no": "never",
+    "off": "never",
+    "0": "never",
+}
+
+
+def _sync_mode(env: Mapping[str, str], name: str) -> str:
+    """auto: register the commands when they changed since the last start; always; never (true/false still work)."""
+    raw = _get(env, name).lower() or "auto"
+    if raw not in SYNC_MODES:
+        raise ConfigError(f"{name} must be auto, always or never, got {raw!r}.")
+    return SYNC_MODES[raw]
+
+
+def default_state_dir(env: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/nst-bots, else ~/.local/state/nst-bots: small files a bot keeps between starts."""
+    base = _get(env, "XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "nst-bots")
+
+
 @dataclass(frozen=True)
 class CommonConfig:
     """Limits shared by both bots: the worker pool, the queue, downloads, output size."""
@@ -183,7 +213,8 @@ class DiscordConfig:
     allowed_guilds: frozenset[int] = frozenset()  # DISCORD_ALLOWED_GUILDS (empty: all)
     allowed_channels: frozenset[int] = frozenset()  # DISCORD_ALLOWED_CHANNELS (empty: all)
     upload_limit: int = 8 * MIB  # DISCORD_UPLOAD_LIMIT_MB (boosted servers allow more)
-    sync_commands: bool = True  # DISCORD_SYNC_COMMANDS: push the command list on start
+    sync_commands: str = "auto"  # DISCORD_SYNC_COMMANDS: auto (when changed) | always | never
+    state_dir: str = ""  # DISCORD_STATE_DIR: where the hash of the last synced commands is kept
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, require_token: bool = True) -> DiscordConfig:
@@ -201,7 +232,8 @@ class DiscordConfig:
             allowed_guilds=_ids(env, "DISCORD_ALLOWED_GUILDS"),
             allowed_channels=_ids(env, "DISCORD_ALLOWED_CHANNELS"),
             upload_limit=_int(env, "DISCORD_UPLOAD_LIMIT_MB", common_limit, 1, 1024) * MIB,
-            sync_commands=_bool(env, "DISCORD_SYNC_COMMANDS", True),
+            sync_commands=_sync_mode(env, "DISCORD_SYNC_COMMANDS"),
+            state_dir=_get(env, "DISCORD_STATE_DIR") or default_state_dir(env),
         )
 
 

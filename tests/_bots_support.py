@@ -412,6 +412,21 @@ def interaction(
     return payload
 
 
+def private_interaction(data: dict[str, Any], *, user_id: int = 1001, group: bool = False, **kw: Any) -> dict[str, Any]:
+    """The same interaction from a DM with the bot, or a group DM (`group`), through a user install: no guild, a
+    `user` instead of a `member`, and the user as the authorising owner."""
+    payload = interaction(data, user_id=user_id, **kw)
+    for key in ("guild_id", "member", "guild_locale"):
+        payload.pop(key)
+    payload["data"].pop("guild_id", None)
+    payload["user"] = discord_user(user_id, f"user{user_id}")
+    payload["channel"] = {"id": str(CHANNEL_ID), "type": 3 if group else 1, "flags": 0,
+                          "recipients": [discord_user(user_id, f"user{user_id}")]}  # fmt: skip
+    payload["authorizing_integration_owners"] = {"1": str(user_id)}
+    payload["context"] = 2 if group else 1
+    return payload
+
+
 def slash_data(options: list[dict[str, Any]], attachments: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": str(COMMAND_ID),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 
 import discord
 import discord.http
@@ -38,11 +39,14 @@ TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
 pytestmark = pytest.mark.usefixtures("tiny_styles")  # the tiny random-init styles of _bots_support
 
 
-def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) -> None:
+def run(
+    monkeypatch, scenario, *, guild: bool = True, stylize=None, discord_env: dict | None = None, **env: str
+) -> None:
     """Start the fake, log the real client in against it (GET /users/@me, app info, guild sync), run.
-    `stylize` replaces nst_core.stylize in the bot's worker pool (e.g. a GatedStylize)."""
+    `stylize` replaces nst_core.stylize in the bot's worker pool (e.g. a GatedStylize); `discord_env` adds DISCORD_*
+    variables (a fresh DISCORD_STATE_DIR unless given: every run syncs its commands)."""
 
-    async def main() -> None:
+    async def main(state_dir: str) -> None:
         fake = await FakeDiscord().start()
         monkeypatch.setattr(discord.http.Route, "BASE", f"{fake.base}/api/v10")
         common = CommonConfig.from_env(
@@ -56,7 +60,9 @@ def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) 
                 **env,
             }
         )
-        denv = {"DISCORD_TOKEN": TOKEN, **({"DISCORD_GUILD_ID": str(GUILD_ID)} if guild else {})}
+        denv = {"DISCORD_TOKEN": TOKEN, "DISCORD_STATE_DIR": state_dir, **(discord_env or {})}
+        if guild:
+            denv["DISCORD_GUILD_ID"] = str(GUILD_ID)
         config = DiscordConfig.from_env(denv)
         bot = build_bot(config, common, service=StylizeService(common, stylize=stylize) if stylize else None)
         try:
@@ -68,7 +74,8 @@ def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) 
             await bot.close()
             await fake.stop()
 
-    asyncio.run(main())
+    with tempfile.TemporaryDirectory() as state_dir:
+        asyncio.run(main(state_dir))
 
 
 def slash(fake: FakeDiscord, *, user_id: int = 1001, url: str | None = None, content_type="image/png",

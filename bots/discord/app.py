@@ -26,6 +26,8 @@ from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BotError, Busy, FetchError, friendly_error, human_size, queue_text
 from bots.options import JobSpec, build_spec, default_style_name, installed_styles
 
+from .sync import sync_commands
+
 log = logging.getLogger("bots.discord")
 
 MAX_CHOICES = 25  # Discord's limit for static choices and select-menu options
@@ -109,7 +111,13 @@ class StylizeBot(discord.Client):
         self.config = config
         self.common = common
         self.service = service or StylizeService(common)
-        self.tree = StylizeTree(self)
+        # Every command works where the bot is a member and, once a person adds the app to their account (a user
+        # install), in their DMs and group DMs and in servers without the bot.
+        self.tree = StylizeTree(
+            self,
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
+        )
         self.tree.on_error = self.on_tree_error
         self.session: aiohttp.ClientSession | None = None
         self.media_hosts = DISCORD_MEDIA_HOSTS + common.extra_media_hosts
@@ -117,16 +125,8 @@ class StylizeBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.session = aiohttp.ClientSession()
-        if not self.config.sync_commands:
-            return
-        if self.config.guild_id:
-            guild = discord.Object(id=self.config.guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s (development mode)", len(synced), self.config.guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+        cfg = self.config
+        await sync_commands(self, self.tree, mode=cfg.sync_commands, guild_id=cfg.guild_id, state_dir=cfg.state_dir)
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (id %s)", self.user, self.user.id if self.user else "?")
