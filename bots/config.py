@@ -153,6 +153,8 @@ class CommonConfig:
     memory_format: str = "auto"  # NST_BOT_MEMORY_FORMAT: auto | channels_last | contiguous
     progress_interval: float = 2.0  # NST_BOT_PROGRESS_INTERVAL: seconds between status edits
     gatys_enabled: bool = True  # NST_BOT_GATYS: allow custom style images (slow on CPU)
+    recent_items: int = 64  # NST_BOT_RECENT_ITEMS: source pictures kept in memory for the result buttons (0 = off)
+    recent_minutes: float = 60.0  # NST_BOT_RECENT_MINUTES: how long the buttons under a result keep working
     gatys_steps: int | None = None  # NST_BOT_GATYS_STEPS (None: nst_core's per-device default)
     gatys_size: int = 384  # NST_BOT_GATYS_SIZE: default long side for custom styles
     gatys_loss_net: str = ""  # NST_BOT_GATYS_LOSS_NET ("" = nst_core default, e.g. vgg19)
@@ -198,6 +200,8 @@ class CommonConfig:
             memory_format=memory_format,
             progress_interval=_float(env, "NST_BOT_PROGRESS_INTERVAL", 2.0, 0.0),
             gatys_enabled=_bool(env, "NST_BOT_GATYS", True),
+            recent_items=_int(env, "NST_BOT_RECENT_ITEMS", 64, 0, 10_000),
+            recent_minutes=_float(env, "NST_BOT_RECENT_MINUTES", 60.0, 0.0),
             gatys_steps=steps or None,
             # NST_BOT_MAX_SIZE may exceed what the Gatys engine accepts: the default custom size never does.
             gatys_size=min(_int(env, "NST_BOT_GATYS_SIZE", 384, 64, FAST_MAX_SIZE), max_size, GATYS_MAX_SIZE),

@@ -320,8 +320,9 @@ class FakeDiscord(FakeServer):
     async def edit_original(self, request: web.Request) -> web.Response:
         payload, files = await self._body(request)
         self.thinking.discard(request.match_info["token"])
-        self.record("edit", path=request.path, token=request.match_info["token"], payload=payload, files=files)
-        return jres(self.message(payload, files))
+        entry = self.record("edit", path=request.path, token=request.match_info["token"], payload=payload, files=files)
+        entry["message"] = self.message(payload, files)
+        return jres(entry["message"])
 
     async def followup(self, request: web.Request) -> web.Response:
         """As Discord does: the first follow-up after a deferral replaces the "thinking…" placeholder (public like

@@ -122,7 +122,7 @@ def test_slash_command_defers_then_uploads_the_image(monkeypatch, caplog):
         sync = fake.of("sync")[0]
         assert sync["guild"] == str(GUILD_ID)  # DISCORD_GUILD_ID: per-guild sync for development
         commands = {c["name"]: c for c in sync["commands"]}
-        assert set(commands) == {"stylize", "Stylize image"}
+        assert set(commands) == {"stylize", "Stylize image", "styles"}
         options = {o["name"]: o for o in commands["stylize"]["options"]}
         assert {"tiny", "tiny_b"} <= {c["value"] for c in options["style"]["choices"]}  # + any bundled styles
         assert options["image"]["required"] and options["image"]["type"] == 11
