@@ -32,11 +32,12 @@ from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
 from bots.fetch import check_url, fetch_image
 from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
-from bots.options import JobSpec, TextRequest, build_spec, default_style_name, installed_styles, parse_text
+from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
+
+from .modal import MODAL_ID, stylize_modal
 
 log = logging.getLogger("bots.slack")
 
-MODAL_ID = "nst_stylize_modal"
 MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Slack file links: https://files.slack.com/files-pri/T0-F0/name.png, https://x.slack.com/files/U0/F0/name.png
 FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/[TE][A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
@@ -326,81 +327,10 @@ class SlackBot:
             "response_url": body.get("response_url"),
         }
         try:
-            await self.client.views_open(trigger_id=body["trigger_id"], view=self.modal(styles, meta))
+            await self.client.views_open(trigger_id=body["trigger_id"], view=stylize_modal(self.common, styles, meta))
         except SlackApiError as exc:
             log.warning("views.open failed: %s", api_error(exc))
             await self.safe(reply, "I couldn't open the style picker; please try again.")
-
-    def modal(self, styles: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
-        default = default_style_name(self.common, styles)
-        options = [{"text": {"type": "plain_text", "text": s.label[:75]}, "value": s.name} for s in styles[:100]]
-        initial = next((o for o in options if o["value"] == default), options[0])
-        return {
-            "type": "modal",
-            "callback_id": MODAL_ID,
-            "title": {"type": "plain_text", "text": "Stylize image"},
-            "submit": {"type": "plain_text", "text": "Stylize"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "private_metadata": json.dumps(meta),
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "style",
-                    "label": {"type": "plain_text", "text": "Style"},
-                    "element": {
-                        "type": "static_select",
-                        "action_id": "value",
-                        "options": options,
-                        "initial_option": initial,
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "strength",
-                    "optional": True,
-                    "label": {"type": "plain_text", "text": "Strength (0 to 1)"},
-                    "element": {
-                        "type": "number_input",
-                        "action_id": "value",
-                        "is_decimal_allowed": True,
-                        "min_value": "0",
-                        "max_value": "1",
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "size",
-                    "optional": True,
-                    "label": {
-                        "type": "plain_text",
-                        "text": f"Size (long side, {self.common.min_size}-{self.common.max_size} px)",
-                    },
-                    "element": {
-                        "type": "number_input",
-                        "action_id": "value",
-                        "is_decimal_allowed": False,
-                        "min_value": str(self.common.min_size),
-                        "max_value": str(self.common.max_size),
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "colors",
-                    "optional": True,
-                    "label": {"type": "plain_text", "text": "Colours"},
-                    "element": {
-                        "type": "checkboxes",
-                        "action_id": "value",
-                        "options": [
-                            {
-                                "text": {"type": "plain_text", "text": "Keep my picture's colours"},
-                                "value": "keep",
-                            }
-                        ],
-                    },
-                },
-            ],
-        }
 
     async def on_modal_submit(self, ack: Any, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
