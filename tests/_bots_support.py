@@ -541,7 +541,7 @@ class FakeSlack(FakeServer):
         method = request.match_info["method"]
         params = await self._params(request)
         auth = request.headers.get("Authorization")
-        self.record(method, path=request.path, params=params, auth=auth)
+        entry = self.record(method, path=request.path, params=params, auth=auth)
         if method == "apps.connections.open":  # Socket Mode: the app-level token buys a WebSocket URL
             if self.app_token is None or auth != f"Bearer {self.app_token}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -551,7 +551,8 @@ class FakeSlack(FakeServer):
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(params))
+        entry["result"] = handler(params)  # what the app was told (the ts of a posted message...)
+        return web.json_response(entry["result"])
 
     def m_auth_test(self, p: dict) -> dict:
         return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "nst", "team_id": SLACK_TEAM,
