@@ -3,6 +3,8 @@ previews, and the buttons under a result. Real discord.py against the local fake
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from _bots_support import (
@@ -229,3 +231,22 @@ def check_page(callback: dict, expected: list) -> list[str]:
         assert embed["image"]["url"] == f"attachment://{info.name}.jpg"
         assert decode(files[f"{info.name}.jpg"]).format == "JPEG"
     return [e["title"] for e in data["embeds"]]
+
+
+def test_styles_on_one_page_has_no_page_buttons(monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr("nst_core.styles.REPO_WEIGHTS_DIR", tmp_path / "none")  # only the two tiny styles
+
+    async def scenario(bot, fake):
+        payload = private_interaction({"id": str(COMMAND_ID + 2), "name": "styles", "type": 1}, group=True)
+        bot._connection.parse_interaction_create(payload)
+        shown = await fake.wait_for("callback", lambda c: c["token"] == payload["token"])
+        assert check_page(shown, installed_styles()) == ["Tiny", "Tiny B"]
+        assert not shown["data"].get("components") and shown["data"]["content"] == "**2 styles**"
+        # A second request as a sentinel: by its answer, anything the first one did after Discord's reply is done.
+        sentinel = private_interaction({"id": str(COMMAND_ID + 2), "name": "styles", "type": 1}, user_id=1002)
+        bot._connection.parse_interaction_create(sentinel)
+        await fake.wait_for("callback", lambda c: c["token"] == sentinel["token"])
+
+    caplog.set_level(logging.ERROR)
+    run(monkeypatch, scenario)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

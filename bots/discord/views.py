@@ -155,12 +155,13 @@ def styles_page(page: int) -> dict[str, Any]:
     text = f"**{len(styles)} styles**" + (f" · page {page + 1} of {pages}" if pages > 1 else "")
     if not styles:
         text = "No styles are installed on this server yet; ask the bot's admin to add some."
-    view = None
-    if pages > 1:
+    shown: dict[str, Any] = {"content": text, "embeds": embeds, "files": files}
+    if pages > 1:  # (no `view` key at all otherwise: discord.py's send_message takes no view=None)
         view = discord.ui.View(timeout=None)
         view.add_item(PageButton(page - 1, "◀ Previous", disabled=page == 0))
         view.add_item(PageButton(page + 1, "Next ▶", disabled=page >= pages - 1))
-    return {"content": text, "embeds": embeds, "files": files, "view": view}
+        shown["view"] = view
+    return shown
 
 
 class PageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nst:styles:(?P<page>[0-9]{1,4})"):
