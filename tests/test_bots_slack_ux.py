@@ -72,13 +72,14 @@ def press(fake, post: dict[str, Any], action_id: str, *, user: str, value: str |
         action |= {"type": "static_select", "selected_option": {"value": value}}
     else:
         action |= {"type": "button"}
-    ts = post["result"]["ts"]
+    ts, thread = post["result"]["ts"], post["params"].get("thread_ts")
+    in_thread = {"thread_ts": thread} if thread else {}
     return {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "team_id": SLACK_TEAM},
         "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": False},
         "channel": {"id": CHANNEL, "name": "photos"},
-        "message": {"type": "message", "ts": ts, "text": "Same picture again"},
+        "message": {"type": "message", "ts": ts, "text": "Same picture again", **in_thread},
         "trigger_id": "trig.click",
         "response_url": f"{fake.base}/response/{user}",
         "actions": [action],
@@ -117,6 +118,7 @@ def test_controls_under_a_result_rerun_the_same_picture_through_the_queue():
         await slack.interactive(press(fake, under, "nst_again_reroll", user="U0DAVE"))
         params, _ = await uploaded(fake, lambda c: "U0DAVE" in c["params"]["initial_comment"])
         assert "*Tiny - Test*" not in params["initial_comment"]  # another style
+        assert "thread_ts" not in params  # a /stylize result is in the channel: so is the next one
 
         # The queue's per-user rules hold for clicks (the first requester is in their cooldown); a result the bot
         # has forgotten (restart, expiry) gets a clear private answer.
@@ -150,7 +152,8 @@ def test_a_mention_with_two_pictures_paints_the_first_like_the_second(monkeypatc
         under = await fake.wait_for("chat.postMessage", lambda c: bool(c["params"].get("blocks")))
         assert "nst_again_stronger" not in elements(under) and "nst_again_reroll" in elements(under)
         await slack.interactive(press(fake, under, "nst_again_reroll", user="U0BOB"))  # a new seed, from noise
-        _, again = await uploaded(fake, lambda c: "U0BOB" in c["params"]["initial_comment"], timeout=240)
+        params, again = await uploaded(fake, lambda c: "U0BOB" in c["params"]["initial_comment"], timeout=240)
+        assert params["thread_ts"] == photo["ts"]  # in the same thread as the first result
         assert again.size == (64, 43) and np.abs(pixels(again) - pixels(img)).mean() > 1
         assert len(fake.of("download")) == 2
 

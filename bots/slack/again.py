@@ -75,6 +75,7 @@ async def on_again(bot: Any, ack: Any, body: dict[str, Any], respond: Any) -> No
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     user = (body.get("user") or {}).get("id", "")
     team = (body.get("team") or {}).get("id", "")
+    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")  # the result's thread
 
     async def reply(text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
@@ -99,4 +100,4 @@ async def on_again(bot: Any, ack: Any, body: dict[str, Any], respond: Any) -> No
         return
     async with ticket:
         await bot.run_job(ticket, spec, entry.content, style=entry.style_image, channel=channel,
-                          thread_ts=container.get("thread_ts"), user=user, reply=reply)  # fmt: skip
+                          thread_ts=thread_ts, user=user, reply=reply)  # fmt: skip
