@@ -50,6 +50,13 @@ def test_styles_posts_every_preview_on_a_contact_sheet():
         params, _ = await uploaded(fake, lambda c: "U0BOB" in c["params"]["initial_comment"])
         assert params["thread_ts"] == "1690000001.000100"
 
+        # Where the bot may not upload (not a member of the channel), the names come privately instead.
+        fake.m_files_getUploadURLExternal = lambda _p: {"ok": False, "error": "not_in_channel"}
+        status, _ = await slack.command("styles", user="U0CAROL")
+        said = (await fake.wait_for("respond"))["body"]
+        assert said["response_type"] == "ephemeral" and "couldn't post the previews" in said["text"]
+        assert all(f"`{s.name}`" in said["text"] for s in styles)
+
     run(scenario)
 
 
