@@ -250,3 +250,23 @@ def test_styles_on_one_page_has_no_page_buttons(monkeypatch, tmp_path, caplog):
     caplog.set_level(logging.ERROR)
     run(monkeypatch, scenario)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_sync_commands_flag_forces_a_sync(monkeypatch):
+    from bots.discord import __main__ as entry
+
+    started = []
+
+    class Bot:
+        def __init__(self, config, common):
+            started.append(config.sync_commands)
+
+        def run(self, token, log_handler=None):
+            assert token == "t0ken"
+
+    monkeypatch.setattr("bots.discord.app.build_bot", Bot)
+    monkeypatch.setenv("DISCORD_TOKEN", "t0ken")
+    monkeypatch.delenv("DISCORD_SYNC_COMMANDS", raising=False)
+    assert entry.main([]) == 0 and entry.main(["--sync-commands"]) == 0
+    assert started == ["auto", "always"]
+    assert entry.main(["--sync"]) == 2 and len(started) == 2  # a typo stops before logging in
