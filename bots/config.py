@@ -101,6 +101,36 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+SYNC_MODES = {
+    "auto": "auto",
+    "true": "auto",
+    "yes": "auto",
+    "on": "auto",
+    "1": "auto",
+    "always": "always",
+    "force": "always",
+    "never": "never",
+    "false": "never",
+    "no": "never",
+    "off": "never",
+    "0": "never",
+}
+
+
+def _sync_mode(env: Mapping[str, str], name: str) -> str:
+    """auto: register the commands when they changed since the last start; always; never (true/false still work)."""
+    raw = _get(env, name).lower() or "auto"
+    if raw not in SYNC_MODES:
+        raise ConfigError(f"{name} must be auto, always or never, got {raw!r}.")
+    return SYNC_MODES[raw]
+
+
+def default_state_dir(env: Mapping[str, str]) -> str:
+    """$XDG_STATE_HOME/nst-bots, else ~/.local/state/nst-bots: small files a bot keeps between starts."""
+    base = _get(env, "XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "nst-bots")
+
+
 @dataclass(frozen=True)
 class CommonConfig:
     """Limits shared by both bots: the worker pool, the queue, downloads, output size."""
@@ -123,6 +153,8 @@ class CommonConfig:
     memory_format: str = "auto"  # NST_BOT_MEMORY_FORMAT: auto | channels_last | contiguous
     progress_interval: float = 2.0  # NST_BOT_PROGRESS_INTERVAL: seconds between status edits
     gatys_enabled: bool = True  # NST_BOT_GATYS: allow custom style images (slow on CPU)
+    recent_items: int = 64  # NST_BOT_RECENT_ITEMS: source pictures kept in memory for the result buttons (0 = off)
+    recent_minutes: float = 60.0  # NST_BOT_RECENT_MINUTES: how long the buttons under a result keep working
     gatys_steps: int | None = None  # NST_BOT_GATYS_STEPS (None: nst_core's per-device default)
     gatys_size: int = 384  # NST_BOT_GATYS_SIZE: default long side for custom styles
     gatys_loss_net: str = ""  # NST_BOT_GATYS_LOSS_NET ("" = nst_core default, e.g. vgg19)
@@ -168,6 +200,8 @@ class CommonConfig:
             memory_format=memory_format,
             progress_interval=_float(env, "NST_BOT_PROGRESS_INTERVAL", 2.0, 0.0),
             gatys_enabled=_bool(env, "NST_BOT_GATYS", True),
+            recent_items=_int(env, "NST_BOT_RECENT_ITEMS", 64, 0, 10_000),
+            recent_minutes=_float(env, "NST_BOT_RECENT_MINUTES", 60.0, 0.0),
             gatys_steps=steps or None,
             # NST_BOT_MAX_SIZE may exceed what the Gatys engine accepts: the default custom size never does.
             gatys_size=min(_int(env, "NST_BOT_GATYS_SIZE", 384, 64, FAST_MAX_SIZE), max_size, GATYS_MAX_SIZE),
@@ -183,7 +217,8 @@ class DiscordConfig:
     allowed_guilds: frozenset[int] = frozenset()  # DISCORD_ALLOWED_GUILDS (empty: all)
     allowed_channels: frozenset[int] = frozenset()  # DISCORD_ALLOWED_CHANNELS (empty: all)
     upload_limit: int = 8 * MIB  # DISCORD_UPLOAD_LIMIT_MB (boosted servers allow more)
-    sync_commands: bool = True  # DISCORD_SYNC_COMMANDS: push the command list on start
+    sync_commands: str = "auto"  # DISCORD_SYNC_COMMANDS: auto (when changed) | always | never
+    state_dir: str = ""  # DISCORD_STATE_DIR: where the hash of the last synced commands is kept
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, require_token: bool = True) -> DiscordConfig:
@@ -201,7 +236,8 @@ class DiscordConfig:
             allowed_guilds=_ids(env, "DISCORD_ALLOWED_GUILDS"),
             allowed_channels=_ids(env, "DISCORD_ALLOWED_CHANNELS"),
             upload_limit=_int(env, "DISCORD_UPLOAD_LIMIT_MB", common_limit, 1, 1024) * MIB,
-            sync_commands=_bool(env, "DISCORD_SYNC_COMMANDS", True),
+            sync_commands=_sync_mode(env, "DISCORD_SYNC_COMMANDS"),
+            state_dir=_get(env, "DISCORD_STATE_DIR") or default_state_dir(env),
         )
 
 

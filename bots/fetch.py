@@ -9,6 +9,7 @@ Redirects are followed by hand so every hop is checked against the host allow-li
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
@@ -26,6 +27,9 @@ log = logging.getLogger("bots.fetch")
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
 OK_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
+# Smaller is a mistake (a 1x1 pixel, an 8 px strip), judged on the picture as sent: said so, not painted.
+# The same minimum as the demo's upload check.
+MIN_INPUT_SIDE = 16
 
 
 def host_allowed(host: str, allowed: Iterable[str]) -> bool:
@@ -131,10 +135,14 @@ async def _read_body(resp: aiohttp.ClientResponse, max_bytes: int, html_hint: st
     return bytes(buf)
 
 
-async def decode_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Real decoding off the event loop; `nst_core.ImageError` explains what is wrong with the file."""
+async def decode_image(
+    data: bytes, max_pixels: int, *, min_side: int = MIN_INPUT_SIDE, label: str = "Your picture"
+) -> Image.Image:
+    """Real decoding off the event loop; `nst_core.ImageError` explains what is wrong with the file (too small
+    included: `min_side` is checked on the picture as sent) and names it by `label`."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, lambda: nst_core.load_image(data, max_pixels=max_pixels))
+    load = functools.partial(nst_core.load_image, data, max_pixels=max_pixels, min_side=min_side, label=label)
+    return await loop.run_in_executor(None, load)
 
 
 async def fetch_image(
@@ -148,6 +156,7 @@ async def fetch_image(
     max_pixels: int,
     headers: Mapping[str, str] | None = None,
     html_hint: str = "",
+    label: str = "Your picture",
 ) -> Image.Image:
     """Download and decode in one call: what both bots do with every attachment."""
     data = await download(
@@ -160,4 +169,4 @@ async def fetch_image(
         headers=headers,
         html_hint=html_hint,
     )
-    return await decode_image(data, max_pixels)
+    return await decode_image(data, max_pixels, label=label)

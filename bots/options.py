@@ -45,6 +45,7 @@ class JobSpec:
     preserve_colors: bool = False
     size: int | None = None  # explicit long side; None = bot default (never upscaling small images)
     custom: bool = False
+    seed: int | None = None  # custom styles: a re-roll starts from noise with this seed instead of the photo
 
     def resolved_size(self, content_size: tuple[int, int], config: CommonConfig) -> int:
         """Explicit sizes are honoured; the default never enlarges a small picture."""
@@ -69,6 +70,8 @@ class JobSpec:
                 kwargs["steps"] = config.gatys_steps
             if config.gatys_loss_net:
                 kwargs["loss_net"] = config.gatys_loss_net
+            if self.seed is not None:
+                kwargs["init"], kwargs["seed"] = "noise", self.seed
         else:
             kwargs["method"] = "fast"
             if self.strength is not None:

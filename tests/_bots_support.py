@@ -320,8 +320,9 @@ class FakeDiscord(FakeServer):
     async def edit_original(self, request: web.Request) -> web.Response:
         payload, files = await self._body(request)
         self.thinking.discard(request.match_info["token"])
-        self.record("edit", path=request.path, token=request.match_info["token"], payload=payload, files=files)
-        return jres(self.message(payload, files))
+        entry = self.record("edit", path=request.path, token=request.match_info["token"], payload=payload, files=files)
+        entry["message"] = self.message(payload, files)
+        return jres(entry["message"])
 
     async def followup(self, request: web.Request) -> web.Response:
         """As Discord does: the first follow-up after a deferral replaces the "thinking…" placeholder (public like
@@ -409,6 +410,21 @@ def interaction(
     }
     if message is not None:
         payload["message"] = message
+    return payload
+
+
+def private_interaction(data: dict[str, Any], *, user_id: int = 1001, group: bool = False, **kw: Any) -> dict[str, Any]:
+    """The same interaction from a DM with the bot, or a group DM (`group`), through a user install: no guild, a
+    `user` instead of a `member`, and the user as the authorising owner."""
+    payload = interaction(data, user_id=user_id, **kw)
+    for key in ("guild_id", "member", "guild_locale"):
+        payload.pop(key)
+    payload["data"].pop("guild_id", None)
+    payload["user"] = discord_user(user_id, f"user{user_id}")
+    payload["channel"] = {"id": str(CHANNEL_ID), "type": 3 if group else 1, "flags": 0,
+                          "recipients": [discord_user(user_id, f"user{user_id}")]}  # fmt: skip
+    payload["authorizing_integration_owners"] = {"1": str(user_id)}
+    payload["context"] = 2 if group else 1
     return payload
 
 
@@ -525,7 +541,7 @@ class FakeSlack(FakeServer):
         method = request.match_info["method"]
         params = await self._params(request)
         auth = request.headers.get("Authorization")
-        self.record(method, path=request.path, params=params, auth=auth)
+        entry = self.record(method, path=request.path, params=params, auth=auth)
         if method == "apps.connections.open":  # Socket Mode: the app-level token buys a WebSocket URL
             if self.app_token is None or auth != f"Bearer {self.app_token}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -535,7 +551,8 @@ class FakeSlack(FakeServer):
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(params))
+        entry["result"] = handler(params)  # what the app was told (the ts of a posted message...)
+        return web.json_response(entry["result"])
 
     def m_auth_test(self, p: dict) -> dict:
         return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "nst", "team_id": SLACK_TEAM,

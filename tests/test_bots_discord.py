@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 
 import discord
 import discord.http
@@ -38,11 +39,14 @@ TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
 pytestmark = pytest.mark.usefixtures("tiny_styles")  # the tiny random-init styles of _bots_support
 
 
-def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) -> None:
+def run(
+    monkeypatch, scenario, *, guild: bool = True, stylize=None, discord_env: dict | None = None, **env: str
+) -> None:
     """Start the fake, log the real client in against it (GET /users/@me, app info, guild sync), run.
-    `stylize` replaces nst_core.stylize in the bot's worker pool (e.g. a GatedStylize)."""
+    `stylize` replaces nst_core.stylize in the bot's worker pool (e.g. a GatedStylize); `discord_env` adds DISCORD_*
+    variables (a fresh DISCORD_STATE_DIR unless given: every run syncs its commands)."""
 
-    async def main() -> None:
+    async def main(state_dir: str) -> None:
         fake = await FakeDiscord().start()
         monkeypatch.setattr(discord.http.Route, "BASE", f"{fake.base}/api/v10")
         common = CommonConfig.from_env(
@@ -56,7 +60,9 @@ def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) 
                 **env,
             }
         )
-        denv = {"DISCORD_TOKEN": TOKEN, **({"DISCORD_GUILD_ID": str(GUILD_ID)} if guild else {})}
+        denv = {"DISCORD_TOKEN": TOKEN, "DISCORD_STATE_DIR": state_dir, **(discord_env or {})}
+        if guild:
+            denv["DISCORD_GUILD_ID"] = str(GUILD_ID)
         config = DiscordConfig.from_env(denv)
         bot = build_bot(config, common, service=StylizeService(common, stylize=stylize) if stylize else None)
         try:
@@ -68,7 +74,8 @@ def run(monkeypatch, scenario, *, guild: bool = True, stylize=None, **env: str) 
             await bot.close()
             await fake.stop()
 
-    asyncio.run(main())
+    with tempfile.TemporaryDirectory() as state_dir:
+        asyncio.run(main(state_dir))
 
 
 def slash(fake: FakeDiscord, *, user_id: int = 1001, url: str | None = None, content_type="image/png",
@@ -115,7 +122,7 @@ def test_slash_command_defers_then_uploads_the_image(monkeypatch, caplog):
         sync = fake.of("sync")[0]
         assert sync["guild"] == str(GUILD_ID)  # DISCORD_GUILD_ID: per-guild sync for development
         commands = {c["name"]: c for c in sync["commands"]}
-        assert set(commands) == {"stylize", "Stylize image"}
+        assert set(commands) == {"stylize", "Stylize image", "styles"}
         options = {o["name"]: o for o in commands["stylize"]["options"]}
         assert {"tiny", "tiny_b"} <= {c["value"] for c in options["style"]["choices"]}  # + any bundled styles
         assert options["image"]["required"] and options["image"]["type"] == 11
@@ -260,6 +267,10 @@ def test_bad_input_gets_messages_and_the_bot_keeps_serving(monkeypatch):
         fake_png = fake.media.add("fake.png", b"definitely not a png", "image/png")
         said = await failed_job(slash(fake, user_id=next(uid), url=fake_png))
         assert said.startswith("⚠️") and "not an image" in said and "Traceback" not in said, said
+        for w, h in ((1, 1), (2000, 8)):  # judged as sent, before any shrinking: told, not painted
+            tiny = fake.media.add(f"tiny{w}x{h}.png", png_bytes(w, h))
+            said = await failed_job(slash(fake, user_id=next(uid), url=tiny))
+            assert f"Your picture is only {w}x{h} pixels, too small" in said and "16 pixels" in said, said
         endless = f"{fake.base}/stream/endless"
         assert "larger than the 2 MB limit" in await failed_job(
             slash(fake, user_id=next(uid), url=endless, declared=10)

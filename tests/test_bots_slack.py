@@ -373,6 +373,9 @@ def test_bad_input_gets_messages_and_the_app_keeps_serving():
         reply = await later_reply(f"tiny {fake.base}/files-pri/{SLACK_TEAM}-F0FAKE/fake.png", user=next(users))
         assert reply and "logged" not in reply  # nst_core's ImageError explains the problem
         assert "no longer exists" in await later_reply(f"tiny {fake.base}/files/U0X/F0GONE/x.png", user=next(users))
+        fake.add_file("F0DOT", "dot.png", png_bytes(1, 1), channels=(CHANNEL,))
+        reply = await later_reply(f"tiny {fake.base}/files-pri/{SLACK_TEAM}-F0DOT/dot.png", user=next(users))
+        assert "Your picture is only 1x1 pixels, too small to paint" in reply, reply
 
         # Mentions: wrong or missing attachment get a private (ephemeral) answer.
         text_file = fake.files["F0TEXT"]

@@ -1,15 +1,23 @@
-"""`python -m bots.discord`: read the environment, log in, serve until Ctrl+C."""
+"""`python -m bots.discord [--sync-commands]`: read the environment, log in, serve until Ctrl+C."""
 
+import dataclasses
 import sys
 
 from bots.config import DiscordConfig, startup
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args != ["--sync-commands"]:
+        print("usage: python -m bots.discord [--sync-commands]  (register the commands even if unchanged)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     loaded = startup(DiscordConfig)
     if loaded is None:
         return 2
     common, config = loaded
+    if args:
+        config = dataclasses.replace(config, sync_commands="always")
     import aiohttp
     import discord
 

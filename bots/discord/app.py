@@ -25,10 +25,13 @@ from bots.fetch import fetch_image
 from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BotError, Busy, FetchError, friendly_error, human_size, queue_text
 from bots.options import JobSpec, build_spec, default_style_name, installed_styles
+from bots.recent import RecentImages
+
+from .sync import sync_commands
+from .views import MAX_CHOICES, AgainButton, PageButton, StylePicker, result_view, styles_page
 
 log = logging.getLogger("bots.discord")
 
-MAX_CHOICES = 25  # Discord's limit for static choices and select-menu options
 REPLY_MARGIN = 90.0  # seconds of the 15-minute interaction token kept for the upload or the error message
 TOKEN_EXPIRY_QUEUED = (
     "Discord gives me 15 minutes to answer and the queue is too long for that right now; "
@@ -71,6 +74,9 @@ def image_in_message(message: discord.Message) -> ImageRef | None:
     return None
 
 
+Source = ImageRef | Image.Image  # an attachment to download, or a picture kept from an earlier result
+
+
 class StylizeTree(app_commands.CommandTree):
     """Rejects malformed raw option values before discord.py parses them (it would crash on a non-numeric
     "number" option, leaving the user with "The application did not respond")."""
@@ -109,24 +115,24 @@ class StylizeBot(discord.Client):
         self.config = config
         self.common = common
         self.service = service or StylizeService(common)
-        self.tree = StylizeTree(self)
+        # Every command works where the bot is a member and, once a person adds the app to their account (a user
+        # install), in their DMs and group DMs and in servers without the bot.
+        self.tree = StylizeTree(
+            self,
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
+        )
         self.tree.on_error = self.on_tree_error
         self.session: aiohttp.ClientSession | None = None
         self.media_hosts = DISCORD_MEDIA_HOSTS + common.extra_media_hosts
+        self.recent = RecentImages(common)  # the pictures behind recent results, for the buttons under them
         register_commands(self)
 
     async def setup_hook(self) -> None:
         self.session = aiohttp.ClientSession()
-        if not self.config.sync_commands:
-            return
-        if self.config.guild_id:
-            guild = discord.Object(id=self.config.guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s (development mode)", len(synced), self.config.guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+        self.add_dynamic_items(AgainButton, PageButton)  # clicks on any message with these, also after a restart
+        cfg = self.config
+        await sync_commands(self, self.tree, mode=cfg.sync_commands, guild_id=cfg.guild_id, state_dir=cfg.state_dir)
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (id %s)", self.user, self.user.id if self.user else "?")
@@ -153,7 +159,7 @@ class StylizeBot(discord.Client):
                 f"The {what} is {human_size(ref.size)}; the limit is {human_size(self.common.max_download)}."
             )
 
-    async def fetch(self, ref: ImageRef) -> Image.Image:
+    async def fetch(self, ref: ImageRef, label: str = "Your picture") -> Image.Image:
         assert self.session is not None, "setup_hook creates the session"
         return await fetch_image(
             self.session,
@@ -163,6 +169,7 @@ class StylizeBot(discord.Client):
             max_bytes=self.common.max_download,
             timeout=self.common.download_timeout,
             max_pixels=self.common.max_input_pixels,
+            label=label,
         )
 
     # ----- the one pipeline ------------------------------------------------------------------------------
@@ -177,21 +184,31 @@ class StylizeBot(discord.Client):
         preserve_colors: object = None,
         size: object = None,
     ) -> None:
-        """Validate + admit (private reply on failure), defer, then run the job to its final message."""
+        """Validate the options (private reply on failure), then launch the job."""
         if not self.allowed_here(interaction):
             await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
             return
         try:
-            spec = build_spec(
-                self.common,
-                style=style,
-                custom=style_image is not None,
-                strength=strength,
-                preserve_colors=preserve_colors,
-                size=size,
-            )
-            self.check_ref(content)
-            if style_image is not None:
+            spec = build_spec(self.common, style=style, custom=style_image is not None, strength=strength,
+                              preserve_colors=preserve_colors, size=size)  # fmt: skip
+        except BotError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await self.launch(interaction, spec, content, style_image)
+
+    async def launch(
+        self, interaction: discord.Interaction, spec: JobSpec, content: Source, style_image: Source | None = None
+    ) -> None:
+        """Admit the user (queue, per-user limits; private reply on failure), defer, run the job to its final
+        message. `content` and `style_image` are attachments to download or pictures already in memory (the
+        buttons under a result)."""
+        if not self.allowed_here(interaction):
+            await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
+            return
+        try:
+            if isinstance(content, ImageRef):
+                self.check_ref(content)
+            if isinstance(style_image, ImageRef):
                 self.check_ref(style_image, "style image")
             ticket = self.service.admit(f"discord:{interaction.user.id}")
         except BotError as exc:
@@ -201,13 +218,16 @@ class StylizeBot(discord.Client):
             await interaction.response.defer(thinking=True)
             await self.finish_job(interaction, ticket, spec, content, style_image)
 
+    async def load(self, source: Source, label: str) -> Image.Image:
+        return source if isinstance(source, Image.Image) else await self.fetch(source, label)
+
     async def finish_job(
         self,
         interaction: discord.Interaction,
         ticket: Ticket,
         spec: JobSpec,
-        content: ImageRef,
-        style_ref: ImageRef | None,
+        content: Source,
+        style_ref: Source | None,
     ) -> None:
         async def edit(text: str) -> None:
             await interaction.edit_original_response(content=text)
@@ -218,13 +238,14 @@ class StylizeBot(discord.Client):
             if ticket.position > 0:
                 await status(queue_text(ticket.position))
 
-            async def fetch_and_run() -> Image.Image:
-                content_img = await self.fetch(content)
-                style_img = await self.fetch(style_ref) if style_ref is not None else None
-                return await ticket.run(spec, content_img, style_image=style_img, on_status=status)
+            async def fetch_and_run() -> tuple[Image.Image, Image.Image | None, Image.Image]:
+                content_img = await self.load(content, "Your picture")
+                style_img = await self.load(style_ref, "Your style picture") if style_ref is not None else None
+                result = await ticket.run(spec, content_img, style_image=style_img, on_status=status)
+                return content_img, style_img, result
 
             try:  # wait_for, not asyncio.timeout: Python 3.10 is supported
-                result = await asyncio.wait_for(fetch_and_run(), reply_budget(interaction))
+                content_img, style_img, result = await asyncio.wait_for(fetch_and_run(), reply_budget(interaction))
             except asyncio.TimeoutError:
                 raise Busy(TOKEN_EXPIRY_RUNNING if ticket.running else TOKEN_EXPIRY_QUEUED) from None
             # Discord reports the real limit for this server (boosts included); never exceed either.
@@ -233,7 +254,11 @@ class StylizeBot(discord.Client):
             file = discord.File(
                 io.BytesIO(encoded.data), filename=encoded.filename(f"stylized-{spec.style or 'custom'}")
             )
-            await interaction.edit_original_response(content=self.caption(spec, encoded.size), attachments=[file])
+            view = result_view(spec, self.recent.enabled)
+            message = await interaction.edit_original_response(
+                content=self.caption(spec, encoded.size), attachments=[file], view=view
+            )
+            self.recent.remember(message.id, content_img, spec, style_img)
         except Exception as exc:
             await self.report_privately(interaction, f"⚠️ {friendly_error(exc)}")
 
@@ -261,6 +286,8 @@ class StylizeBot(discord.Client):
             parts.append(f"strength {spec.strength:g}")
         if spec.preserve_colors:
             parts.append("original colours")
+        if spec.seed is not None:
+            parts.append("re-rolled")
         parts.append(f"{size[0]}×{size[1]}")
         return " · ".join(parts)
 
@@ -287,49 +314,15 @@ def reply_budget(interaction: discord.Interaction) -> float:
     return max(0.0, left - REPLY_MARGIN)
 
 
-def menu_styles(styles: list, default: str | None) -> list:
-    """At most MAX_CHOICES styles for a select menu, the default always among them (first when it would be cut)."""
-    if len(styles) <= MAX_CHOICES or any(s.name == default for s in styles[:MAX_CHOICES]):
-        return styles[:MAX_CHOICES]
-    chosen = [s for s in styles if s.name == default]
-    return chosen + [s for s in styles if s.name != default][: MAX_CHOICES - len(chosen)]
-
-
-class StylePicker(discord.ui.View):
-    """The context menu has no options, so it asks for the style with a private dropdown."""
-
-    def __init__(
-        self, bot: StylizeBot, origin: discord.Interaction, target: ImageRef, styles: list, default: str | None
-    ):
-        super().__init__(timeout=300)
-        self.bot = bot
-        self.origin = origin  # the context-menu interaction whose private reply holds this picker
-        self.target = target
-        self.labels = {s.name: s.label for s in styles}
-        options = [
-            discord.SelectOption(label=s.label[:100], value=s.name, default=s.name == default)
-            for s in menu_styles(styles, default)
-        ]
-        self.select = discord.ui.Select(placeholder="Pick a style", options=options, min_values=1, max_values=1)
-        self.select.callback = self.on_pick
-        self.add_item(self.select)
-
-    async def on_pick(self, interaction: discord.Interaction) -> None:
-        self.stop()
-        style = self.select.values[0]
-        try:  # a picker that has been used should not invite a second click
-            await self.origin.edit_original_response(content=f"Style: **{self.labels.get(style, style)}**", view=None)
-        except discord.HTTPException as exc:
-            log.info("could not close the style picker: %s", exc.status)
-        await self.bot.start_job(interaction, self.target, style=style)
-
-    async def on_timeout(self) -> None:
-        with contextlib.suppress(discord.HTTPException):
-            await self.origin.edit_original_response(content="No style picked; the menu has expired.", view=None)
-
-
 def register_commands(bot: StylizeBot) -> None:
-    """Build `/stylize` and the context menu from the configuration and the styles installed right now."""
+    """`/stylize` and the context menu (built from the configuration and the styles installed right now), and
+    `/styles`."""
+    add_stylize(bot)
+    add_context_menu(bot)
+    add_styles(bot)
+
+
+def add_stylize(bot: StylizeBot) -> None:
     common = bot.common
     styles = installed_styles()
     choices = [app_commands.Choice(name=s.label[:100], value=s.name) for s in styles]
@@ -401,6 +394,8 @@ def register_commands(bot: StylizeBot) -> None:
     )
     bot.tree.add_command(command)
 
+
+def add_context_menu(bot: StylizeBot) -> None:
     async def stylize_message(interaction: discord.Interaction, message: discord.Message) -> None:
         ref = image_in_message(message)
         if ref is None:
@@ -413,11 +408,27 @@ def register_commands(bot: StylizeBot) -> None:
         if len(current) <= 1:  # nothing to choose: go straight to work (or explain that none is installed)
             await bot.start_job(interaction, ref)
             return
-        default = default_style_name(common, current)
-        view = StylePicker(bot, interaction, ref, current, default)
+        default = default_style_name(bot.common, current)
+
+        async def pick(picked: discord.Interaction, style: str) -> None:
+            await bot.start_job(picked, ref, style=style)
+
+        view = StylePicker(interaction, current, default, pick)
         await interaction.response.send_message("Which style?", view=view, ephemeral=True)
 
     bot.tree.add_command(app_commands.ContextMenu(name="Stylize image", callback=stylize_message))
+
+
+def add_styles(bot: StylizeBot) -> None:
+    async def styles(interaction: discord.Interaction) -> None:
+        if not bot.allowed_here(interaction):
+            await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
+            return
+        await interaction.response.send_message(**styles_page(0), ephemeral=True)
+
+    bot.tree.add_command(
+        app_commands.Command(name="styles", description="The installed styles, each with a preview", callback=styles)
+    )
 
 
 def build_bot(config: DiscordConfig, common: CommonConfig, *, service: StylizeService | None = None) -> StylizeBot:

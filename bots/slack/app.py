@@ -32,11 +32,15 @@ from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
 from bots.fetch import check_url, fetch_image
 from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
-from bots.options import JobSpec, TextRequest, build_spec, default_style_name, installed_styles, parse_text
+from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
+from bots.recent import RecentImages
+
+from .again import ACTION_RE, on_again, post_again
+from .gallery import answer_styles
+from .modal import MODAL_ID, stylize_modal
 
 log = logging.getLogger("bots.slack")
 
-MODAL_ID = "nst_stylize_modal"
 MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Slack file links: https://files.slack.com/files-pri/T0-F0/name.png, https://x.slack.com/files/U0/F0/name.png
 FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/[TE][A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
@@ -59,7 +63,8 @@ def help_text(command: str, styles: list[Any]) -> str:
         f"*Usage:* `{command} [style] [strength=0..1] [colors=yes] [size=512] [file link]`\n"
         "I repaint your most recent image in this channel (or the Slack file you link). "
         "You can also use the message shortcut *Stylize image* on any message with a picture, "
-        "or mention me in a message with an image attached.\n"
+        "or mention me in a message with an image attached (attach a second picture, a painting, to have the first "
+        f"painted like it). `{command} styles` shows every style's preview.\n"
         f"*Styles:* {names}"
     )
 
@@ -79,12 +84,18 @@ def request_problem(body: str, content_type: str | None, timestamp: str | None) 
     return None if isinstance(parsed, dict) else (400, "malformed request body")
 
 
-def first_image(files: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+def images_in(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    out = []
     for f in files or ():
         mimetype = (f.get("mimetype") or "").lower()
         if mimetype.startswith("image/") or (not mimetype and f.get("file_access") == "check_file_info"):
-            return f
-    return None
+            out.append(f)
+    return out
+
+
+def first_image(files: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    found = images_in(files)
+    return found[0] if found else None
 
 
 def file_visible(info: dict[str, Any], channel: str | None, user: str) -> bool:
@@ -134,6 +145,7 @@ class SlackBot:
             self.file_hosts += (api.hostname or "",)
             if api.scheme == "http" and is_loopback(api.hostname or ""):
                 self.insecure_hosts += (api.hostname or "",)
+        self.recent = RecentImages(common)  # the pictures behind recent results, for the buttons under them
         self._seen_events: deque[str] = deque(maxlen=256)
         self._seen_messages: deque[tuple[str | None, str | None]] = deque(maxlen=256)  # posts already handled
         self._register()
@@ -187,6 +199,7 @@ class SlackBot:
         app.view(MODAL_ID)(self.on_modal_submit)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)  # file shares etc.: acknowledged and ignored
+        app.action(ACTION_RE)(self.on_again)
         app.error(self.on_error)
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
@@ -211,10 +224,18 @@ class SlackBot:
         if not self.allowed_channel(channel):
             await ack(text="I'm not enabled in this channel.", response_type="ephemeral")
             return
+
+        async def reply(text: str) -> None:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
         try:
             req = parse_text(body.get("text", ""))
-            if req.word:
+            if req.word == "help":
                 await ack(text=help_text(self.config.command, installed_styles()), response_type="ephemeral")
+                return
+            if req.word == "styles":
+                await ack()
+                await answer_styles(self, channel=channel, thread_ts=None, user=user, reply=reply)
                 return
             spec = self.spec_from_text(req)
             ticket = self.service.admit(f"slack:{team}:{user}")
@@ -222,9 +243,6 @@ class SlackBot:
             await ack(text=str(exc), response_type="ephemeral")
             return
         await ack()
-
-        async def reply(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
 
         async with ticket:
             try:
@@ -238,11 +256,12 @@ class SlackBot:
                 return
             await self.run_job(ticket, spec, file, channel=channel, thread_ts=None, user=user, reply=reply)
 
-    def spec_from_text(self, req: TextRequest) -> JobSpec:
+    def spec_from_text(self, req: TextRequest, *, custom: bool = False) -> JobSpec:
         opts = req.options
         return build_spec(
             self.common,
             style=req.style,
+            custom=custom,
             strength=opts.get("strength"),
             preserve_colors=opts.get("preserve_colors", False),
             size=opts.get("size"),
@@ -326,81 +345,10 @@ class SlackBot:
             "response_url": body.get("response_url"),
         }
         try:
-            await self.client.views_open(trigger_id=body["trigger_id"], view=self.modal(styles, meta))
+            await self.client.views_open(trigger_id=body["trigger_id"], view=stylize_modal(self.common, styles, meta))
         except SlackApiError as exc:
             log.warning("views.open failed: %s", api_error(exc))
             await self.safe(reply, "I couldn't open the style picker; please try again.")
-
-    def modal(self, styles: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
-        default = default_style_name(self.common, styles)
-        options = [{"text": {"type": "plain_text", "text": s.label[:75]}, "value": s.name} for s in styles[:100]]
-        initial = next((o for o in options if o["value"] == default), options[0])
-        return {
-            "type": "modal",
-            "callback_id": MODAL_ID,
-            "title": {"type": "plain_text", "text": "Stylize image"},
-            "submit": {"type": "plain_text", "text": "Stylize"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "private_metadata": json.dumps(meta),
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "style",
-                    "label": {"type": "plain_text", "text": "Style"},
-                    "element": {
-                        "type": "static_select",
-                        "action_id": "value",
-                        "options": options,
-                        "initial_option": initial,
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "strength",
-                    "optional": True,
-                    "label": {"type": "plain_text", "text": "Strength (0 to 1)"},
-                    "element": {
-                        "type": "number_input",
-                        "action_id": "value",
-                        "is_decimal_allowed": True,
-                        "min_value": "0",
-                        "max_value": "1",
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "size",
-                    "optional": True,
-                    "label": {
-                        "type": "plain_text",
-                        "text": f"Size (long side, {self.common.min_size}-{self.common.max_size} px)",
-                    },
-                    "element": {
-                        "type": "number_input",
-                        "action_id": "value",
-                        "is_decimal_allowed": False,
-                        "min_value": str(self.common.min_size),
-                        "max_value": str(self.common.max_size),
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "colors",
-                    "optional": True,
-                    "label": {"type": "plain_text", "text": "Colours"},
-                    "element": {
-                        "type": "checkboxes",
-                        "action_id": "value",
-                        "options": [
-                            {
-                                "text": {"type": "plain_text", "text": "Keep my picture's colours"},
-                                "value": "keep",
-                            }
-                        ],
-                    },
-                },
-            ],
-        }
 
     async def on_modal_submit(self, ack: Any, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
@@ -475,11 +423,15 @@ class SlackBot:
             return
         try:
             req = parse_text(MENTION_RE.sub(" ", event.get("text", "")))
+            if req.word == "styles":
+                await answer_styles(self, channel=channel, thread_ts=thread_ts, user=user, reply=reply)
+                return
             if req.word:
                 await self.safe(reply, help_text(self.config.command, installed_styles()))
                 return
-            spec = self.spec_from_text(req)
-            file = first_image(event.get("files"))
+            images = images_in(event.get("files"))  # a second picture is the painting to copy (as on Discord)
+            file, painting = [*images, None, None][:2]
+            spec = self.spec_from_text(req, custom=painting is not None)
             if file is None and event.get("files"):
                 raise BadOptions("The attached file is not an image; attach a PNG, JPEG or WebP.")
             if file is None and req.url is None:
@@ -503,10 +455,18 @@ class SlackBot:
             except Exception as exc:
                 await self.safe(reply, friendly_error(exc))
                 return
-            await self.run_job(ticket, spec, file, channel=channel, thread_ts=thread_ts, user=user, reply=reply)
+            await self.run_job(ticket, spec, file, style=painting, channel=channel, thread_ts=thread_ts, user=user,
+                               reply=reply)  # fmt: skip
+
+    async def on_again(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await on_again(self, ack, body, respond)
 
     # ----- the shared pipeline ---------------------------------------------------------------------------
-    async def fetch_file(self, file: dict[str, Any]) -> Image.Image:
+    async def load(self, source: dict[str, Any] | Image.Image, label: str) -> Image.Image:
+        """A Slack file to download, or a picture kept from an earlier result (the buttons under it)."""
+        return source if isinstance(source, Image.Image) else await self.fetch_file(source, label)
+
+    async def fetch_file(self, file: dict[str, Any], label: str = "Your picture") -> Image.Image:
         mimetype = (file.get("mimetype") or "").lower()
         if mimetype and not mimetype.startswith("image/"):
             raise FetchError(f"`{file.get('name', 'That file')}` is not an image; use a PNG, JPEG or WebP.")
@@ -529,20 +489,23 @@ class SlackBot:
             max_pixels=self.common.max_input_pixels,
             headers={"Authorization": f"Bearer {self.config.bot_token.get()}"},
             html_hint=HTML_HINT,
+            label=label,
         )
 
     async def run_job(
         self,
         ticket: Ticket,
         spec: JobSpec,
-        file: dict[str, Any],
+        file: dict[str, Any] | Image.Image,
         *,
+        style: dict[str, Any] | Image.Image | None = None,
         channel: str | None,
         thread_ts: str | None,
         user: str,
         reply: Reply,
     ) -> None:
-        """Download, stylise with a live status message, upload into the channel/thread, tidy up."""
+        """Download, stylise with a live status message, upload into the channel/thread with the buttons under
+        it, tidy up. `style` is the painting of a custom style."""
         status_ts: str | None = None
 
         async def post_or_update(text: str) -> None:
@@ -556,8 +519,9 @@ class SlackBot:
 
         status = deduplicated(post_or_update)
         try:
-            content = await self.fetch_file(file)
-            result = await ticket.run(spec, content, on_status=status)
+            content = await self.load(file, "Your picture")
+            style_img = await self.load(style, "Your style picture") if style is not None else None
+            result = await ticket.run(spec, content, style_image=style_img, on_status=status)
             encoded = await self.service.encode(result, self.config.upload_limit, lossy="JPEG")
             name = encoded.filename(f"stylized-{spec.style or 'custom'}")
             await self.client.files_upload_v2(
@@ -570,6 +534,8 @@ class SlackBot:
             )
             if status_ts:
                 await self.safe(lambda _t: self.client.chat_delete(channel=channel, ts=status_ts), "")
+            await post_again(self, channel=channel, thread_ts=thread_ts, spec=spec, content=content,
+                             style_image=style_img)  # fmt: skip
         except Exception as exc:
             message = friendly_error(exc)
             if isinstance(exc, SlackApiError):
