@@ -236,7 +236,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 gatys_size = gr.Slider(
                                     config.min_size,
                                     config.max_size,
-                                    value=config.gatys_size,
+                                    value=gatys_defaults["size"],
                                     step=32,
                                     label="Output size (long side, px)",
                                 )
@@ -334,10 +334,11 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
             show_progress_on=[style_image],
         )
         gatys_event.success(**enable_download)
+        quality_form = [gatys_size, steps, content_weight, style_weight, tv_weight]  # handlers.GATYS_FORM_FIELDS
         loss_net.change(
             stylist.on_loss_net_change,
-            [loss_net],
-            [steps, content_weight, style_weight, tv_weight],
+            [loss_net, *quality_form],
+            quality_form,
             api_visibility="private",
             queue=False,
         )

@@ -30,6 +30,7 @@ class DemoConfig:
     min_size: int = 64
     max_size: int = 1024
     gatys_steps: int = 100
+    gatys_size_fixed: bool = False  # NST_DEMO_GATYS_SIZE set: full quality keeps it too (no larger default)
     gatys_steps_fixed: bool = False  # NST_DEMO_GATYS_STEPS set: use it instead of the core's per-network default
     gatys_max_steps: int = 500
     gatys_loss_net: str = "squeezenet"
@@ -71,6 +72,7 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
         gatys_size=min(max_size, _int(env, "NST_DEMO_GATYS_SIZE", 512 if gpu else 256, minimum=64)),
         max_size=max_size,
         gatys_steps=_int(env, "NST_DEMO_GATYS_STEPS", 300 if gpu else 100),
+        gatys_size_fixed=bool(env.get("NST_DEMO_GATYS_SIZE", "").strip()),
         gatys_steps_fixed=bool(env.get("NST_DEMO_GATYS_STEPS", "").strip()),
         gatys_max_steps=_int(env, "NST_DEMO_GATYS_MAX_STEPS", 2000 if gpu else 500),
         gatys_loss_net=env.get("NST_DEMO_LOSS_NET") or ("vgg19" if gpu else "squeezenet"),

@@ -35,7 +35,23 @@ OPTIMIZER_CHOICES = [("L-BFGS (best quality)", "lbfgs"), ("Adam (steadier on big
 
 ImagePair = tuple[Image.Image, Image.Image]
 MAX_STOP_SWITCHES = 1024  # armed Stop switches kept at most (one per page session with a Gatys job)
+# The Gatys form's fields that follow the quality choice, in the order the page wires them, with their names.
+GATYS_FORM_FIELDS = {
+    "size": "output size",
+    "steps": "steps",
+    "content_weight": "content weight",
+    "style_weight": "style weight",
+    "tv_weight": "smoothness weight",
+}
 MIN_UPLOAD_SIDE = 16  # smaller is a mistake (a 1x1 pixel, an 8 px strip): say so instead of painting a flat square
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Form numbers come back as floats (100 -> 100.0): compare as numbers."""
+    try:
+        return b is not None and abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+    except (TypeError, ValueError):
+        return False
 
 
 def friendly_error(exc: BaseException) -> gr.Error:
@@ -160,29 +176,43 @@ class Stylist:
         return gr.Gallery(selected_index=names.index(style)) if style in names else gr.skip()
 
     def gatys_defaults(self, loss_net: str) -> dict[str, Any]:
-        """The core's recommended steps and weights for a loss network on this device (shown in the form)."""
+        """The core's recommended size, steps and weights for a loss network on this device (shown in the form).
+
+        Size: the fast preview keeps this server's small Gatys size; full quality takes the core's default size
+        for the device (384 px on a CPU, where bf16 makes VGG-19 affordable), so it looks sharp in the comparison.
+        """
         try:
             opts = nst_core.GatysOptions(loss_net=loss_net, device=self.config.device).resolved()
         except Exception:
             log.exception("no Gatys defaults for %s", loss_net)
-            return {"steps": self.config.gatys_steps}
+            return {"steps": self.config.gatys_steps, "size": self.config.gatys_size}
         steps = self.config.gatys_steps if self.config.gatys_steps_fixed else opts.steps
+        full = loss_net == "vgg19" and not self.config.gatys_size_fixed
         return {
+            "size": min(
+                max(opts.size, self.config.gatys_size) if full else self.config.gatys_size, self.config.max_size
+            ),
             "steps": min(steps, self.config.gatys_max_steps),
             "content_weight": opts.content_weight,
             "style_weight": opts.style_weight,
             "tv_weight": opts.tv_weight,
         }
 
-    def on_loss_net_change(self, loss_net: str) -> tuple[Any, Any, Any, Any]:
-        """Switching network switches to its recommended steps and weights (their scales differ per net)."""
-        d = self.gatys_defaults(loss_net)
-        return (
-            gr.Slider(value=d["steps"]),
-            gr.Number(value=d.get("content_weight")),
-            gr.Number(value=d.get("style_weight")),
-            gr.Number(value=d.get("tv_weight")),
-        )
+    def on_loss_net_change(self, loss_net: str, *current: Any) -> tuple[Any, ...]:
+        """Switching network switches size, steps and weights to its recommended values (their scales differ per
+        net), except values the visitor typed: those stay, and a notice says so."""
+        new = self.gatys_defaults(loss_net)
+        old = [self.gatys_defaults(n) for _, n in LOSS_NET_CHOICES if n != loss_net]
+        updates, kept = [], []
+        for key, value in zip(GATYS_FORM_FIELDS, current, strict=True):
+            if value is None or any(_same(value, d.get(key)) for d in old):
+                updates.append(new.get(key))
+            else:
+                updates.append(gr.skip())
+                kept.append(GATYS_FORM_FIELDS[key])
+        if kept:
+            gr.Info(f"Kept the {' and '.join(kept)} you set; the recommended values are shown when a box is empty.")
+        return tuple(updates)
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _load(self, path: Any, what: str) -> Image.Image:

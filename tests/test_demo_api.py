@@ -398,3 +398,23 @@ def test_visitor_mistakes_log_a_line_not_a_traceback(client, server, photo, tmp_
             client.predict(*args, api_name="/stylize")
     # Gradio prints a traceback before it answers with the error, and stderr is unbuffered: no wait needed
     assert server.log_tail(10**8).count("Traceback") == before, server.log_tail(3000)
+
+
+def test_switching_quality_keeps_what_the_visitor_typed(tmp_path):
+    """Full quality brings its own recommended size (sharper in the comparison), steps and weights; a value the
+    visitor typed stays (it used to be overwritten silently)."""
+    stylist = Stylist(DemoConfig(device="cpu", gatys_size=256, max_size=1024), out_dir=tmp_path)
+    preview, full = stylist.gatys_defaults("squeezenet"), stylist.gatys_defaults("vgg19")
+    fields = ["size", "steps", "content_weight", "style_weight", "tv_weight"]
+    assert full["size"] > preview["size"] == 256
+    assert preview["style_weight"] != full["style_weight"]
+
+    untouched = stylist.on_loss_net_change("vgg19", *[preview[f] for f in fields])
+    assert list(untouched) == [full[f] for f in fields]
+
+    typed = [preview[f] for f in fields]
+    typed[3] = 123.0  # the visitor's own style weight
+    typed[0] = float(preview["size"])  # gradio hands numbers back as floats: still the default
+    answer = stylist.on_loss_net_change("vgg19", *typed)
+    assert answer[3] == {"__type__": "update"}  # gr.skip(): the typed 123 stays in the box
+    assert [answer[i] for i in (0, 1, 2, 4)] == [full[f] for f in ("size", "steps", "content_weight", "tv_weight")]
