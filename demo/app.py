@@ -24,7 +24,9 @@ import importlib.util
 import inspect
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -35,6 +37,7 @@ from nst_core.errors import NSTError
 from nst_core.styles import default_style
 
 from .config import DemoConfig, load_config
+from .examples import painting_examples, photo_examples
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
 
@@ -48,6 +51,10 @@ CSS = """
   max-width: calc(100% - 8px); line-height: 1.15; text-align: center; }  /* whole names, wrapped, not "Comp..." */
 /* Gradio lays the gallery out in fixed 100 px columns, which made a 390 px phone page 504 px wide: let the
    columns share the width instead (6 on a desktop, so Stylize stays above the fold at 1280x900; 4 on a phone). */
+/* The examples table sized itself to its long column titles (549 px on a 390 px phone): fit and wrap instead. */
+#photo-examples table, #painting-examples table { table-layout: fixed; width: 100%; }
+#photo-examples th, #photo-examples td, #painting-examples th, #painting-examples td { white-space: normal;
+  overflow-wrap: anywhere; }
 #style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(76px, 22%), 1fr)) !important; }
 """
 
@@ -125,6 +132,35 @@ def config_or_exit() -> DemoConfig:
         raise SystemExit(f"error: {exc}") from None
 
 
+def _examples_dir(config: DemoConfig) -> Path | None:
+    return Path(config.examples_dir) if config.examples_dir else None
+
+
+def add_photo_examples(
+    stylist: Stylist, config: DemoConfig, styles: list[str], inputs: list[Any], outputs: list[Any]
+) -> gr.Examples | None:
+    """Photo examples that paint themselves when clicked, cached lazily for this server's lifetime (a cache kept
+    across restarts would show pictures from styles since retrained)."""
+    best = default.name if (default := default_style(stylist.styles())) else None
+    ordered = sorted(styles, key=lambda name: name != best)  # the best-scoring style with the first example
+    rows = photo_examples(_examples_dir(config), stylist.out_dir, ordered)
+    if not rows:
+        return None
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", tempfile.mkdtemp(prefix="nst-demo-examples-"))
+    return gr.Examples(
+        rows,
+        inputs,
+        outputs,
+        fn=stylist.stylize_example,
+        cache_examples=True,
+        cache_mode="lazy",
+        examples_per_page=6,
+        label="Or click an example",
+        elem_id="photo-examples",
+        api_visibility="private",
+    )
+
+
 def add_mcp_tools(tools: ImageTools, config: DemoConfig, fast_inputs: list[Any], gatys_inputs: list[Any]) -> None:
     """API endpoints with one picture out, for MCP clients (see demo/mcp_tools.py); invisible on the page."""
     with gr.Row(visible=False):
@@ -160,6 +196,19 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="Neural style transfer", delete_cache=(1800, config.file_ttl)) as demo:
         gr.Markdown(INTRO, elem_id="intro")
+        # Made here, shown in the right-hand column: the photo examples on the left write into them.
+        result = gr.ImageSlider(
+            label="Before / after (drag the handle)",
+            type="pil",
+            format="png",
+            height=560,
+            max_height=720,
+            elem_id="result-slider",
+            render=False,
+        )
+        download = gr.DownloadButton(
+            "Download full-resolution PNG", interactive=False, elem_id="download", render=False
+        )
         style_names = gr.State(names)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
@@ -210,6 +259,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 label="Output size (long side, px)",
                             )
                             fast_colors = gr.Checkbox(value=False, label="Keep the photo's colours")
+                        examples = add_photo_examples(stylist, config, names, [content, style], [result, download])
                     with gr.Tab("Your own style image", id="gatys"):
                         style_image = photo_input(
                             label="2. Style image (a painting)",
@@ -219,6 +269,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                             height=180,
                             elem_id="style-image",
                         )
+                        if rows := painting_examples(_examples_dir(config)):
+                            gr.Examples(rows, [style_image], label="Or click a painting", elem_id="painting-examples")
                         loss_net = gr.Radio(
                             LOSS_NET_CHOICES,
                             value=config.gatys_loss_net,
@@ -271,15 +323,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                                 placeholder="one number per style image, e.g. 0.7, 0.3 (empty = equal)",
                             )
             with gr.Column(scale=6):
-                result = gr.ImageSlider(
-                    label="Before / after (drag the handle)",
-                    type="pil",
-                    format="png",
-                    height=560,
-                    max_height=720,
-                    elem_id="result-slider",
-                )
-                download = gr.DownloadButton("Download full-resolution PNG", interactive=False, elem_id="download")
+                result.render()
+                download.render()
                 gr.Markdown(
                     f"Running on **{config.device.upper()}**. Fast styles up to {config.max_size} px; "
                     "your photo is only used to make your picture.",
@@ -334,6 +379,9 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
             show_progress_on=[style_image],
         )
         gatys_event.success(**enable_download)
+        if examples is not None:  # an example's picture is downloadable too, once it is there
+            examples.dataset.click(**disable_download)
+            examples.cache_event.success(**enable_download)
         quality_form = [gatys_size, steps, content_weight, style_weight, tv_weight]  # handlers.GATYS_FORM_FIELDS
         loss_net.change(
             stylist.on_loss_net_change,
@@ -348,7 +396,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
         )
 
         gallery.select(stylist.on_style_selected, [style_names], [style], api_visibility="private", queue=False)
-        style.input(stylist.on_style_picked, [style_names, style], [gallery], api_visibility="private", queue=False)
+        # .change, not .input: an example sets the style too. No loop: a gallery update does not fire its .select.
+        style.change(stylist.on_style_picked, [style_names, style], [gallery], api_visibility="private", queue=False)
         demo.load(
             stylist.refresh_styles,
             [style],

@@ -44,6 +44,7 @@ class DemoConfig:
     max_file_size: str = "25mb"
     preview_every: int = 10  # Gatys steps between streamed intermediate images
     file_ttl: int = 3600  # seconds a result PNG stays downloadable
+    examples_dir: str | None = None  # NST_DEMO_EXAMPLES: a folder with photos/ and paintings/ (demo/examples.py)
 
     @property
     def on_gpu(self) -> bool:
@@ -84,4 +85,5 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
         max_file_size=env.get("NST_DEMO_MAX_FILE_SIZE") or "25mb",
         preview_every=_int(env, "NST_DEMO_PREVIEW_EVERY", 10),
         file_ttl=_int(env, "NST_DEMO_FILE_TTL", 3600, minimum=60),
+        examples_dir=env.get("NST_DEMO_EXAMPLES", "").strip() or None,
     )

@@ -289,6 +289,10 @@ class Stylist:
             raise friendly_error(exc) from None
         return (self._before(content, result.size), result), png
 
+    def stylize_example(self, image: str | None, style: str | None) -> tuple[ImagePair, str]:
+        """A clicked photo example: the fast style at this server's default settings (cached by Gradio)."""
+        return self.stylize(image, style, 1.0, False, self.config.fast_size)
+
     async def stylize_gatys(
         self,
         content: str | None,

@@ -52,9 +52,20 @@ SQUEEZENET = (
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-browser")
     extra = {"NST_SQUEEZENET_WEIGHTS": str(SQUEEZENET)} if SQUEEZENET.is_file() else {}
+    examples = root / "examples"  # the operator's example folder: one photo, one painting
+    for sub in ("photos", "paintings"):
+        (examples / sub).mkdir(parents=True)
+    make_photo(examples / "photos" / "street.png", size=(120, 80), color=(200, 90, 40))
+    make_photo(examples / "paintings" / "painting.png", size=(80, 100), color=(30, 60, 160))
     # 500 Gatys steps by default: a run is surely still going when the Stop test presses Stop
     with serve(
-        server_env(make_style_dir(root), NST_DEMO_PREVIEW_EVERY="2", NST_DEMO_GATYS_STEPS="500", **extra)
+        server_env(
+            make_style_dir(root),
+            NST_DEMO_PREVIEW_EVERY="2",
+            NST_DEMO_GATYS_STEPS="500",
+            NST_DEMO_EXAMPLES=str(examples),
+            **extra,
+        )
     ) as srv:
         yield srv
 
@@ -209,5 +220,31 @@ def test_stop_ends_a_gatys_run_with_a_message_and_the_picture_so_far(browser, se
         assert not page.locator(".toast-body.error").count(), "an error toast appeared"
         assert not page.locator("#style-image .error").count(), "an Error badge sits on the style image"
         page.screenshot(path=str(ARTIFACTS / "demo_browser_stopped.png"))
+    finally:
+        page.close()
+
+
+def test_examples_are_clickable_on_a_phone(browser, server):
+    """At 390 px: a photo example fills the photo and style and paints itself (Download then serves it); a
+    painting example fills the custom-style tab's style image. The page still fits the phone's width."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        rows = page.locator("#photo-examples tbody tr")
+        rows.first.wait_for(timeout=60_000)
+        assert rows.count() == 2  # the built-in scene and the operator's photo
+        rows.nth(1).locator("td").first.click()
+        page.locator("#content-image img").first.wait_for(timeout=30_000)
+        page.locator("#result-slider img").first.wait_for(timeout=120_000)
+        page.wait_for_function(
+            "() => { const b = document.querySelector('#download button, button#download'); return b && !b.disabled; }",
+            timeout=60_000,
+        )
+        page.get_by_role("tab", name="Your own style image").click()
+        painting = page.locator("#painting-examples img").first  # one input: a row of thumbnails, not a table
+        painting.click()
+        page.locator("#style-image img").first.wait_for(timeout=30_000)
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
     finally:
         page.close()
