@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import av
 import pytest
 from _bots_support import (
     SLACK_BOT_USER,
@@ -38,6 +39,23 @@ def gif_bytes(w: int = 48, h: int = 32, durations: list[int] = DURATIONS) -> byt
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return buf.getvalue()
+
+
+def mp4_bytes(w: int = 48, h: int = 32, frames: int = 4, fps: int = 8) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            out.mux(stream.encode(av.VideoFrame.from_image(picture(w, h, seed=i))))
+        out.mux(stream.encode())
+    return buf.getvalue()
+
+
+def video_frames(data: bytes) -> tuple[int, tuple[int, int]]:
+    with av.open(io.BytesIO(data)) as clip:
+        frames = [f.to_image() for f in clip.decode(video=0)]
+    return len(frames), frames[0].size
 
 
 def gif_frames(data: bytes) -> tuple[str, tuple[int, int], list[int]]:
@@ -102,6 +120,19 @@ def test_slack_mention_with_a_gif_uploads_a_gif():
         assert gif_frames(fake.uploads[upload["id"]]) == ("GIF", (48, 32), DURATIONS)
         assert params["thread_ts"] == event["ts"] and "your GIF" in params["initial_comment"]
         assert "4 frames" in upload["title"]
+
+    run_slack(scenario)
+
+
+def test_slack_mention_with_a_video_uploads_an_mp4():
+    async def scenario(bot, fake, slack):
+        event = mention(fake, "F0MP4", "clip.mp4", mp4_bytes(), "video/mp4", "1690000000.000300")
+        assert (await slack.event(event))[0] == 200
+        params = (await fake.wait_for("files.completeUploadExternal", timeout=90))["params"]  # not a picture
+        upload = json.loads(params["files"])[0]
+        data = fake.uploads[upload["id"]]
+        assert nst_core.detect_media(data).kind == "video" and video_frames(data) == (4, (48, 32))
+        assert "your video" in params["initial_comment"]
 
     run_slack(scenario)
 
