@@ -21,6 +21,7 @@ from nst_core.errors import OptionsError
 from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
 from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
 from nst_core.lossnets import get_spec
+from nst_core.video_io import VideoLimits
 
 MIB = 1024 * 1024
 
@@ -159,6 +160,16 @@ class CommonConfig:
     gatys_size: int = 384  # NST_BOT_GATYS_SIZE: default long side for custom styles
     gatys_loss_net: str = ""  # NST_BOT_GATYS_LOSS_NET ("" = nst_core default, e.g. vgg19)
     extra_media_hosts: tuple[str, ...] = field(default_factory=tuple)  # NST_BOT_ALLOWED_MEDIA_HOSTS
+    clips_enabled: bool = True  # NST_BOT_VIDEO: accept animated GIFs/WebPs and short videos
+    clip_max_seconds: float = 15.0  # NST_BOT_VIDEO_MAX_SECONDS
+    clip_max_frames: int = 450  # NST_BOT_VIDEO_MAX_FRAMES
+    clip_max_pixels: int = 1920 * 1080  # NST_BOT_VIDEO_MAX_PIXELS: per frame, as sent
+    clip_size: int = 320  # NST_BOT_VIDEO_SIZE: largest long side of a GIF/video result (never enlarging)
+
+    @property
+    def clip_limits(self) -> VideoLimits:
+        """The largest GIF or video a bot accepts: shorter than the core's defaults (a chat clip, a shared GPU)."""
+        return VideoLimits(self.clip_max_seconds, self.clip_max_frames, self.clip_max_pixels)
 
     @property
     def insecure_media_hosts(self) -> tuple[str, ...]:
@@ -207,6 +218,11 @@ class CommonConfig:
             gatys_size=min(_int(env, "NST_BOT_GATYS_SIZE", 384, 64, FAST_MAX_SIZE), max_size, GATYS_MAX_SIZE),
             gatys_loss_net=loss_net,
             extra_media_hosts=tuple(h.lower() for h in _list(env, "NST_BOT_ALLOWED_MEDIA_HOSTS")),
+            clips_enabled=_bool(env, "NST_BOT_VIDEO", True),
+            clip_max_seconds=_float(env, "NST_BOT_VIDEO_MAX_SECONDS", 15.0, 0.1),
+            clip_max_frames=_int(env, "NST_BOT_VIDEO_MAX_FRAMES", 450, 1),
+            clip_max_pixels=_int(env, "NST_BOT_VIDEO_MAX_PIXELS", 1920 * 1080, 1),
+            clip_size=min(_int(env, "NST_BOT_VIDEO_SIZE", 320, 64, FAST_MAX_SIZE), max_size),
         )
 
 

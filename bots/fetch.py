@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -19,6 +20,7 @@ from PIL import Image
 
 import nst_core
 
+from .clips import Clip, identify
 from .config import is_loopback
 from .messages import FetchError, human_size
 
@@ -26,7 +28,7 @@ log = logging.getLogger("bots.fetch")
 
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
-OK_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
+OK_TYPES = ("image/", "video/", "application/octet-stream", "binary/octet-stream")  # the content decides
 # Smaller is a mistake (a 1x1 pixel, an 8 px strip), judged on the picture as sent: said so, not painted.
 # The same minimum as the demo's upload check.
 MIN_INPUT_SIDE = 16
@@ -170,3 +172,21 @@ async def fetch_image(
         html_hint=html_hint,
     )
     return await decode_image(data, max_pixels, label=label)
+
+
+async def fetch_media(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    clips: bool,
+    expect_video: bool = False,
+    max_pixels: int,
+    label: str = "Your picture",
+    **download_options: Any,
+) -> Image.Image | Clip:
+    """`fetch_image`, except that an animated GIF/WebP or a video (judged by its bytes) comes back as a `Clip`
+    when `clips` is on; `expect_video` (the platform called it a video) words the refusal of anything else."""
+    data = await download(session, url, **download_options)
+    loop = asyncio.get_running_loop()
+    clip = await loop.run_in_executor(None, functools.partial(identify, data, clips=clips, expect_video=expect_video))
+    return clip if clip is not None else await decode_image(data, max_pixels, label=label)

@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
 import nst_core
 
+from .clips import Clip, ClipResult, StylizeVideoFn, render_clip
 from .config import CommonConfig
 from .encode import Encoded, encode_under_limit
 from .messages import Busy, JobTimeout, progress_text, queue_text
@@ -32,6 +33,7 @@ log = logging.getLogger("bots.jobs")
 
 StatusCallback = Callable[[str], Awaitable[None]]
 StylizeFn = Callable[..., Image.Image]
+T = TypeVar("T")
 
 
 class Ticket:
@@ -68,6 +70,22 @@ class Ticket:
         on_status."""
         return await self.service._run(self, spec, content, style_image, on_status)
 
+    async def run_clip(
+        self, spec: JobSpec, clip: Clip, limit: int, *, on_status: StatusCallback | None = None
+    ) -> ClipResult:
+        """The same for a GIF or a video: a file of at most `limit` bytes ('Stylising… frame 3 of 40')."""
+        return await self.service._run_clip(self, spec, clip, limit, on_status)
+
+
+def progress_sink() -> tuple[list[str | None], Callable[[nst_core.Progress], None]]:
+    """A one-slot box for the latest status text and the callback that fills it from the worker thread."""
+    latest: list[str | None] = [None]
+
+    def callback(progress: nst_core.Progress) -> None:  # worker thread: only store, never touch the loop
+        latest[0] = progress_text(progress)
+
+    return latest, callback
+
 
 def deduplicated(send: StatusCallback) -> StatusCallback:
     """A status sender that skips a text equal to the last one sent: the queue position is shown before the
@@ -90,10 +108,12 @@ class StylizeService:
         config: CommonConfig,
         *,
         stylize: StylizeFn | None = None,
+        stylize_video: StylizeVideoFn | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self._stylize = stylize or nst_core.stylize
+        self._stylize_video = stylize_video  # None: nst_core.stylize_video (tests pass a stand-in)
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="nst-worker")
         self._seq = itertools.count(1)
@@ -220,11 +240,7 @@ class StylizeService:
             raise RuntimeError("a ticket runs one job only")
         if spec.custom and style_image is None:
             raise ValueError("custom style jobs need a style image")
-        latest: list[str | None] = [None]
-
-        def callback(progress: nst_core.Progress) -> None:  # worker thread: only store, never touch the loop
-            latest[0] = progress_text(progress)
-
+        latest, callback = progress_sink()
         cancel = threading.Event()
         kwargs = spec.stylize_kwargs(content.size, self.config)  # before taking a slot: nothing can leak it
         styles: Sequence[Image.Image] = (style_image,) if style_image is not None else ()
@@ -237,6 +253,28 @@ class StylizeService:
             cancel=cancel,
             **kwargs,
         )
+        return await self._execute(ticket, call, cancel, latest, on_status)
+
+    async def _run_clip(
+        self, ticket: Ticket, spec: JobSpec, clip: Clip, limit: int, on_status: StatusCallback | None
+    ) -> ClipResult:
+        if ticket.finished or ticket.running:
+            raise RuntimeError("a ticket runs one job only")
+        latest, callback = progress_sink()
+        cancel = threading.Event()
+        call = functools.partial(render_clip, clip, spec, self.config, limit, callback=callback, cancel=cancel,
+                                 stylize_video=self._stylize_video)  # fmt: skip
+        return await self._execute(ticket, call, cancel, latest, on_status)
+
+    async def _execute(
+        self,
+        ticket: Ticket,
+        call: Callable[[], T],
+        cancel: threading.Event,
+        latest: list[str | None],
+        on_status: StatusCallback | None,
+    ) -> T:
+        """Wait for a slot, run `call` in the pool with progress (from `latest`) and the job timeout."""
         await self._acquire(ticket, on_status)
         loop = asyncio.get_running_loop()
         self._cancels.add(cancel)

@@ -79,9 +79,12 @@ def queue_text(position: int) -> str:
 
 
 def progress_text(progress: nst_core.Progress) -> str:
-    """'Stylising… 40%' (plus the scale when a multi-scale Gatys run reports one)."""
+    """'Stylising… 40%' (plus the scale when a multi-scale Gatys run reports one); 'Stylising… frame 12 of 40'
+    for a GIF or a video."""
     pct = round(100 * max(0.0, min(1.0, progress.fraction)))
     text = f"Stylising… {pct}%"
+    if getattr(progress, "unit", "step") == "frame":
+        text = f"Stylising… frame {progress.step} of {progress.total}"
     if getattr(progress, "scales", 1) and progress.scales > 1:
         text += f" (coarse-to-fine pass {progress.scale} of {progress.scales})"
     eta = progress.eta

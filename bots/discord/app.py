@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import discord
@@ -20,8 +21,9 @@ from discord import app_commands
 from PIL import Image
 
 import nst_core
+from bots.clips import VIDEO_EXTS, Clip, ClipResult, declares_video
 from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
-from bots.fetch import fetch_image
+from bots.fetch import fetch_image, fetch_media
 from bots.jobs import StylizeService, Ticket, deduplicated
 from bots.messages import BotError, Busy, FetchError, friendly_error, human_size, queue_text
 from bots.options import JobSpec, build_spec, default_style_name, installed_styles
@@ -56,9 +58,10 @@ class ImageRef:
 
 
 def looks_like_image(att: discord.Attachment) -> bool:
+    """A picture, a GIF or a video (whether clips are accepted here is decided after the download)."""
     if att.content_type:
-        return att.content_type.lower().startswith("image/")
-    return att.filename.lower().endswith(IMAGE_EXTS)
+        return att.content_type.lower().startswith(("image/", "video/"))
+    return att.filename.lower().endswith(IMAGE_EXTS + VIDEO_EXTS)
 
 
 def image_in_message(message: discord.Message) -> ImageRef | None:
@@ -151,26 +154,28 @@ class StylizeBot(discord.Client):
         return not (cfg.allowed_channels and interaction.channel_id not in cfg.allowed_channels)
 
     def check_ref(self, ref: ImageRef, what: str = "image") -> None:
-        """Reject from Discord's metadata alone, before deferring or downloading anything."""
-        if ref.content_type and not ref.content_type.lower().startswith("image/"):
-            raise FetchError(f"The {what} `{ref.filename[:60]}` is not an image; attach a PNG, JPEG or WebP.")
+        """Reject from Discord's metadata alone, before deferring or downloading anything (the picture to repaint
+        may also be a GIF or a video when clips are on)."""
+        kinds = ("image/", "video/") if what == "image" and self.common.clips_enabled else ("image/",)
+        if ref.content_type and not ref.content_type.lower().startswith(kinds):
+            also = ", a GIF or a short video" if len(kinds) > 1 else " or WebP"
+            raise FetchError(f"The {what} `{ref.filename[:60]}` is not an image; attach a PNG, JPEG{also}.")
         if ref.size is not None and ref.size > self.common.max_download:
             raise FetchError(
                 f"The {what} is {human_size(ref.size)}; the limit is {human_size(self.common.max_download)}."
             )
 
-    async def fetch(self, ref: ImageRef, label: str = "Your picture") -> Image.Image:
+    async def fetch(self, ref: ImageRef, label: str = "Your picture", *, clips: bool = False) -> Image.Image | Clip:
+        """The picture (or, with `clips`, a GIF or video to repaint) behind an attachment."""
         assert self.session is not None, "setup_hook creates the session"
-        return await fetch_image(
-            self.session,
-            ref.url,
-            allowed_hosts=self.media_hosts,
-            insecure_hosts=self.common.insecure_media_hosts,
-            max_bytes=self.common.max_download,
-            timeout=self.common.download_timeout,
-            max_pixels=self.common.max_input_pixels,
-            label=label,
-        )
+        options = dict(allowed_hosts=self.media_hosts, insecure_hosts=self.common.insecure_media_hosts,
+                       max_bytes=self.common.max_download, timeout=self.common.download_timeout,
+                       max_pixels=self.common.max_input_pixels, label=label)  # fmt: skip
+        if not clips:
+            return await fetch_image(self.session, ref.url, **options)
+        expect_video = declares_video(ref.content_type, ref.filename)
+        return await fetch_media(self.session, ref.url, clips=self.common.clips_enabled, expect_video=expect_video,
+                                 **options)  # fmt: skip
 
     # ----- the one pipeline ------------------------------------------------------------------------------
     async def start_job(
@@ -218,8 +223,8 @@ class StylizeBot(discord.Client):
             await interaction.response.defer(thinking=True)
             await self.finish_job(interaction, ticket, spec, content, style_image)
 
-    async def load(self, source: Source, label: str) -> Image.Image:
-        return source if isinstance(source, Image.Image) else await self.fetch(source, label)
+    async def load(self, source: Source, label: str, *, clips: bool = False) -> Image.Image | Clip:
+        return source if isinstance(source, Image.Image) else await self.fetch(source, label, clips=clips)
 
     async def finish_job(
         self,
@@ -238,18 +243,24 @@ class StylizeBot(discord.Client):
             if ticket.position > 0:
                 await status(queue_text(ticket.position))
 
-            async def fetch_and_run() -> tuple[Image.Image, Image.Image | None, Image.Image]:
-                content_img = await self.load(content, "Your picture")
+            # Discord reports the real limit for this server (boosts included); never exceed either.
+            limit = min(self.config.upload_limit, getattr(interaction, "filesize_limit", 0) or self.config.upload_limit)
+
+            async def fetch_and_run() -> tuple[Any, Image.Image | None, Any]:
+                content_src = await self.load(content, "Your picture", clips=True)
+                if isinstance(content_src, Clip):  # a GIF or a video: no style picture, a file back
+                    return content_src, None, await ticket.run_clip(spec, content_src, limit, on_status=status)
                 style_img = await self.load(style_ref, "Your style picture") if style_ref is not None else None
-                result = await ticket.run(spec, content_img, style_image=style_img, on_status=status)
-                return content_img, style_img, result
+                result = await ticket.run(spec, content_src, style_image=style_img, on_status=status)
+                return content_src, style_img, result
 
             try:  # wait_for, not asyncio.timeout: Python 3.10 is supported
                 content_img, style_img, result = await asyncio.wait_for(fetch_and_run(), reply_budget(interaction))
             except asyncio.TimeoutError:
                 raise Busy(TOKEN_EXPIRY_RUNNING if ticket.running else TOKEN_EXPIRY_QUEUED) from None
-            # Discord reports the real limit for this server (boosts included); never exceed either.
-            limit = min(self.config.upload_limit, getattr(interaction, "filesize_limit", 0) or self.config.upload_limit)
+            if isinstance(result, ClipResult):
+                await self.send_clip(interaction, spec, result)
+                return
             encoded = await self.service.encode(result, limit, lossy="WEBP")
             file = discord.File(
                 io.BytesIO(encoded.data), filename=encoded.filename(f"stylized-{spec.style or 'custom'}")
@@ -261,6 +272,12 @@ class StylizeBot(discord.Client):
             self.recent.remember(message.id, content_img, spec, style_img)
         except Exception as exc:
             await self.report_privately(interaction, f"⚠️ {friendly_error(exc)}")
+
+    async def send_clip(self, interaction: discord.Interaction, spec: JobSpec, result: ClipResult) -> None:
+        """A GIF or video result: the file and its caption, without the buttons (no clip is kept for them)."""
+        file = discord.File(io.BytesIO(result.data), filename=result.filename(f"stylized-{spec.style}"))
+        text = self.caption(spec, result.size, what=f"{result.noun}, {result.frames} frames")
+        await interaction.edit_original_response(content=text, attachments=[file], view=None)
 
     @staticmethod
     async def report_privately(interaction: discord.Interaction, text: str) -> None:
@@ -280,7 +297,7 @@ class StylizeBot(discord.Client):
             await interaction.delete_original_response()
 
     @staticmethod
-    def caption(spec: JobSpec, size: tuple[int, int]) -> str:
+    def caption(spec: JobSpec, size: tuple[int, int], *, what: str | None = None) -> str:
         parts = [f"**{spec.label}**" if not spec.custom else "**custom style**"]
         if spec.strength is not None:
             parts.append(f"strength {spec.strength:g}")
@@ -288,6 +305,8 @@ class StylizeBot(discord.Client):
             parts.append("original colours")
         if spec.seed is not None:
             parts.append("re-rolled")
+        if what:
+            parts.append(what)
         parts.append(f"{size[0]}×{size[1]}")
         return " · ".join(parts)
 
@@ -330,7 +349,7 @@ def add_stylize(bot: StylizeBot) -> None:
     Strength = app_commands.Range[float, 0.0, 1.0]
 
     descriptions = {
-        "image": "The picture to repaint",
+        "image": "The picture, GIF or short video to repaint",
         "style": "An installed style (ignored when style_image is given)",
         "strength": "How strongly to apply the style, 0 to 1 (installed styles only)",
         "preserve_colors": "Keep the colours of your picture",

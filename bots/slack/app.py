@@ -28,15 +28,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bots.clips import Clip
 from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
-from bots.fetch import check_url, fetch_image
+from bots.fetch import check_url
 from bots.jobs import StylizeService, Ticket, deduplicated
-from bots.messages import BadOptions, BotError, FetchError, friendly_error, human_size
+from bots.messages import BadOptions, BotError, FetchError, friendly_error
 from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
 from bots.recent import RecentImages
 
 from .again import ACTION_RE, on_again, post_again
 from .gallery import answer_styles
+from .media import MEDIA_TYPES, fetch_file, upload_clip
 from .modal import MODAL_ID, stylize_modal
 
 log = logging.getLogger("bots.slack")
@@ -46,7 +48,6 @@ MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/[TE][A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
 NO_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope"}
 MENTION_GRACE = 2.0  # seconds a mention without files waits for the same post's file_share message event
-HTML_HINT = "If this keeps happening, the Slack app may be missing the `files:read` scope."
 
 Reply = Callable[[str], Awaitable[Any]]
 
@@ -63,8 +64,8 @@ def help_text(command: str, styles: list[Any]) -> str:
         f"*Usage:* `{command} [style] [strength=0..1] [colors=yes] [size=512] [file link]`\n"
         "I repaint your most recent image in this channel (or the Slack file you link). "
         "You can also use the message shortcut *Stylize image* on any message with a picture, "
-        "or mention me in a message with an image attached (attach a second picture, a painting, to have the first "
-        f"painted like it). `{command} styles` shows every style's preview.\n"
+        "or mention me in a message with an image, a GIF or a short video attached (attach a second picture, "
+        f"a painting, to have the first painted like it). `{command} styles` shows every style's preview.\n"
         f"*Styles:* {names}"
     )
 
@@ -88,7 +89,7 @@ def images_in(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     out = []
     for f in files or ():
         mimetype = (f.get("mimetype") or "").lower()
-        if mimetype.startswith("image/") or (not mimetype and f.get("file_access") == "check_file_info"):
+        if mimetype.startswith(MEDIA_TYPES) or (not mimetype and f.get("file_access") == "check_file_info"):
             out.append(f)
     return out
 
@@ -462,35 +463,12 @@ class SlackBot:
         await on_again(self, ack, body, respond)
 
     # ----- the shared pipeline ---------------------------------------------------------------------------
-    async def load(self, source: dict[str, Any] | Image.Image, label: str) -> Image.Image:
-        """A Slack file to download, or a picture kept from an earlier result (the buttons under it)."""
-        return source if isinstance(source, Image.Image) else await self.fetch_file(source, label)
+    async def load(self, source: dict[str, Any] | Image.Image, label: str, *, clips: bool = False) -> Any:
+        """A Slack file to download (with `clips`, maybe a GIF or video), or a picture kept from an earlier result."""
+        return source if isinstance(source, Image.Image) else await self.fetch_file(source, label, clips=clips)
 
-    async def fetch_file(self, file: dict[str, Any], label: str = "Your picture") -> Image.Image:
-        mimetype = (file.get("mimetype") or "").lower()
-        if mimetype and not mimetype.startswith("image/"):
-            raise FetchError(f"`{file.get('name', 'That file')}` is not an image; use a PNG, JPEG or WebP.")
-        size = file.get("size")
-        if isinstance(size, int) and size > self.common.max_download:
-            raise FetchError(f"That image is {human_size(size)}; the limit is {human_size(self.common.max_download)}.")
-        url = file.get("url_private_download") or file.get("url_private")
-        if not url and file.get("id"):
-            file = await self.file_info(file["id"])
-            url = file.get("url_private_download") or file.get("url_private")
-        if not url:
-            raise FetchError("I couldn't get a download link for that file.")
-        return await fetch_image(
-            self.http_session(),
-            url,
-            allowed_hosts=self.file_hosts,
-            insecure_hosts=self.insecure_hosts,
-            max_bytes=self.common.max_download,
-            timeout=self.common.download_timeout,
-            max_pixels=self.common.max_input_pixels,
-            headers={"Authorization": f"Bearer {self.config.bot_token.get()}"},
-            html_hint=HTML_HINT,
-            label=label,
-        )
+    async def fetch_file(self, file: dict[str, Any], label: str = "Your picture", *, clips: bool = False) -> Any:
+        return await fetch_file(self, file, label, clips=clips)  # bots/slack/media.py
 
     async def run_job(
         self,
@@ -519,7 +497,13 @@ class SlackBot:
 
         status = deduplicated(post_or_update)
         try:
-            content = await self.load(file, "Your picture")
+            content = await self.load(file, "Your picture", clips=True)
+            if isinstance(content, Clip):  # a GIF or a video: a file back, without controls (bots/clips.py)
+                await upload_clip(self, ticket, spec, content, channel=channel, thread_ts=thread_ts, user=user,
+                                  on_status=status)  # fmt: skip
+                if status_ts:
+                    await self.safe(lambda _t: self.client.chat_delete(channel=channel, ts=status_ts), "")
+                return
             style_img = await self.load(style, "Your style picture") if style is not None else None
             result = await ticket.run(spec, content, style_image=style_img, on_status=status)
             encoded = await self.service.encode(result, self.config.upload_limit, lossy="JPEG")
