@@ -417,6 +417,7 @@ def launch_kwargs(config: DemoConfig) -> dict[str, Any]:
         "max_file_size": config.max_file_size,
         "theme": gr.themes.Soft(primary_hue="indigo"),
         "css": CSS,
+        "js": (Path(__file__).parent / "slider_keys.js").read_text(encoding="utf-8"),  # keyboard for the handle
     }
     if _mcp_supported():
         kwargs["mcp_server"] = True

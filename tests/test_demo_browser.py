@@ -248,3 +248,32 @@ def test_examples_are_clickable_on_a_phone(browser, server):
         assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
     finally:
         page.close()
+
+
+def test_the_before_after_handle_moves_by_keyboard(browser, server):
+    """The slider's handle is a focusable ARIA slider: arrows move it (it used to be reachable only by dragging)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator("#photo-examples tbody tr").first.locator("td").first.click(timeout=60_000)
+        page.locator("#result-slider img").first.wait_for(timeout=120_000)
+        handle = page.locator("#result-slider [data-testid='slider']")
+        assert handle.get_attribute("role") == "slider" and handle.get_attribute("tabindex") == "0"
+        handle.focus()
+        start = handle.bounding_box()["x"]
+        for _ in range(3):
+            page.keyboard.press("ArrowLeft")
+        page.wait_for_function(
+            "([sel, x]) => document.querySelector(sel).getBoundingClientRect().x < x - 20",
+            arg=["#result-slider [data-testid='slider']", start],
+            timeout=10_000,
+        )
+        left = int(handle.get_attribute("aria-valuenow"))
+        page.keyboard.press("End")
+        page.wait_for_function(
+            "([sel, v]) => Number(document.querySelector(sel).getAttribute('aria-valuenow')) > v + 20",
+            arg=["#result-slider [data-testid='slider']", left],
+            timeout=10_000,
+        )
+    finally:
+        page.close()
