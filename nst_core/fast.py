@@ -292,7 +292,9 @@ def _tiled_exact(
     """
     stages, final = model.stages()
     device = profile.device
-    dec = len(stages) - 2  # first decoder stage: states from here on are recomputed, not stored
+    low = [k for k, st in enumerate(stages) if st.scale == max(st.scale for st in stages)]
+    first = low[0]  # first stage at the lowest resolution: the states before it are recomputed from the input
+    dec = low[-1] + 1  # first decoder stage: states from here on are recomputed, not stored
     stats: list[tuple[torch.Tensor, torch.Tensor]] = []
     store: list[tuple[dict[str, Any], torch.Tensor | None]] = [({}, None)] * len(plan.tiles)
 
@@ -306,10 +308,10 @@ def _tiled_exact(
         for k, stage in enumerate(stages):
             acc = _Moments()
             for i, tile in enumerate(plan.tiles):
-                if k <= 2:  # full and 1/2 resolution: recompute from the input
+                if k <= first:  # full and 1/2 resolution: recompute from the input
                     s = run({"x": profile.format(tile.crop(x).to(device))}, 0, k)
                     pre = stage.pre(s)
-                    if k == 2:
+                    if k == first:
                         store[i] = (_to(s, torch.device("cpu")), pre.cpu())
                 else:
                     s, pending = store[i]
