@@ -37,7 +37,7 @@ def _structured_net(config: TransformerConfig = SMALL, seed: int = 0) -> Transfo
 def style(tmp_path, monkeypatch):
     """A tiny installed style named 'tiny' (in a temporary NST_WEIGHTS_DIR)."""
     monkeypatch.setenv(styles.WEIGHTS_ENV, str(tmp_path / "w"))
-    monkeypatch.setattr(styles, "REPO_WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(styles.registry, "REPO_WEIGHTS_DIR", tmp_path / "none")
     styles.clear_cache()
     preview = Image.new("RGB", (8, 8))  # skip rendering one: this machine's CPU is shared
     styles.save_style(_structured_net(), "tiny", tmp_path / "w", {"display_name": "Tiny"}, preview)
