@@ -4,11 +4,10 @@ photo, so a preview needs no data files."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
-from ..images import pil_to_tensor, tensor_to_pil
+from ..inference import apply_model
 
 __all__ = ["PREVIEW_LONG_SIDE", "render_preview", "synthetic_preview_content"]
 
@@ -40,14 +39,11 @@ def synthetic_preview_content(size: int = PREVIEW_LONG_SIDE) -> Image.Image:
     return pil
 
 
-@torch.inference_mode()
 def render_preview(model: nn.Module, content: Image.Image | None = None) -> Image.Image:
-    """Stylise a small image with `model` on CPU-or-wherever-it-lives (fp32, no tiling: it is small)."""
+    """Stylise a small image with `model` where it lives (its dtype, no tiling: it is small)."""
     img = content.convert("RGB") if content is not None else synthetic_preview_content()
     w, h = img.size
     if max(w, h) > PREVIEW_LONG_SIDE:
         scale = PREVIEW_LONG_SIDE / max(w, h)
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
-    param = next(model.parameters())
-    x = pil_to_tensor(img, value_range=255)
-    return tensor_to_pil(model(x.to(param.device, param.dtype)).float(), value_range=255)
+    return apply_model(model, img)
