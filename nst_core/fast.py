@@ -19,10 +19,19 @@ from PIL import Image
 from . import styles
 from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
 from .colors import preserve_colors
-from .device import DEVICES, make_profile, normalise_memory_format, normalise_precision
+from .device import (
+    DEVICES,
+    device_option,
+    make_profile,
+    memory_format_option,
+    normalise_memory_format,
+    normalise_precision,
+    precision_option,
+)
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import pad_to_min_side, resize_long_side
 from .inference import apply_model, stylize_tensor
+from .options import option
 from .progress import Progress, ProgressCallback, check_cancel
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
 from .tiling import MIN_TILE, TilePlan, plan_tiles
@@ -52,16 +61,22 @@ MIN_NET_SIDE = 32  # reflection pads (4 px at full, 1 px at 1/4 resolution) need
 class FastOptions:
     """Options of a fast stylisation. `strength` blends toward the content (0 = content, 1 = full style)."""
 
-    style: str
-    strength: float = 1.0
-    preserve_colors: bool = False
-    size: int | None = None  # resize the content's long side to this first
-    device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see nst_core.device: bf16 where the device has it)
-    memory_format: str = "auto"  # auto | channels_last | contiguous
-    stroke_scale: float | None = None  # strokes this many times larger (None: auto, see nst_core.strokes)
-    tile_size: int | None = None  # None: tile only when the image does not fit the memory budget
-    tile_overlap: int = 96  # px shared by neighbouring tiles (at most half a tile is used)
+    style: str = option(help="name of an installed style (see `styles`)", flag=False)  # the CLI's own --style
+    strength: float = option(1.0, "0..1, blend toward the content", bounds=(0, 1))
+    preserve_colors: bool = option(False, "keep the content's colours")
+    size: int | None = option(None, "long side of the output in pixels", bounds=(MIN_SIZE, MAX_SIZE))
+    device: str = device_option()
+    precision: str = precision_option()  # auto | fp32 | bf16 | fp16 (see nst_core.device)
+    memory_format: str = memory_format_option()  # auto | channels_last | contiguous
+    stroke_scale: float | None = option(
+        None, "strokes this many times larger, {lo}-{hi} (default: auto, larger on big images so strokes look as "
+        "they do at 512 px)", bounds=(1, MAX_STROKE_SCALE),
+    )  # fmt: skip
+    tile_size: int | None = option(
+        None, "tile large images (pixels; default: only when the image does not fit the memory budget)",
+        bounds=(MIN_TILE, MAX_SIZE),
+    )  # fmt: skip
+    tile_overlap: int = option(96, "px shared by neighbouring tiles (at most half a tile is used)", flag=False)
 
     def validate(self) -> FastOptions:
         """Raise OptionsError with a message a user can act on; returns self for chaining."""
