@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -13,11 +14,11 @@ from tqdm import tqdm
 from . import __version__
 from .api import METHODS, stylize
 from .argparsing import ArgumentParser
-from .device import MEMORY_FORMATS, PRECISIONS
 from .errors import NSTError, OptionsError
-from .gatys import INITS, OPTIMIZERS
+from .fast import FastOptions
+from .gatys import GatysOptions
 from .images import output_format, save_image
-from .lossnets import list_loss_nets
+from .options import add_argument, add_arguments, field_help, option_names
 from .progress import Progress
 from .styles import (
     check_name_free,
@@ -29,17 +30,6 @@ from .styles import (
 )
 from .video import detect_media, not_a_video, stylize_video
 from .video_io import OUTPUTS as VIDEO_OUTPUTS
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def _layers(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--method", choices=METHODS, help="fast (needs --style) or gatys (needs --style-image); inferred when omitted"
     )
-    s.add_argument("--style", help="name of an installed style (see `styles`)")
+    s.add_argument("--style", help=field_help(FastOptions, "style"))
     s.add_argument(
         "--style-image",
         action="append",
@@ -70,58 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="style image for Gatys; repeat to blend several",
     )
-    s.add_argument("--style-blend", type=_floats, metavar="W1,W2", help="blend weights, one per style image")
-    s.add_argument("--size", type=int, help="long side of the output in pixels")
-    s.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
-    s.add_argument("--device", help="auto (default), cpu, cuda or mps")
-    s.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="autocast dtype (default auto: bf16 on GPUs and on CPUs with native bf16, else fp32)",
-    )
-    s.add_argument(
-        "--memory-format",
-        choices=MEMORY_FORMATS,
-        help="tensor layout (default auto: channels_last with bf16 or on a GPU)",
-    )
-    g = s.add_argument_group("gatys")
-    g.add_argument("--steps", type=int)
-    g.add_argument("--content-weight", type=float)
-    g.add_argument("--style-weight", type=float)
-    g.add_argument("--tv-weight", type=float)
-    g.add_argument("--content-layers", type=_layers, metavar="L1,L2")
-    g.add_argument("--style-layers", type=_layers, metavar="L1,L2,...")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--lr", type=float, help="Adam step size")
-    g.add_argument("--init", choices=INITS, help="start from the content, noise, or --init-image")
-    g.add_argument("--init-image", metavar="PATH")
-    g.add_argument("--style-scale", type=float)
-    g.add_argument("--seed", type=int)
-    g.add_argument(
-        "--multiscale",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="coarse-to-fine optimisation (default: on for 384 px and more)",
-    )
-    g.add_argument("--loss-net", choices=list_loss_nets(), help="loss network (default vgg19)")
-    g.add_argument("--loss-net-weights", metavar="PATH", help="weights file for the loss network")
-    g.add_argument("--vgg-weights", metavar="PATH", help="alias of --loss-net-weights for VGG")
-    g.add_argument("--pooling", choices=("max", "avg"))
-    f = s.add_argument_group("fast")
-    f.add_argument("--strength", type=float, help="0..1, blend toward the content")
-    f.add_argument(
-        "--stroke-scale",
-        type=float,
-        help="strokes this many times larger, 1-4 (default: auto, larger "
-        "on big images so strokes look as they do at 512 px)",
-    )
-    f.add_argument("--tile-size", type=int, help="tile large images (pixels)")
-    f.add_argument(
-        "--stabilize",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="video: blend each frame with the previous one along the motion, so strokes do not flicker (default on)",
-    )
+    _add_option_groups(s)
     s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -139,43 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_GATYS_ARGS = (
-    "steps",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "content_layers",
-    "style_layers",
-    "optimizer",
-    "lr",
-    "init",
-    "style_scale",
-    "seed",
-    "multiscale",
-    "loss_net",
-    "loss_net_weights",
-    "pooling",
-)
+def _add_option_groups(s: argparse.ArgumentParser) -> None:
+    """The options of both methods, generated from GatysOptions' and FastOptions' fields: those both have on the
+    command itself, then a group per method; every default stays None (see `_options`)."""
+    shared = set(option_names(GatysOptions)) & set(option_names(FastOptions))
+    for f in fields(GatysOptions):
+        if f.name in shared:
+            add_argument(s, f)
+    g = s.add_argument_group("gatys")
+    add_arguments(g, GatysOptions, skip=shared)
+    g.add_argument("--init-image", metavar="PATH", help="start from this picture (implies --init image)")
+    g.add_argument("--vgg-weights", metavar="PATH", help="alias of --loss-net-weights for VGG")
+    f = s.add_argument_group("fast")
+    add_arguments(f, FastOptions, skip=shared)
+    f.add_argument(
+        "--stabilize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="video: blend each frame with the previous one along the motion, so strokes do not flicker (default on)",
+    )
 
 
 def _options(a: argparse.Namespace) -> dict:
     """Only what the user set, so the dataclass defaults (device-aware) stay the single source of truth."""
-    opts = {
-        k: getattr(a, k)
-        for k in ("size", "preserve_colors", "device", "precision", "memory_format")
-        if getattr(a, k) is not None
-    }
     if a.vgg_weights and a.loss_net_weights:
         raise OptionsError("give either --vgg-weights or --loss-net-weights, not both.")
     if a.vgg_weights:
         a.loss_net_weights = a.vgg_weights
-    for k in _GATYS_ARGS:
-        if getattr(a, k) is not None:
-            opts[k] = getattr(a, k)
-    for k in ("strength", "stroke_scale", "tile_size"):
-        if getattr(a, k) is not None:
-            opts[k] = getattr(a, k)
-    return opts
+    names = {*option_names(GatysOptions), *option_names(FastOptions)} - {"style_blend"}  # a stylize() argument
+    return {k: getattr(a, k) for k in sorted(names) if getattr(a, k) is not None}
 
 
 def _check_combination(a: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import OptionsError
+from .options import option
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -173,3 +174,20 @@ def enable_fast_math(device: torch.device) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
+
+
+# The profile's three options, declared once for every options type that has them (GatysOptions, FastOptions).
+def device_option() -> str:
+    return option("auto", "auto (default), cpu, cuda or mps")
+
+
+def precision_option() -> str:
+    return option(
+        "auto",
+        "autocast dtype (default auto: bf16 on GPUs and on CPUs with native bf16, else fp32)",
+        choices=PRECISIONS,
+    )
+
+
+def memory_format_option() -> str:
+    return option("auto", "tensor layout (default auto: channels_last with bf16 or on a GPU)", choices=MEMORY_FORMATS)

@@ -17,9 +17,11 @@ import torch
 from PIL import Image
 
 from . import styles
+from .budget import budget_pixels
 from .device import make_profile
-from .fast import MIN_NET_SIDE, FastOptions, budget_pixels, finish_output, stylize_tensor
+from .fast import MIN_NET_SIDE, FastOptions, finish_output
 from .images import pad_to_min_side
+from .inference import stylize_tensor
 from .progress import check_cancel
 from .strokes import resolve_stroke_scale, working_size
 from .temporal import StabilizerSettings, TemporalStabilizer

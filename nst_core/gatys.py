@@ -18,17 +18,28 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .colors import luminance, match_luminance, preserve_colors
-from .device import DeviceProfile, make_profile, normalise_memory_format, normalise_precision, resolve_device
+from .device import (
+    DeviceProfile,
+    device_option,
+    make_profile,
+    memory_format_option,
+    normalise_memory_format,
+    normalise_precision,
+    precision_option,
+    resolve_device,
+)
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
 from .losses import PerceptualLoss
-from .lossnets import get_spec, load_loss_net
+from .lossnets import get_spec, list_loss_nets, load_loss_net
+from .options import PerDevice, comma_floats, comma_names, field_default, field_range, option, shown
 from .progress import Progress, ProgressCallback, check_cancel
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "image")
 MAX_SIZE = 4096
 MAX_STEPS = 10_000
+WEIGHT_BOUNDS = (0, 1e12)
 MIN_NET_SIDE = 32  # below this VGG's fourth pooling has nothing left: smaller sides are edge-padded, then cropped
 
 
@@ -37,28 +48,36 @@ class GatysOptions:
     """Every knob of the Gatys engine, shared by the API, CLI, demo and bots. `None` means "default for the
     device / loss network" and is filled in by `resolved()`."""
 
-    size: int | None = None  # long side of the output in pixels
-    steps: int | None = None  # L-BFGS/Adam steps at the coarsest scale (finer scales of a multi-scale run: half)
-    content_weight: float | None = None
-    style_weight: float | None = None
-    tv_weight: float | None = None
-    content_layers: tuple[str, ...] | None = None
-    style_layers: tuple[str, ...] | None = None
+    size: int | None = option(
+        None, "long side of the output in pixels (Gatys default: {cpu} on a CPU, {gpu} on a GPU)",
+        bounds=(16, MAX_SIZE), auto=PerDevice(384, 512),
+    )  # fmt: skip
+    steps: int | None = option(
+        None, "L-BFGS/Adam steps at the coarsest scale, half at finer ones (default: {cpu} on a CPU, {gpu} on a GPU)",
+        bounds=(1, MAX_STEPS), auto=PerDevice(100, 300),
+    )  # fmt: skip
+    content_weight: float | None = option(None, "default: the loss network's", bounds=WEIGHT_BOUNDS)
+    style_weight: float | None = option(None, "default: the loss network's", bounds=WEIGHT_BOUNDS)
+    tv_weight: float | None = option(None, "default: the loss network's", bounds=WEIGHT_BOUNDS)
+    content_layers: tuple[str, ...] | None = option(None, parse=comma_names, metavar="L1,L2")
+    style_layers: tuple[str, ...] | None = option(None, parse=comma_names, metavar="L1,L2,...")
     style_layer_weights: tuple[float, ...] | None = None
-    style_blend: tuple[float, ...] | None = None  # one weight per style image
-    style_scale: float = 1.0  # style images are resized to size*style_scale
-    optimizer: str = "lbfgs"
-    lr: float | None = None  # Adam step size in 0..1 pixel units
-    init: str = "content"
-    seed: int = 0
-    preserve_colors: bool = False
-    multiscale: bool | None = None  # None: on for outputs of 384 px and more
-    loss_net: str = "vgg19"
-    loss_net_weights: str | None = None
-    pooling: str = "max"
-    device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16: autocast of the loss network (see nst_core.device)
-    memory_format: str = "auto"  # auto | channels_last | contiguous
+    style_blend: tuple[float, ...] | None = option(
+        None, "blend weights, one per style image", parse=comma_floats, metavar="W1,W2"
+    )
+    style_scale: float = option(1.0, "style images are resized to size x this", bounds=(0.1, 4))
+    optimizer: str = option("lbfgs", choices=OPTIMIZERS)
+    lr: float | None = option(None, "Adam step size (default {default})", auto=0.02)
+    init: str = option("content", "start from the content, noise, or --init-image", choices=INITS)
+    seed: int = option(0, bounds=(0, 2**63 - 1))
+    preserve_colors: bool = option(False, "keep the content's colours")
+    multiscale: bool | None = option(None, "coarse-to-fine optimisation (default: on for 384 px and more)")
+    loss_net: str = option("vgg19", "loss network (default {default})", choices=list_loss_nets)
+    loss_net_weights: str | None = option(None, "weights file for the loss network", metavar="PATH")
+    pooling: str = option("max", choices=("max", "avg"))
+    device: str = device_option()
+    precision: str = precision_option()  # auto | fp32 | bf16 | fp16 (see nst_core.device)
+    memory_format: str = memory_format_option()  # auto | channels_last | contiguous
     preview_every: int = 10  # send an intermediate image with the progress record every N steps
 
     @classmethod
@@ -69,16 +88,11 @@ class GatysOptions:
         """Fill device- and network-dependent defaults, then validate; returns a new object."""
         dev = device or resolve_device(self.device)
         spec = get_spec(self.loss_net)
-        gpu = dev.type != "cpu"
         o = replace(self)
         o.loss_net = spec.name
-        if o.size is None:
-            o.size = 512 if gpu else 384
-        if o.steps is None:
-            if gpu:
-                o.steps = 300
-            else:
-                o.steps = 100
+        for key in ("size", "steps", "lr"):
+            if getattr(o, key) is None:
+                setattr(o, key, field_default(GatysOptions, key, dev.type))
         for key in ("content_weight", "style_weight", "tv_weight"):
             if getattr(o, key) is None:
                 setattr(o, key, spec.default_weights.get(key, 1.0))
@@ -88,8 +102,6 @@ class GatysOptions:
             o.style_layers = spec.style_layers
             if o.style_layer_weights is None:
                 o.style_layer_weights = spec.style_layer_weights
-        if o.lr is None:
-            o.lr = 0.02
         if o.multiscale is None:
             o.multiscale = o.size >= 384
         o.content_layers, o.style_layers = tuple(o.content_layers), tuple(o.style_layers)
@@ -101,33 +113,29 @@ class GatysOptions:
             if not cond:
                 raise OptionsError(msg)
 
-        if self.size is not None:
-            need(
-                isinstance(self.size, int) and 16 <= self.size <= MAX_SIZE,
-                f"size must be a whole number of pixels between 16 and {MAX_SIZE}, not {self.size!r}.",
-            )
-        if self.steps is not None:
-            need(
-                isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS,
-                f"steps must be between 1 and {MAX_STEPS}, not {self.steps!r}.",
-            )
+        for key in ("size", "steps"):
+            v, (lo, hi) = getattr(self, key), field_range(GatysOptions, key)
+            what = "a whole number of pixels between" if key == "size" else "between"
+            need(v is None or (isinstance(v, int) and lo <= v <= hi), f"{key} must be {what} {lo} and {hi}, not {v!r}.")
         for key in ("content_weight", "style_weight", "tv_weight"):
-            v = getattr(self, key)
+            v, (lo, hi) = getattr(self, key), field_range(GatysOptions, key)
             if v is not None:
                 need(
-                    isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1e12,
-                    f"{key.replace('_', ' ')} must be a finite number between 0 and 1e12, not {v!r}.",
+                    isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi,
+                    f"{key.replace('_', ' ')} must be a finite number between {lo} and {shown(hi)}, not {v!r}.",
                 )
         need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}.")
         need(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}.")
         normalise_precision(self.precision)
         normalise_memory_format(self.memory_format)
+        lo, hi = field_range(GatysOptions, "style_scale")
         need(
-            isinstance(self.style_scale, (int, float)) and 0.1 <= self.style_scale <= 4,
-            f"style scale must be between 0.1 and 4, not {self.style_scale!r}.",
+            isinstance(self.style_scale, (int, float)) and lo <= self.style_scale <= hi,
+            f"style scale must be between {lo} and {hi}, not {self.style_scale!r}.",
         )
+        lo, hi = field_range(GatysOptions, "seed")
         need(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**63,
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and lo <= self.seed <= hi,
             "seed must be a non-negative integer.",
         )
         need(self.lr is None or (isinstance(self.lr, (int, float)) and 0 < self.lr <= 1), "lr must be in (0, 1].")

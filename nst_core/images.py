@@ -32,6 +32,7 @@ from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 from .atomic import atomic_write
 from .envvars import env_number
 from .errors import ImageError, NSTError, OptionsError
+from .sniff import describe_unreadable
 
 DEFAULT_MAX_PIXELS = 64_000_000
 MAX_PIXELS_ENV = "NST_MAX_PIXELS"
@@ -61,25 +62,6 @@ _READ_CHUNK = 1024 * 1024
 _SAVE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "jpe": "JPEG", "webp": "WEBP"}
 _MAX_SIDE = {"JPEG": 65_535, "WEBP": 16_383, "PNG": 2**31 - 1}
 _SAVE_MODES = {"PNG": {"RGB", "RGBA", "L", "LA", "1", "P"}, "JPEG": {"RGB", "L"}, "WEBP": {"RGB", "RGBA"}}
-
-# Signatures of things people upload by mistake, so the error says what the file actually is.
-_NOT_IMAGES = (
-    (b"%PDF", "a PDF document, not an image"),
-    (b"%!PS", "a PostScript/EPS file, which is not supported; export it as PNG or JPEG"),
-    (b"PK\x03\x04", "a ZIP archive (or Office document), not an image"),
-    (b"\x1f\x8b", "a gzip-compressed file, not an image"),
-    (b"\xff\x0a", "a JPEG XL image, which is not supported; convert it to PNG or JPEG"),
-    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL image, which is not supported; convert it to PNG or JPEG"),
-)
-_IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-)
 
 
 # --------------------------------------------------------------------------------------------------- loading
@@ -227,7 +209,7 @@ def _open_and_load(fh: BinaryIO, read: _Read, what: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{what} is too large to open safely ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageError(_describe_unreadable(head, what)) from None
+        raise ImageError(describe_unreadable(head, what)) from None
     except Exception as exc:  # any plugin error on untrusted bytes means "corrupt", never a crash
         raise ImageError(f"{what} is a corrupt or unsupported image ({_reason(exc)})") from exc
     with im:
@@ -307,43 +289,6 @@ def _stretch(arr: np.ndarray) -> np.ndarray:
 
 def _gray_to_rgb(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).convert("RGB")
-
-
-def _describe_unreadable(head: bytes, what: str) -> str:
-    for sig, desc in _NOT_IMAGES:
-        if head.startswith(sig):
-            return f"{what} is {desc}"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12].decode("latin-1").strip().lower()
-        kind = "AVIF" if brand.startswith("avi") else ""
-        if brand[:3] in ("hei", "hev", "mif", "msf"):
-            kind = "HEIC/HEIF"
-        if kind:
-            return f"{what} is a {kind} image, which this installation cannot read; convert it to JPEG or PNG"
-        return f"{what} looks like a video or MP4-style file, not an image"
-    for sig, fmt in _IMAGE_SIGNATURES:
-        if head.startswith(sig):
-            return f"{what} starts like a {fmt} image but its header is invalid; the file is corrupt"
-    text = head.lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html")):
-        return f"{what} is a web page (HTML), not an image; a link may have returned a page, not a picture"
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
-        return f"{what} is an SVG vector drawing, which is not supported; export it as PNG"
-    if _looks_like_text(head):
-        return f"{what} looks like text, not an image"
-    return f"{what} is not an image, or is in a format that cannot be read (use PNG, JPEG or WebP)"
-
-
-def _looks_like_text(head: bytes) -> bool:
-    try:
-        s = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # a multi-byte character may be cut at the end of the sample
-        try:
-            s = head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return bool(s) and all(c.isprintable() or c in "\r\n\t\f" for c in s)
 
 
 def _reason(exc: BaseException) -> str:

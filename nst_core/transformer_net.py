@@ -5,6 +5,9 @@ Why key-compatible: the pytorch/examples checkpoints (and anything trained with 
 (`TransformerConfig`) so a lighter net exists for CPU-only users; the config travels with the weights as
 metadata so the registry can rebuild the right shape.
 
+The layers are listed once, as data, in `nst_core.architecture.layer_plan`; the modules, `forward` and `stages`
+below are all read from that list.
+
 Differences from pytorch/examples that do not change outputs on sizes divisible by 4:
 - the decoder upsamples to the saved encoder sizes instead of by a fixed factor 2, so any H, W (odd too)
   comes back at exactly the input size;
@@ -13,14 +16,16 @@ Differences from pytorch/examples that do not change outputs on sizes divisible 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .architecture import LIGHT, REFERENCE, Layer, TransformerConfig, config_from_state_dict, layer_plan
 
 __all__ = [
     "LIGHT",
@@ -38,100 +43,13 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
-    """Shape of a TransformerNet; stored as JSON in the weights file so the net can be rebuilt."""
-
-    channels: tuple[int, int, int] = (32, 64, 128)
-    n_residual: int = 5
-
-    def __post_init__(self) -> None:
-        chans = tuple(int(c) for c in self.channels)
-        if len(chans) != 3 or any(c < 1 for c in chans):
-            raise ValueError(f"channels must be three positive ints, got {self.channels!r}")
-        if int(self.n_residual) < 0:
-            raise ValueError(f"n_residual must be >= 0, got {self.n_residual!r}")
-        object.__setattr__(self, "channels", chans)
-        object.__setattr__(self, "n_residual", int(self.n_residual))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"arch": "transformer_net", **asdict(self), "channels": list(self.channels)}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TransformerConfig:
-        arch = d.get("arch", "transformer_net")
-        if arch != "transformer_net":
-            raise ValueError(f"unknown architecture {arch!r}")
-        return cls(channels=tuple(d.get("channels", (32, 64, 128))), n_residual=d.get("n_residual", 5))
-
-    @classmethod
-    def from_json(cls, s: str) -> TransformerConfig:
-        return cls.from_dict(json.loads(s))
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Expected state-dict shapes: lets the registry validate a file without building the net."""
-        c1, c2, c3 = self.channels
-        shapes: dict[str, tuple[int, ...]] = {}
-
-        def conv(name: str, cin: int, cout: int, k: int) -> None:
-            shapes[f"{name}.conv2d.weight"] = (cout, cin, k, k)
-            shapes[f"{name}.conv2d.bias"] = (cout,)
-
-        def norm(name: str, c: int) -> None:
-            shapes[f"{name}.weight"] = (c,)
-            shapes[f"{name}.bias"] = (c,)
-
-        conv("conv1", 3, c1, 9)
-        norm("in1", c1)
-        conv("conv2", c1, c2, 3)
-        norm("in2", c2)
-        conv("conv3", c2, c3, 3)
-        norm("in3", c3)
-        for i in range(1, self.n_residual + 1):
-            conv(f"res{i}.conv1", c3, c3, 3)
-            norm(f"res{i}.in1", c3)
-            conv(f"res{i}.conv2", c3, c3, 3)
-            norm(f"res{i}.in2", c3)
-        conv("deconv1", c3, c2, 3)
-        norm("in4", c2)
-        conv("deconv2", c2, c1, 3)
-        norm("in5", c1)
-        conv("deconv3", c1, 3, 9)
-        return shapes
-
-
-REFERENCE = TransformerConfig((32, 64, 128), 5)
-"""pytorch/examples' network (1.68 M parameters)."""
-
-LIGHT = TransformerConfig((16, 32, 64), 5)
-"""CPU variant: 4x fewer FLOPs and parameters (0.42 M). Measured at 512x512 on a quiet 2-core EPYC (fp32):
-0.11 s vs 0.44 s for REFERENCE; (24, 48, 96) took 0.27 s, too close to the 0.35 s target once the machine
-is shared. See bench/bench_fast.py."""
-
-
-@dataclass(frozen=True)
 class Stage:
     """The computation up to one instance norm (`pre`), the norm, and what follows it (`post`)."""
 
     pre: Callable[[dict[str, Any]], torch.Tensor]
     norm: nn.InstanceNorm2d
     post: Callable[[dict[str, Any], torch.Tensor], None]
-
-
-def config_from_state_dict(state: dict[str, torch.Tensor]) -> TransformerConfig:
-    """Infer the config from tensor shapes, for checkpoints that carry no metadata (pytorch/examples .pth)."""
-    try:
-        c1 = state["conv1.conv2d.weight"].shape[0]
-        c2 = state["conv2.conv2d.weight"].shape[0]
-        c3 = state["conv3.conv2d.weight"].shape[0]
-    except KeyError as exc:
-        raise ValueError(f"not a TransformerNet state dict (missing {exc.args[0]})") from None
-    n_res = 0
-    while f"res{n_res + 1}.conv1.conv2d.weight" in state:
-        n_res += 1
-    return TransformerConfig((c1, c2, c3), n_res)
+    scale: int = 1  # how many times smaller than the input the tensor `pre` returns is (1, 2, 4, ...)
 
 
 class ConvLayer(nn.Module):
@@ -204,18 +122,8 @@ def _norm(module: nn.InstanceNorm2d, x: torch.Tensor, stats: NormStats | None) -
 
 
 class ResidualBlock(nn.Module):
-    """conv-IN-ReLU-conv-IN plus identity (no ReLU after the sum, as in pytorch/examples)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv1 = ConvLayer(channels, channels, 3)
-        self.in1 = nn.InstanceNorm2d(channels, affine=True)
-        self.conv2 = ConvLayer(channels, channels, 3)
-        self.in2 = nn.InstanceNorm2d(channels, affine=True)
-
-    def forward(self, x: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
-        y = F.relu(_norm(self.in1, self.conv1(x), stats))
-        return _norm(self.in2, self.conv2(y), stats) + x
+    """Holds one residual block's layers (conv1, in1, conv2, in2), so their keys read `res1.conv1.conv2d.weight`
+    as in pytorch/examples; what the block computes is in the layer plan (`nst_core.architecture`)."""
 
 
 class TransformerNet(nn.Module):
@@ -227,34 +135,35 @@ class TransformerNet(nn.Module):
     def __init__(self, config: TransformerConfig | None = None) -> None:
         super().__init__()
         self.config = config or REFERENCE
-        c1, c2, c3 = self.config.channels
-        self.conv1 = ConvLayer(3, c1, 9, 1)
-        self.in1 = nn.InstanceNorm2d(c1, affine=True)
-        self.conv2 = ConvLayer(c1, c2, 3, 2)
-        self.in2 = nn.InstanceNorm2d(c2, affine=True)
-        self.conv3 = ConvLayer(c2, c3, 3, 2)
-        self.in3 = nn.InstanceNorm2d(c3, affine=True)
-        # res1..resN as attributes (not a Sequential) so the keys are `res1.conv1.conv2d.weight` etc.
-        for i in range(1, self.config.n_residual + 1):
-            self.add_module(f"res{i}", ResidualBlock(c3))
-        self.deconv1 = UpsampleConvLayer(c3, c2, 3)
-        self.in4 = nn.InstanceNorm2d(c2, affine=True)
-        self.deconv2 = UpsampleConvLayer(c2, c1, 3)
-        self.in5 = nn.InstanceNorm2d(c1, affine=True)
-        self.deconv3 = ConvLayer(c1, 3, 9, 1)
+        self._steps: list[tuple[Layer, nn.Module, nn.InstanceNorm2d | None]] = []
+        for layer in layer_plan(self.config):  # created in plan order: a seeded init draws the same numbers
+            if layer.upsample:
+                conv: nn.Module = UpsampleConvLayer(layer.cin, layer.cout, layer.kernel)
+            else:
+                conv = ConvLayer(layer.cin, layer.cout, layer.kernel, layer.stride)
+            self._add(layer.conv, conv)
+            norm = nn.InstanceNorm2d(layer.cout, affine=True) if layer.norm else None
+            if norm is not None:
+                self._add(layer.norm, norm)
+            self._steps.append((layer, conv, norm))
+
+    def _add(self, path: str, module: nn.Module) -> None:
+        """Register `module` at a dotted path ("res1.conv1"), creating the residual block that holds it."""
+        parent: nn.Module = self
+        *blocks, name = path.split(".")
+        for block in blocks:
+            if not hasattr(parent, block):
+                parent.add_module(block, ResidualBlock())
+            parent = getattr(parent, block)
+        parent.add_module(name, module)
 
     def forward(self, x: torch.Tensor, stats: NormStats | None = None) -> torch.Tensor:
         """`stats` (tiled inference only) records or replays the instance-norm statistics."""
-        size0 = (x.shape[-2], x.shape[-1])
-        y = F.relu(_norm(self.in1, self.conv1(x), stats))
-        y = F.relu(_norm(self.in2, self.conv2(y), stats))
-        size2 = (y.shape[-2], y.shape[-1])
-        y = F.relu(_norm(self.in3, self.conv3(y), stats))
-        for i in range(1, self.config.n_residual + 1):
-            y = getattr(self, f"res{i}")(y, stats)
-        y = F.relu(_norm(self.in4, self.deconv1(y, size2), stats))
-        y = F.relu(_norm(self.in5, self.deconv2(y, size0), stats))
-        return self.deconv3(y)
+        state: dict[str, Any] = {"x": x}
+        *normed, last = self._steps
+        for step in normed:
+            _post(step, state, _norm(step[2], _pre(step, state), stats))
+        return _pre(last, state)
 
     def stages(self) -> tuple[list[Stage], Callable[[dict[str, Any]], torch.Tensor]]:
         """The forward pass cut at every instance norm, for tiled inference with exact global statistics.
@@ -263,40 +172,38 @@ class TransformerNet(nn.Module):
         and finally ``final(state)`` on ``state = {"x": x}`` equals ``forward(x)``. Tensors in `state` are never
         modified in place, so a shallow copy of a state can be continued independently.
         """
-        relu = F.relu
-
-        def set_y(s: dict[str, Any], n: torch.Tensor) -> None:
-            s["y"] = relu(n)
-
-        def pre_conv1(s: dict[str, Any]) -> torch.Tensor:
-            s["size0"] = (s["x"].shape[-2], s["x"].shape[-1])
-            return self.conv1(s.pop("x"))
-
-        def post_conv2(s: dict[str, Any], n: torch.Tensor) -> None:
-            s["y"] = relu(n)
-            s["size2"] = (n.shape[-2], n.shape[-1])
-
-        stages = [
-            Stage(pre_conv1, self.in1, set_y),
-            Stage(lambda s: self.conv2(s["y"]), self.in2, post_conv2),
-            Stage(lambda s: self.conv3(s["y"]), self.in3, set_y),
-        ]
-        for i in range(1, self.config.n_residual + 1):
-            block: ResidualBlock = getattr(self, f"res{i}")
-
-            def pre_res1(s: dict[str, Any], block: ResidualBlock = block) -> torch.Tensor:
-                s["skip"] = s["y"]
-                return block.conv1(s["y"])
-
-            def post_res2(s: dict[str, Any], n: torch.Tensor) -> None:
-                s["y"] = n + s.pop("skip")
-
-            stages.append(Stage(pre_res1, block.in1, set_y))
-            stages.append(Stage(lambda s, block=block: block.conv2(s["y"]), block.in2, post_res2))
-        stages.append(Stage(lambda s: self.deconv1(s["y"], s["size2"]), self.in4, set_y))
-        stages.append(Stage(lambda s: self.deconv2(s["y"], s["size0"]), self.in5, set_y))
-        return stages, lambda s: self.deconv3(s["y"])
+        *normed, last = self._steps
+        stages, scale = [], 1
+        for step in normed:
+            layer = step[0]
+            scale = scale * layer.stride // (2 if layer.upsample else 1)
+            stages.append(Stage(partial(_pre, step), step[2], partial(_post, step), scale))
+        return stages, partial(_pre, last)
 
     @property
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _pre(step: tuple[Layer, nn.Module, Any], s: dict[str, Any]) -> torch.Tensor:
+    """One layer's conv on the state's activation (the input `x` the first time). The state keeps `sizes`, the
+    input sizes of the strided layers, for the upsampling layers to return to, and `skip`, a residual input."""
+    layer, conv, _ = step
+    x = s.pop("x") if "x" in s else s["y"]
+    if layer.skip == "open":
+        s["skip"] = x
+    sizes = s.get("sizes", ())
+    if layer.upsample:
+        s["sizes"] = sizes[:-1]
+        return conv(x, sizes[-1])
+    if layer.stride > 1:
+        s["sizes"] = (*sizes, (x.shape[-2], x.shape[-1]))
+    return conv(x)
+
+
+def _post(step: tuple[Layer, nn.Module, Any], s: dict[str, Any], n: torch.Tensor) -> None:
+    """What follows a layer's instance norm `n`: the residual sum, then the ReLU."""
+    layer = step[0]
+    if layer.skip == "close":
+        n = n + s.pop("skip")
+    s["y"] = F.relu(n) if layer.relu else n

@@ -23,8 +23,8 @@ from .atomic import atomic_write
 from .errors import OptionsError, VideoError
 from .fast import MAX_SIZE, MIN_SIZE
 from .frames import FrameStylizer
-from .images import _IMAGE_SIGNATURES, _looks_like_text
 from .progress import Progress, ProgressCallback, check_cancel
+from .sniff import IMAGE_SIGNATURES, looks_like_text
 from .temporal import StabilizerSettings
 from .video_io import VideoLimits, VideoSource
 
@@ -49,7 +49,7 @@ def detect_media(source: VideoSource) -> Media:
         return Media("video", demuxer)
     if head.startswith((b"GIF87a", b"GIF89a")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return Media("animation") if animation.is_animated(source) else Media("image")
-    if any(head.startswith(sig) for sig, _ in _IMAGE_SIGNATURES) or head[4:8] == b"ftyp":
+    if any(head.startswith(sig) for sig, _ in IMAGE_SIGNATURES) or head[4:8] == b"ftyp":
         return Media("image")
     return Media("unknown")
 
@@ -71,7 +71,7 @@ def not_a_video(source: VideoSource, what: str) -> VideoError:
     head = _head(source)
     if not head:
         return VideoError(f"{what} is empty (0 bytes), not a video")
-    looks = "looks like text" if _looks_like_text(head[:64]) else "is in no video format this program reads"
+    looks = "looks like text" if looks_like_text(head[:64]) else "is in no video format this program reads"
     return VideoError(f"{what} is not a video: it {looks} (use MP4, MOV, MKV, WebM, AVI, or an animated GIF/WebP)")
 
 

@@ -234,7 +234,7 @@ def check_page(callback: dict, expected: list) -> list[str]:
 
 
 def test_styles_on_one_page_has_no_page_buttons(monkeypatch, tmp_path, caplog):
-    monkeypatch.setattr("nst_core.styles.REPO_WEIGHTS_DIR", tmp_path / "none")  # only the two tiny styles
+    monkeypatch.setattr("nst_core.styles.registry.REPO_WEIGHTS_DIR", tmp_path / "none")  # only the two tiny styles
 
     async def scenario(bot, fake):
         payload = private_interaction({"id": str(COMMAND_ID + 2), "name": "styles", "type": 1}, group=True)

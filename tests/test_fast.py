@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core import fast, styles
+from nst_core import budget, fast, styles, tiling
 from nst_core.errors import Cancelled, OptionsError, StyleNotFoundError
 from nst_core.fast import FastOptions, apply_model, run_fast, stylize_tensor
 from nst_core.progress import Progress
@@ -37,7 +37,7 @@ def _structured_net(config: TransformerConfig = SMALL, seed: int = 0) -> Transfo
 def style(tmp_path, monkeypatch):
     """A tiny installed style named 'tiny' (in a temporary NST_WEIGHTS_DIR)."""
     monkeypatch.setenv(styles.WEIGHTS_ENV, str(tmp_path / "w"))
-    monkeypatch.setattr(styles, "REPO_WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(styles.registry, "REPO_WEIGHTS_DIR", tmp_path / "none")
     styles.clear_cache()
     preview = Image.new("RGB", (8, 8))  # skip rendering one: this machine's CPU is shared
     styles.save_style(_structured_net(), "tiny", tmp_path / "w", {"display_name": "Tiny"}, preview)
@@ -170,12 +170,12 @@ def _seam_ratio(y: torch.Tensor, cuts_x: list[int], cuts_y: list[int]) -> float:
 
 
 def _blend_cuts(length: int, tile: int, overlap: int) -> list[int]:
-    spans = fast._positions(length, tile, overlap)
+    spans = tiling._positions(length, tile, overlap)
     return [(spans[i][1] + spans[i + 1][0]) // 2 for i in range(len(spans) - 1)]
 
 
 def test_tile_plan_covers_the_image_on_aligned_starts():
-    plan = fast.plan_tiles(301, 517, 128, 32)
+    plan = tiling.plan_tiles(301, 517, 128, 32)
     cover = torch.zeros(301, 517)
     owned = torch.zeros(301, 517)
     for t in plan.tiles:
@@ -215,7 +215,7 @@ def test_auto_tiling_from_memory_budget(monkeypatch):
 
 def test_thumbnail_fallback_has_no_seams(monkeypatch):
     """When tile states would not fit in host memory, statistics come from a thumbnail: still seamless."""
-    monkeypatch.setattr(fast, "_meminfo_available", lambda: 1)
+    monkeypatch.setattr(budget, "meminfo_available", lambda: 1)
     monkeypatch.setenv(fast.MEMORY_ENV, "1")
     net = _structured_net()
     x = _tensor(_photo(236, 200))

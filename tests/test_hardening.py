@@ -204,7 +204,7 @@ def test_5_a_style_with_non_finite_weights_is_refused_not_painted_black(tmp_path
 
     state = load_file(tmp_path / "broken.safetensors")
     state["conv1.conv2d.weight"][0, 0, 0, 0] = float("inf")
-    header = styles._read_safetensors_header(tmp_path / "broken.safetensors")[1]
+    header = styles.fileformat.read_safetensors_header(tmp_path / "broken.safetensors")[1]
     save_file(state, tmp_path / "broken.safetensors", metadata=header)
     monkeypatch.setenv("NST_WEIGHTS_DIR", str(tmp_path))
     src, out = _img(tmp_path / "in.png", 40, 30), tmp_path / "out.png"

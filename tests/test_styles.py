@@ -3,11 +3,13 @@ importing pytorch/examples checkpoints. Tiny random networks in temporary weight
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,7 +29,7 @@ def wdirs(tmp_path, monkeypatch):
     user.mkdir()
     repo.mkdir()
     monkeypatch.setenv(styles.WEIGHTS_ENV, str(user))
-    monkeypatch.setattr(styles, "REPO_WEIGHTS_DIR", repo)
+    monkeypatch.setattr(styles.registry, "REPO_WEIGHTS_DIR", repo)
     styles.clear_cache()
     yield user, repo
     styles.clear_cache()
@@ -143,7 +145,7 @@ def test_broken_override_falls_back_to_the_next_folder(wdirs):
 
 def test_missing_folders_are_fine(wdirs, monkeypatch, tmp_path):
     monkeypatch.setenv(styles.WEIGHTS_ENV, str(tmp_path / "does-not-exist"))
-    monkeypatch.setattr(styles, "REPO_WEIGHTS_DIR", tmp_path / "nor-this")
+    monkeypatch.setattr(styles.registry, "REPO_WEIGHTS_DIR", tmp_path / "nor-this")
     assert styles.list_styles() == []
 
 
@@ -191,7 +193,7 @@ def test_cache_is_thread_safe(wdirs, monkeypatch):
         time.sleep(0.2)
         return real_read(path)
 
-    monkeypatch.setattr(styles, "read_style_weights", slow_read)
+    monkeypatch.setattr(styles.loader, "read_style_weights", slow_read)
     start = threading.Barrier(6)
     results, errors = [], []
 
@@ -371,3 +373,18 @@ def test_people_can_name_a_style_loosely(wdirs):
     assert names("great wave") == names("hokusai") == ["great_wave"]
     assert names("van gogh") == ["starry_night", "wheat_field"]  # ambiguous: the caller asks which
     assert names("monet") == names("  ") == names("!!") == []
+
+
+def test_registry_and_file_format_need_no_torch():
+    """timm's split: the registry knows names and files, not convolutions (read from the modules' own imports)."""
+    core = Path(styles.__file__).resolve().parents[1]
+    torch_free = {"architecture", "atomic", "errors", "styles.registry", "styles.fileformat"}
+    for name in torch_free:
+        tree = ast.parse((core / (name.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        for node in tree.body:  # module level: an import inside a function is only paid when it is called
+            if isinstance(node, ast.ImportFrom) and node.level:  # within nst_core: only torch-free modules
+                package = name.split(".")[: -node.level]
+                assert ".".join([*package, node.module or ""]) in torch_free, (name, node.module)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not {m.split(".")[0] for m in modules} & {"torch", "safetensors", "PIL", "nst_core"}, name

@@ -22,6 +22,7 @@ from .. import styles
 from ..device import DeviceProfile
 from ..errors import ImageError, OptionsError
 from ..images import load_image
+from ..inference import apply_model
 from ..losses import PerceptualLoss
 from .config import BUILTIN_PREVIEW, RANDOM_WEIGHTS, TrainConfig
 from .state import Stats
@@ -71,10 +72,13 @@ def stylise(model: nn.Module, x_uint8: torch.Tensor, profile: DeviceProfile) -> 
 
 def preview_grid(model: nn.Module, val: torch.Tensor, profile: DeviceProfile) -> Image.Image:
     """Held-out photos on the top row, their stylisations below."""
-    x = val[:4]
-    y = stylise(model, x, profile).round().to(torch.uint8)
-    rows = [torch.cat(list(x), dim=2), torch.cat(list(y), dim=2)]
-    return Image.fromarray(torch.cat(rows, dim=1).permute(1, 2, 0).numpy())
+    photos = [Image.fromarray(x.permute(1, 2, 0).numpy()) for x in val[:4]]
+    w, h = photos[0].size
+    grid = Image.new("RGB", (w * len(photos), 2 * h))
+    for i, photo in enumerate(photos):
+        grid.paste(photo, (i * w, 0))
+        grid.paste(apply_model(model, photo, profile=profile), (i * w, h))
+    return grid
 
 
 @torch.no_grad()
