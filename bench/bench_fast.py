@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nst_core.device import enable_fast_math, resolve_device
-from nst_core.fast import autocast_dtype, stylize_tensor
+from nst_core.device import enable_fast_math, make_profile, resolve_device
+from nst_core.fast import stylize_tensor
 from nst_core.transformer_net import LIGHT, REFERENCE, TransformerNet
 
 NETS = {"reference": REFERENCE, "light": LIGHT}
@@ -48,11 +48,12 @@ def _device_name(device: torch.device) -> str:
 
 def bench_one(net: TransformerNet, size: int, device: torch.device, precision: str, repeat: int) -> dict:
     x = torch.rand(1, 3, size, size) * 255
-    stylize_tensor(net, x, device=device, precision=precision)  # warm-up (allocator, cuDNN autotune)
+    profile = make_profile(device, precision)
+    stylize_tensor(net, x, profile=profile)  # warm-up (allocator, cuDNN autotune)
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        stylize_tensor(net, x, device=device, precision=precision)
+        stylize_tensor(net, x, profile=profile)
         times.append(time.perf_counter() - t)
     return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             net = net.to(memory_format=torch.channels_last)
         for precision in precisions:
-            dtype = autocast_dtype(precision, device)
+            dtype = make_profile(device, precision).dtype
             cells = []
             for size in sizes:
                 r = bench_one(net, size, device, precision, args.repeat)
