@@ -20,10 +20,13 @@ from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
 from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
 from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
+from nst_core.gatys import GatysOptions
 from nst_core.lossnets import get_spec
+from nst_core.options import field_default
 from nst_core.video_io import VideoLimits
 
 MIB = 1024 * 1024
+CORE_GATYS_CPU_SIZE = field_default(GatysOptions, "size", "cpu")  # the core's one definition (384)
 
 # Hosts a bot may download user images from; extra hosts (tests, gateways): NST_BOT_ALLOWED_MEDIA_HOSTS.
 DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
@@ -157,7 +160,7 @@ class CommonConfig:
     recent_items: int = 64  # NST_BOT_RECENT_ITEMS: source pictures kept in memory for the result buttons (0 = off)
     recent_minutes: float = 60.0  # NST_BOT_RECENT_MINUTES: how long the buttons under a result keep working
     gatys_steps: int | None = None  # NST_BOT_GATYS_STEPS (None: nst_core's per-device default)
-    gatys_size: int = 384  # NST_BOT_GATYS_SIZE: default long side for custom styles
+    gatys_size: int = CORE_GATYS_CPU_SIZE  # NST_BOT_GATYS_SIZE: default long side (None there: the core's per device)
     gatys_loss_net: str = ""  # NST_BOT_GATYS_LOSS_NET ("" = nst_core default, e.g. vgg19)
     extra_media_hosts: tuple[str, ...] = field(default_factory=tuple)  # NST_BOT_ALLOWED_MEDIA_HOSTS
     clips_enabled: bool = True  # NST_BOT_VIDEO: accept animated GIFs/WebPs and short videos
@@ -184,7 +187,7 @@ class CommonConfig:
         precision = _get(env, "NST_BOT_PRECISION", "auto") or "auto"
         memory_format = _get(env, "NST_BOT_MEMORY_FORMAT", "auto") or "auto"
         try:  # validated at start (fp16 on a CPU host too), not on every job
-            make_profile(_get(env, "NST_BOT_DEVICE", "auto") or "auto", precision, memory_format)
+            device = make_profile(_get(env, "NST_BOT_DEVICE", "auto") or "auto", precision, memory_format).device.type
         except OptionsError as exc:
             raise ConfigError(f"NST_BOT_DEVICE / NST_BOT_PRECISION / NST_BOT_MEMORY_FORMAT: {exc}") from None
         loss_net = _get(env, "NST_BOT_GATYS_LOSS_NET")
@@ -215,7 +218,11 @@ class CommonConfig:
             recent_minutes=_float(env, "NST_BOT_RECENT_MINUTES", 60.0, 0.0),
             gatys_steps=steps or None,
             # NST_BOT_MAX_SIZE may exceed what the Gatys engine accepts: the default custom size never does.
-            gatys_size=min(_int(env, "NST_BOT_GATYS_SIZE", 384, 64, FAST_MAX_SIZE), max_size, GATYS_MAX_SIZE),
+            gatys_size=min(
+                _int(env, "NST_BOT_GATYS_SIZE", field_default(GatysOptions, "size", device), 64, FAST_MAX_SIZE),
+                max_size,
+                GATYS_MAX_SIZE,
+            ),
             gatys_loss_net=loss_net,
             extra_media_hosts=tuple(h.lower() for h in _list(env, "NST_BOT_ALLOWED_MEDIA_HOSTS")),
             clips_enabled=_bool(env, "NST_BOT_VIDEO", True),

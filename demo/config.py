@@ -11,6 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nst_core.envvars import env_number
+from nst_core.gatys import GatysOptions
+from nst_core.options import field_default
+
+# The fast preview (SqueezeNet) on a CPU paints smaller than the core's default (384 px) on purpose: a visitor
+# waits seconds, not minutes. Full quality and GPUs use the core's own per-device default.
+CPU_PREVIEW_SIZE = 256
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
@@ -26,10 +32,10 @@ class DemoConfig:
     memory_format: str = "auto"  # NST_DEMO_MEMORY_FORMAT: auto | channels_last | contiguous
     # Output sizes are the long side in pixels.
     fast_size: int = 512
-    gatys_size: int = 256
+    gatys_size: int = CPU_PREVIEW_SIZE
     min_size: int = 64
     max_size: int = 1024
-    gatys_steps: int = 100
+    gatys_steps: int = field_default(GatysOptions, "steps", "cpu")
     gatys_size_fixed: bool = False  # NST_DEMO_GATYS_SIZE set: full quality keeps it too (no larger default)
     gatys_steps_fixed: bool = False  # NST_DEMO_GATYS_STEPS set: use it instead of the core's per-network default
     gatys_max_steps: int = 500
@@ -65,14 +71,15 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
     memory_format = env.get("NST_DEMO_MEMORY_FORMAT", "auto").strip() or "auto"
     make_profile(device, precision, memory_format)  # a typo (or fp16 on a CPU) stops the start, in one line
     max_size = _int(env, "NST_DEMO_MAX_SIZE", 2048 if gpu else 1024, minimum=64)
+    core_size = field_default(GatysOptions, "size", device)
     return DemoConfig(
         device=device,
         precision=precision,
         memory_format=memory_format,
         fast_size=min(max_size, _int(env, "NST_DEMO_FAST_SIZE", 1024 if gpu else 512, minimum=64)),
-        gatys_size=min(max_size, _int(env, "NST_DEMO_GATYS_SIZE", 512 if gpu else 256, minimum=64)),
+        gatys_size=min(max_size, _int(env, "NST_DEMO_GATYS_SIZE", core_size if gpu else CPU_PREVIEW_SIZE, minimum=64)),
         max_size=max_size,
-        gatys_steps=_int(env, "NST_DEMO_GATYS_STEPS", 300 if gpu else 100),
+        gatys_steps=_int(env, "NST_DEMO_GATYS_STEPS", field_default(GatysOptions, "steps", device), minimum=1),
         gatys_size_fixed=bool(env.get("NST_DEMO_GATYS_SIZE", "").strip()),
         gatys_steps_fixed=bool(env.get("NST_DEMO_GATYS_STEPS", "").strip()),
         gatys_max_steps=_int(env, "NST_DEMO_GATYS_MAX_STEPS", 2000 if gpu else 500),
