@@ -74,8 +74,8 @@ def webcam_tab(config: DemoConfig, webcam: WebcamStylist, infos: Sequence[Any], 
     """Live stylisation of the visitor's camera through Gradio's streaming. Returns its dropdown."""
     with gr.Tab("Webcam", id="webcam"):
         gr.Markdown(
-            f"Press the record button and see yourself painted live ({config.webcam_size} px). Each visit streams "
-            f"for up to {config.webcam_time_limit} s, so everyone gets a turn; press it again for more."
+            f"Press **Record** and see yourself painted live ({config.webcam_size} px). A turn lasts up to "
+            f"{config.webcam_time_limit} s; then your stream rejoins the queue, so everyone gets a turn."
         )
         with gr.Row(equal_height=False):
             with gr.Column():

@@ -55,3 +55,24 @@ def _no_user_weight_env(monkeypatch):
     """Tests choose their weights explicitly; a developer's own NST_* variables must not leak in."""
     for var in ("NST_VGG19_WEIGHTS", "NST_VGG16_WEIGHTS", "NST_SQUEEZENET_WEIGHTS"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_page_server(tmp_path_factory):
+    """The `python -m demo` that the browser tests of every tab share (test_demo_browser.py, test_demo_video.py):
+    a server start costs 10-20 s on a loaded 2-core machine."""
+    from demo import testing as t
+
+    squeezenet = SHARED / "pretrained" / "squeezenet1_1_imagenet.pth"
+    extra = {"NST_SQUEEZENET_WEIGHTS": str(squeezenet)} if squeezenet.is_file() else {}
+    env = t.server_env(
+        t.make_style_dir(tmp_path_factory.mktemp("demo-page")),
+        NST_DEMO_PREVIEW_EVERY="2",
+        NST_DEMO_GATYS_STEPS="500",  # a Gatys run is surely still going when the Stop test presses Stop
+        NST_DEMO_WEBCAM_SIZE=str(t.TEST_WEBCAM_SIZE),
+        NST_DEMO_WEBCAM_TIME_LIMIT=str(t.TEST_WEBCAM_TIME_LIMIT),
+        NST_DEMO_VIDEO_MAX_SECONDS=str(t.TEST_VIDEO_MAX_SECONDS),
+        **extra,
+    )
+    with t.serve(env) as srv:
+        yield srv

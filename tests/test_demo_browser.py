@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.testing import make_photo, make_style_dir, serve, server_env
+from demo.testing import make_photo
 
 CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
@@ -49,14 +49,8 @@ SQUEEZENET = (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo-browser")
-    extra = {"NST_SQUEEZENET_WEIGHTS": str(SQUEEZENET)} if SQUEEZENET.is_file() else {}
-    # 500 Gatys steps by default: a run is surely still going when the Stop test presses Stop
-    with serve(
-        server_env(make_style_dir(root), NST_DEMO_PREVIEW_EVERY="2", NST_DEMO_GATYS_STEPS="500", **extra)
-    ) as srv:
-        yield srv
+def server(demo_page_server):
+    return demo_page_server  # one server for every tab's browser tests (tests/conftest.py)
 
 
 def _photo(tmp_path: Path) -> Path:
