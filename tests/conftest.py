@@ -76,3 +76,22 @@ def demo_page_server(tmp_path_factory):
     )
     with t.serve(env) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium driven by Playwright (it cannot download its own browser offline), with a fake
+    camera that grants itself (Chromium's test pattern), for the browser tests of every tab."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
+    path = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
+    if not (Path(path).is_file() or shutil.which(path)):
+        pytest.skip(f"Chromium not found at {path}: run `make browser` (apt-get install chromium)")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # fmt: skip
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, headless=True, args=args)
+        yield browser
+        browser.close()

@@ -6,7 +6,6 @@ in headless Chromium with a fake camera (--use-fake-device-for-media-stream). Th
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import av
@@ -18,10 +17,7 @@ from demo.testing import STYLE
 from demo.testing import TEST_VIDEO_MAX_SECONDS as MAX_SECONDS
 from demo.testing import TEST_WEBCAM_SIZE as WEBCAM_SIZE
 
-CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("NST_ARTIFACTS_DIR", Path(__file__).resolve().parents[1] / "artifacts"))
-FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 def moving_bar(i: int, w: int, h: int) -> np.ndarray:
@@ -110,18 +106,10 @@ def test_api_bad_upload_gets_one_friendly_sentence(client, tmp_path, name, make,
     assert "Traceback" not in message and "/tmp" not in message and name not in message
 
 
-# -- the page --------------------------------------------------------------------------------------------------
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
-
-
+# -- the page (Chromium with a fake camera: tests/conftest.py) ---------------------------------------------------
 @pytest.fixture(scope="module")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.skip(f"Chromium not found at {CHROMIUM}: run `make browser` (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_CAMERA)
-        yield b
-        b.close()
+def browser(chromium):
+    return chromium
 
 
 def test_page_video_tab_paints_a_clip_with_player_and_download(browser, server, tmp_path):
