@@ -15,6 +15,7 @@ import gradio as gr
 
 from .config import DemoConfig
 from .handlers import Stylist
+from .mcp_tools import hide_from_mcp
 from .video_handlers import VideoStylist, WebcamStylist
 
 VIDEO_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif", ".webp"]
@@ -57,7 +58,7 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
     run.click(videos.arm_stop, None, None, api_visibility="private", queue=False)
     run.click(lambda: gr.Video(value=None, visible=False), None, [player], api_visibility="private", queue=False)
     event = run.click(
-        videos.stylize_video,
+        hide_from_mcp(videos.stylize_video),  # HTTP API only: the MCP tools answer with one picture
         [clip, style, strength, stabilize, size],
         [preview, download],
         api_name="stylize_video",

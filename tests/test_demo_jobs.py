@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,6 +15,12 @@ from demo.config import load_config
 from demo.jobs import StopSwitches, run_in_thread
 from demo.testing import STYLE, make_style_dir
 from demo.video_handlers import WebcamStylist
+
+
+def run(coroutine_function):
+    """asyncio.run on a thread of its own: the browser tests' Playwright keeps an event loop in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_function())).result()
 
 
 def record(step: int, image: object = None) -> nst_core.Progress:
@@ -31,7 +38,7 @@ def collect(work, cancel: threading.Event, stop_after: int | None = None) -> lis
                 break
         return seen
 
-    return asyncio.run(main())
+    return run(main)
 
 
 def test_progress_then_result_and_piled_up_records_keep_the_newest_picture():
@@ -55,7 +62,7 @@ def test_progress_then_result_and_piled_up_records_keep_the_newest_picture():
                 posted.wait(10)  # the handler is busy (blocking its loop): records 1-3 and the result pile up
         return seen
 
-    seen = asyncio.run(main())
+    seen = run(main)
     assert [k for k, _ in seen] == ["progress", "progress", "done"]
     assert seen[1][1].step == 3 and seen[1][1].image == "second"
     assert seen[2][1] == "result"
