@@ -40,6 +40,7 @@ from .config import DemoConfig, load_config
 from .examples import painting_examples, photo_examples
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
+from .video_tabs import video_and_webcam
 
 log = logging.getLogger("nst.demo")
 
@@ -330,6 +331,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     "your photo is only used to make your picture.",
                     elem_id="device-note",
                 )
+
+        video_and_webcam(demo, config, stylist, infos, first)  # demo/video_tabs.py
 
         fast_inputs = [content, style, strength, fast_colors, fast_size]
         quiet_errors(strength, fast_size, steps, gatys_size, loss_net, optimizer, content_weight, style_weight,

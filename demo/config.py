@@ -51,6 +51,20 @@ class DemoConfig:
     preview_every: int = 10  # Gatys steps between streamed intermediate images
     file_ttl: int = 3600  # seconds a result PNG stays downloadable
     examples_dir: str | None = None  # NST_DEMO_EXAMPLES: a folder with photos/ and paintings/ (demo/examples.py)
+    # Video tab: its own queue (a clip takes minutes on a CPU), limits checked from the header before any work.
+    video_size: int = 384  # default long side of a stylised clip
+    video_max_size: int = 512
+    video_max_seconds: float = 30.0
+    video_max_frames: int = 900
+    video_max_pixels: int = 1920 * 1080  # per frame, as uploaded
+    video_concurrency: int = 1
+    video_time_limit: int = 900  # seconds before a video job is stopped
+    # Webcam tab: frames at a size that keeps >= 10 frames/s on 2 CPU cores (bench/RESULTS.md), one visitor at a
+    # time per slot, each for at most webcam_time_limit seconds so nobody holds the queue.
+    webcam_size: int = 256
+    webcam_concurrency: int = 1
+    webcam_time_limit: int = 60
+    webcam_interval: float = 0.1  # seconds between frames the page sends (stream_every)
 
     @property
     def on_gpu(self) -> bool:
@@ -93,4 +107,23 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
         preview_every=_int(env, "NST_DEMO_PREVIEW_EVERY", 10),
         file_ttl=_int(env, "NST_DEMO_FILE_TTL", 3600, minimum=60),
         examples_dir=env.get("NST_DEMO_EXAMPLES", "").strip() or None,
+        **_video_settings(env, gpu),
     )
+
+
+def _video_settings(env: Mapping[str, str], gpu: bool) -> dict[str, int | float]:
+    """The Video and Webcam tabs' knobs (NST_DEMO_VIDEO_*, NST_DEMO_WEBCAM_*)."""
+    video_max_size = _int(env, "NST_DEMO_VIDEO_MAX_SIZE", 1024 if gpu else 512, minimum=64)
+    return {
+        "video_size": min(video_max_size, _int(env, "NST_DEMO_VIDEO_SIZE", 720 if gpu else 384, minimum=64)),
+        "video_max_size": video_max_size,
+        "video_max_seconds": env_number("NST_DEMO_VIDEO_MAX_SECONDS", 120 if gpu else 30, lo=1, whole=False, env=env),
+        "video_max_frames": _int(env, "NST_DEMO_VIDEO_MAX_FRAMES", 3600 if gpu else 900),
+        "video_max_pixels": _int(env, "NST_DEMO_VIDEO_MAX_PIXELS", 3840 * 2160 if gpu else 1920 * 1080),
+        "video_concurrency": _int(env, "NST_DEMO_VIDEO_CONCURRENCY", 1),
+        "video_time_limit": _int(env, "NST_DEMO_VIDEO_TIME_LIMIT", 900),
+        "webcam_size": _int(env, "NST_DEMO_WEBCAM_SIZE", 512 if gpu else 256, minimum=64),
+        "webcam_concurrency": _int(env, "NST_DEMO_WEBCAM_CONCURRENCY", 4 if gpu else 1),
+        "webcam_time_limit": _int(env, "NST_DEMO_WEBCAM_TIME_LIMIT", 60),
+        "webcam_interval": 1.0 / env_number("NST_DEMO_WEBCAM_FPS", 10, lo=1, hi=30, whole=False, env=env),
+    }

@@ -55,3 +55,50 @@ def _no_user_weight_env(monkeypatch):
     """Tests choose their weights explicitly; a developer's own NST_* variables must not leak in."""
     for var in ("NST_VGG19_WEIGHTS", "NST_VGG16_WEIGHTS", "NST_SQUEEZENET_WEIGHTS"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_page_server(tmp_path_factory):
+    """The `python -m demo` that the browser tests of every tab share (test_demo_browser.py, test_demo_video.py):
+    a server start costs 10-20 s on a loaded 2-core machine."""
+    from demo import testing as t
+
+    squeezenet = SHARED / "pretrained" / "squeezenet1_1_imagenet.pth"
+    extra = {"NST_SQUEEZENET_WEIGHTS": str(squeezenet)} if squeezenet.is_file() else {}
+    root = tmp_path_factory.mktemp("demo-page")
+    examples = root / "examples"  # the operator's example folder: one photo, one painting
+    for sub in ("photos", "paintings"):
+        (examples / sub).mkdir(parents=True)
+    t.make_photo(examples / "photos" / "street.png", size=(120, 80), color=(200, 90, 40))
+    t.make_photo(examples / "paintings" / "painting.png", size=(80, 100), color=(30, 60, 160))
+    env = t.server_env(
+        t.make_style_dir(root),
+        NST_DEMO_EXAMPLES=str(examples),
+        NST_DEMO_PREVIEW_EVERY="2",
+        NST_DEMO_GATYS_STEPS="500",  # a Gatys run is surely still going when the Stop test presses Stop
+        NST_DEMO_WEBCAM_SIZE=str(t.TEST_WEBCAM_SIZE),
+        NST_DEMO_WEBCAM_TIME_LIMIT=str(t.TEST_WEBCAM_TIME_LIMIT),
+        NST_DEMO_VIDEO_MAX_SECONDS=str(t.TEST_VIDEO_MAX_SECONDS),
+        **extra,
+    )
+    with t.serve(env) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium driven by Playwright (it cannot download its own browser offline), with a fake
+    camera that grants itself (Chromium's test pattern), for the browser tests of every tab."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
+    path = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
+    if not (Path(path).is_file() or shutil.which(path)):
+        pytest.skip(f"Chromium not found at {path}: run `make browser` (apt-get install chromium)")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # fmt: skip
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, headless=True, args=args)
+        yield browser
+        browser.close()

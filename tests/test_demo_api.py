@@ -27,6 +27,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 FAST_PARAMS = ["image", "style", "strength", "preserve_colors", "size"]
+VIDEO_PARAMS = ["video", "style", "strength", "stabilize", "size"]
 GATYS_PARAMS = [
     "content",
     "style_image",
@@ -81,13 +82,15 @@ def test_api_is_stable(client):
     assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == FAST_PARAMS
     assert [p["parameter_name"] for p in api["/stylize_gatys"]["parameters"]] == GATYS_PARAMS
     # Page plumbing (style refresh, gallery clicks, Stop) stays out of the public API.
-    assert set(api) == {"/stylize", "/stylize_gatys", "/stylize_image", "/stylize_with_painting"}
+    assert [p["parameter_name"] for p in api["/stylize_video"]["parameters"]] == VIDEO_PARAMS
+    assert set(api) == {"/stylize", "/stylize_gatys", "/stylize_image", "/stylize_with_painting", "/stylize_video"}
     # Only the pictures are required: the generated snippets must work as written (no "Hello!!" blend weights).
     for name, images in (
         ("/stylize", {"image"}),
         ("/stylize_gatys", {"content", "style_image"}),
         ("/stylize_image", {"image"}),
         ("/stylize_with_painting", {"content", "style_image"}),
+        ("/stylize_video", {"video"}),
     ):
         required = {p["parameter_name"] for p in api[name]["parameters"] if not p["parameter_has_default"]}
         assert required == images, (name, required)

@@ -7,38 +7,19 @@ artifacts/ (git-ignored) so a person can look at the page after CI.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from demo.testing import make_photo, make_style_dir, serve, server_env
+from demo.testing import make_photo
 
-CHROMIUM = os.environ.get("NST_CHROMIUM", "/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("NST_ARTIFACTS_DIR", REPO / "artifacts"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.skip(f"Chromium not found at {CHROMIUM}: run `make browser` (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(chromium):
+    return chromium  # headless Chromium, shared by the browser tests of every tab (tests/conftest.py)
 
 
 SQUEEZENET = (
@@ -49,25 +30,8 @@ SQUEEZENET = (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo-browser")
-    extra = {"NST_SQUEEZENET_WEIGHTS": str(SQUEEZENET)} if SQUEEZENET.is_file() else {}
-    examples = root / "examples"  # the operator's example folder: one photo, one painting
-    for sub in ("photos", "paintings"):
-        (examples / sub).mkdir(parents=True)
-    make_photo(examples / "photos" / "street.png", size=(120, 80), color=(200, 90, 40))
-    make_photo(examples / "paintings" / "painting.png", size=(80, 100), color=(30, 60, 160))
-    # 500 Gatys steps by default: a run is surely still going when the Stop test presses Stop
-    with serve(
-        server_env(
-            make_style_dir(root),
-            NST_DEMO_PREVIEW_EVERY="2",
-            NST_DEMO_GATYS_STEPS="500",
-            NST_DEMO_EXAMPLES=str(examples),
-            **extra,
-        )
-    ) as srv:
-        yield srv
+def server(demo_page_server):
+    return demo_page_server  # one server for every tab's browser tests (tests/conftest.py)
 
 
 def _photo(tmp_path: Path) -> Path:

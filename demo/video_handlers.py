@@ -1,0 +1,243 @@
+"""What the Video and Webcam tabs call: a clip in, `nst_core.stylize_video` with this server's limits, the
+stylised clip and friendly words back; webcam frames through one `FrameStylizer` per visitor.
+
+As in demo/handlers.py, no stylisation logic lives here: the core recognises the file by its bytes, checks the
+limits from the header and writes messages for people ("your video lasts 95.0 s, over the limit of 30 s").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+import nst_core
+from nst_core.progress import human_duration
+
+from .config import DemoConfig
+from .handlers import capped_int, friendly_error
+from .jobs import StopSwitches, run_in_thread
+
+log = logging.getLogger("nst.demo")
+
+LABEL = "your video"  # how messages name the upload: never a path on the server
+PREVIEW_EVERY = 1.0  # seconds between frames shown while a clip is being painted
+WEBCAM_IDLE = 3.0  # seconds without a frame after which a visitor's stream counts as ended (state dropped)
+MAX_WEBCAM_SESSIONS = 64
+
+
+def _out_suffix(path: str) -> str:
+    """A video comes back as MP4 (plays in every browser); an animation as the same kind it came as."""
+    media = nst_core.detect_media(path)
+    if media.kind != "animation":
+        return ".mp4"  # also for a still or an unknown file: stylize_video then says what is wrong with it
+    with open(path, "rb") as fh:
+        return ".gif" if fh.read(6).startswith(b"GIF") else ".webp"
+
+
+def describe(p: nst_core.Progress) -> str:
+    """'Frame 48 of 240 · 4.1 frames/s · 12 s, about 47 s left'."""
+    text = f"Frame {p.step} of {p.total}"
+    if p.rate is not None:
+        text += f" · {p.rate:.1f} frames/s"
+    text += f" · {human_duration(p.elapsed)}"
+    if p.eta is not None and p.step >= 3:
+        text += f", about {human_duration(p.eta)} left"
+    return text
+
+
+class VideoStylist:
+    """The Video tab's handlers, bound to one server config; wired to the page in `demo.video_tabs`."""
+
+    def __init__(self, config: DemoConfig, out_dir: Path) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.stops = StopSwitches()
+
+    def limits(self) -> nst_core.VideoLimits:
+        c = self.config
+        return nst_core.VideoLimits(
+            max_seconds=c.video_max_seconds, max_frames=c.video_max_frames, max_pixels=c.video_max_pixels
+        )
+
+    def arm_stop(self, request: gr.Request) -> None:
+        self.stops.arm(request.session_hash)
+
+    def stop(self, request: gr.Request) -> None:
+        self.stops.stop(request.session_hash)
+
+    def _destination(self, style: str, suffix: str) -> Path:
+        """A new file for the result; results older than `file_ttl` are swept so the disk stays bounded."""
+        now = time.time()
+        for old in self.out_dir.glob("nst_video_*"):
+            try:
+                if now - old.stat().st_mtime > self.config.file_ttl:
+                    old.unlink()
+            except OSError:
+                pass
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", style)[:40] or "style"
+        return self.out_dir / f"nst_video_{safe}_{uuid.uuid4().hex[:8]}{suffix}"
+
+    def _job(self, video: Any, style: Any, strength: Any, stabilize: Any, size: Any) -> dict[str, Any]:
+        """Widget values -> stylize_video's arguments; a missing or wrong input raises gr.Error."""
+        if isinstance(video, dict):  # a FileData dict, when an API client bypasses preprocessing
+            video = video.get("path")
+        if not video:
+            raise gr.Error("Please add a video or an animated GIF first.")
+        if not style:
+            raise gr.Error("Please pick a style first.")
+        return {
+            "source": str(video),
+            "destination": self._destination(str(style), _out_suffix(str(video))),
+            "style": str(style),
+            "strength": float(strength),
+            "size": capped_int(size, "Output size (px)", self.config.video_max_size),
+            "stabilize": bool(stabilize),
+            "device": self.config.device,
+            "precision": self.config.precision,
+            "limits": self.limits(),
+            "label": LABEL,
+        }
+
+    async def stylize_video(
+        self,
+        video: str | None,
+        style: str | None,
+        strength: float = 1.0,
+        stabilize: bool = True,
+        size: int = 384,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
+        request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        """Repaint every frame of a video (MP4, MOV, MKV, WebM, AVI) or an animated GIF/WebP in a fast style.
+
+        Args:
+            video: the clip; a video comes back as MP4 (sound kept), an animation as the same kind.
+            style: name of an installed style, e.g. "starry_night".
+            strength: 0..1, how much of the style to apply.
+            stabilize: steady the strokes from frame to frame (optical flow), so the picture does not flicker.
+            size: long side of the result in pixels.
+
+        Returns:
+            The last stylised frame (for an animation: the stylised animation itself), and the stylised file.
+        """
+        try:
+            job = self._job(video, style, strength, stabilize, size)
+        except Exception as exc:
+            raise friendly_error(exc) from None
+        session = getattr(request, "session_hash", None)
+        cancel = self.stops.claim(session)  # the page's Stop switch, armed at the click (or made here)
+        progress(0.0, desc="Reading your video…")
+        shown_at = 0.0
+        try:
+            work = lambda callback: nst_core.stylize_video(callback=callback, cancel=cancel, **job)  # noqa: E731
+            async for kind, payload in run_in_thread(work, cancel, "nst-video"):
+                if kind == "progress":
+                    progress((payload.step, payload.total), desc=describe(payload), unit="frames")
+                    if payload.image is not None and time.monotonic() - shown_at >= PREVIEW_EVERY:
+                        shown_at = time.monotonic()
+                        yield payload.image, gr.skip()
+                else:
+                    out = str(job["destination"])
+                    log.info("video: %d frames in %.1f s", payload.frames, payload.seconds)
+                    yield (out if payload.kind == "animation" else gr.skip()), out
+        except nst_core.Cancelled:
+            gr.Info("Stopped. Nothing was saved.")
+            yield gr.skip(), None
+        except Exception as exc:
+            raise friendly_error(exc) from None
+        finally:
+            self.stops.release(session, cancel)
+
+    @staticmethod
+    def show_result(file: str | None) -> Any:
+        """Page only: a finished video goes into the player (an animation already plays in the preview)."""
+        is_video = bool(file) and Path(str(file)).suffix.lower() == ".mp4"
+        return gr.Video(value=file if is_video else None, visible=is_video)
+
+
+@dataclass
+class _Stream:
+    key: tuple[Any, ...]  # the options the stylizer was made with
+    stylizer: nst_core.FrameStylizer
+    last: float  # time.monotonic() of its latest frame
+
+
+class WebcamStylist:
+    """Live frames: each visitor's stream has its own `FrameStylizer` (its stabiliser remembers that visitor's
+    previous frame), kept by page session, made anew when the options change, dropped after `WEBCAM_IDLE` seconds
+    without a frame (the stream ended) or when too many visitors came since."""
+
+    def __init__(self, config: DemoConfig) -> None:
+        self.config = config
+        self._streams: OrderedDict[str, _Stream] = OrderedDict()
+        self._lock = threading.Lock()  # several visitors' frames arrive on worker threads at once
+
+    def _stylizer(self, session: str | None, style: str, strength: float, stabilize: bool) -> nst_core.FrameStylizer:
+        with self._lock:
+            return self._stylizer_locked(session, style, strength, stabilize)
+
+    def _stylizer_locked(self, session: str | None, style: str, strength: float, stabilize: bool) -> Any:
+        now = time.monotonic()
+        for sid in [s for s, st in self._streams.items() if now - st.last > WEBCAM_IDLE]:
+            del self._streams[sid]  # ended streams (and a paused one: it restarts without a stale frame)
+        key = (style, strength, stabilize)
+        stream = self._streams.get(session or "")
+        if stream is None or stream.key != key:
+            c = self.config
+            made = nst_core.FrameStylizer(
+                style, strength=strength, stabilize=stabilize, device=c.device, precision=c.precision
+            )
+            stream = _Stream(key, made, now)
+            if session:  # an API call without a page session gets no memory of earlier frames
+                self._streams[session] = stream
+                while len(self._streams) > MAX_WEBCAM_SESSIONS:
+                    self._streams.popitem(last=False)
+        stream.last = now
+        if session:
+            self._streams.move_to_end(session)
+        return stream.stylizer
+
+    def frame(
+        self,
+        frame: np.ndarray | None,
+        style: str | None,
+        strength: float = 1.0,
+        stabilize: bool = True,
+        request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+    ) -> Any:
+        """One webcam frame in, stylised at `webcam_size` px (long side) out."""
+        if frame is None:
+            return gr.skip()
+        try:
+            if not style:
+                raise gr.Error("Please pick a style first.")
+            stylizer = self._stylizer(getattr(request, "session_hash", None), str(style), float(strength),
+                                      bool(stabilize))  # fmt: skip
+            picture = Image.fromarray(np.asarray(frame, dtype=np.uint8)).convert("RGB")
+            side = self.config.webcam_size
+            if max(picture.size) > side:
+                scale = side / max(picture.size)
+                picture = picture.resize(
+                    (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
+                    Image.Resampling.BILINEAR,
+                )
+            return stylizer(np.asarray(picture))
+        except Exception as exc:
+            raise friendly_error(exc) from None
+
+    def active(self) -> int:
+        """Streams with state kept now (for tests)."""
+        return len(self._streams)
