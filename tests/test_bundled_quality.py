@@ -21,6 +21,9 @@ from nst_core.judge import STRUCTURE_BAR, STRUCTURE_MEAN_BAR, STYLE_RATIO_BAR, f
 from nst_core.styles import REPO_WEIGHTS_DIR, WEIGHTS_ENV, import_torch_checkpoint
 
 BUNDLED = sorted(p.stem for p in REPO_WEIGHTS_DIR.glob("*.safetensors"))
+# The first test to ask for `scores` judges every style on the 12 photos (about 25 s a style on 2 quiet cores):
+# more than the suite's 300 s per-test default once there are 11 styles on a busy machine.
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
