@@ -7,15 +7,14 @@ a visitor can act on, never a traceback. Everything else (ranges, blend count) i
 
 from __future__ import annotations
 
-import asyncio
 import colorsys
+import contextlib
 import hashlib
 import logging
 import re
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import nst_core
 from nst_core.progress import human_duration
 
 from .config import DemoConfig
+from .jobs import StopSwitches, run_in_thread
 
 log = logging.getLogger("nst.demo")
 
@@ -34,7 +34,6 @@ LOSS_NET_CHOICES = [("Fast preview (SqueezeNet)", "squeezenet"), ("Full quality 
 OPTIMIZER_CHOICES = [("L-BFGS (best quality)", "lbfgs"), ("Adam (steadier on big images)", "adam")]
 
 ImagePair = tuple[Image.Image, Image.Image]
-MAX_STOP_SWITCHES = 1024  # armed Stop switches kept at most (one per page session with a Gatys job)
 # The Gatys form's fields that follow the quality choice, in the order the page wires them, with their names.
 GATYS_FORM_FIELDS = {
     "size": "output size",
@@ -109,32 +108,17 @@ class Stylist:
         self.config = config
         self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._stops: dict[str, threading.Event] = {}  # page session -> the stop switch of its queued/running job
+        self._stops = StopSwitches()  # page session -> the stop switch of its queued/running Gatys job
 
     # -- the Stop button -------------------------------------------------------------------------------------
     # Stop asks the job to end itself (the core stops at its next step, the page gets "Stopped." and the picture
     # so far). Cancelling the event from outside instead raced with the streamed images: a red "Error" badge and no
-    # message. The switch is made when Stylize is clicked, so a job still waiting in the queue can be stopped too.
+    # message. The switch is armed when Stylize is clicked, so a job still waiting in the queue can be stopped too.
     def arm_stop(self, request: gr.Request) -> None:
-        key = request.session_hash
-        if not key:
-            return
-        switch = self._stops.get(key)
-        if switch is None or switch.is_set():  # an unused switch (the job took it first, or is queued) is kept
-            while len(self._stops) >= MAX_STOP_SWITCHES:  # sessions whose job never ran: forget the oldest
-                self._stops.pop(next(iter(self._stops)))
-            self._stops[key] = threading.Event()
+        self._stops.arm(request.session_hash)
 
     def stop(self, request: gr.Request) -> None:
-        switch = self._stops.get(request.session_hash or "")
-        if switch is not None:
-            switch.set()
-
-    def _claim_stop(self, session: str | None) -> threading.Event:
-        """The job's cancel event: the session's armed switch, or a new one (also for API calls without a page)."""
-        if not session:
-            return threading.Event()
-        return self._stops.setdefault(session, threading.Event())
+        self._stops.stop(request.session_hash)
 
     # -- style registry -> widgets ---------------------------------------------------------------------------
     def styles(self) -> list[Any]:
@@ -244,6 +228,17 @@ class Stylist:
         nst_core.save_image(img, path, format="PNG")
         return str(path)
 
+    def _pairs(self, photo: Image.Image) -> Callable[[Image.Image], ImagePair]:
+        """(before, after) for the slider; the photo is resized once per picture size (coarse-to-fine passes)."""
+        before: dict[tuple[int, int], Image.Image] = {}
+
+        def pair(img: Image.Image) -> ImagePair:
+            if img.size not in before:
+                before[img.size] = self._before(photo, img.size)
+            return before[img.size], img
+
+        return pair
+
     @staticmethod
     def _before(content: Image.Image, size: tuple[int, int]) -> Image.Image:
         return content if content.size == size else content.resize(size, Image.Resampling.LANCZOS)
@@ -293,6 +288,24 @@ class Stylist:
         """A clicked photo example: the fast style at this server's default settings (cached by Gradio)."""
         return self.stylize(image, style, 1.0, False, self.config.fast_size)
 
+    def _gatys_options(
+        self, loss_net: str, size: Any, steps: Any, optimizer: str, colors: bool, seed: Any, weights: dict
+    ) -> dict[str, Any]:
+        """The form's values as `nst_core.stylize` options, with this server's caps; empty weights = the core's."""
+        options: dict[str, Any] = {
+            "loss_net": loss_net or self.config.gatys_loss_net,
+            "size": capped_int(size, "Output size (px)", self.config.max_size),
+            "steps": capped_int(steps, "Steps", self.config.gatys_max_steps),
+            "optimizer": optimizer or "lbfgs",
+            "preserve_colors": bool(colors),
+            "seed": int(seed or 0),
+            "device": self.config.device,
+            "precision": self.config.precision,
+            "memory_format": self.config.memory_format,
+            "preview_every": self.config.preview_every,
+        }
+        return options | {key: float(value) for key, value in weights.items() if value is not None}
+
     async def stylize_gatys(
         self,
         content: str | None,
@@ -333,102 +346,41 @@ class Stylist:
         """
         try:
             photo = self._load(content, "a photo")
-            styles = [self._load(style_image, "a style image")]
-            for extra in extra_styles or ():
-                styles.append(self._load(extra, "a style image"))
-            options: dict[str, Any] = {
-                "loss_net": loss_net or self.config.gatys_loss_net,
-                "size": capped_int(size, "Output size (px)", self.config.max_size),
-                "steps": capped_int(steps, "Steps", self.config.gatys_max_steps),
-                "optimizer": optimizer or "lbfgs",
-                "preserve_colors": bool(preserve_colors),
-                "seed": int(seed or 0),
-                "device": self.config.device,
-                "precision": self.config.precision,
-                "memory_format": self.config.memory_format,
-                "preview_every": self.config.preview_every,
-            }
-            for key, value in (
-                ("content_weight", content_weight),
-                ("style_weight", style_weight),
-                ("tv_weight", tv_weight),
-            ):
-                if value is not None:
-                    options[key] = float(value)
+            styles = [self._load(p, "a style image") for p in (style_image, *(extra_styles or ()))]
+            weights = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight}
+            options = self._gatys_options(loss_net, size, steps, optimizer, preserve_colors, seed, weights)
             blend = parse_blend(blend_weights)
         except Exception as exc:
             raise friendly_error(exc) from None
 
         session = getattr(request, "session_hash", None)
-        cancel = self._claim_stop(session)  # the page's stop switch, armed at the click (or made here)
-        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
+        cancel = self._stops.claim(session)  # the page's stop switch, armed at the click (or made here)
+        pair = self._pairs(photo)
 
-        def post(kind: str, payload: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(events.put_nowait, (kind, payload))
-            except RuntimeError:  # the page went away and its loop with it: nobody is listening
-                cancel.set()
+        options |= {"method": "gatys", "style_images": styles, "style_blend": blend, "cancel": cancel}
 
-        def work() -> None:
-            try:
-                result = nst_core.stylize(
-                    photo,
-                    method="gatys",
-                    style_images=styles,
-                    style_blend=blend,
-                    callback=lambda p: post("progress", p),
-                    cancel=cancel,
-                    **options,
-                )
-                post("done", result)
-            except BaseException as exc:
-                post("error", exc)
-
-        threading.Thread(target=work, name="nst-gatys", daemon=True).start()
-        before: dict[tuple[int, int], Image.Image] = {}
-
-        def pair(img: Image.Image) -> ImagePair:
-            if img.size not in before:
-                before[img.size] = self._before(photo, img.size)
-            return before[img.size], img
+        def work(callback: Any) -> Image.Image:
+            return nst_core.stylize(photo, callback=callback, **options)
 
         progress(0.0, desc="Loading the loss network…")
-        finished = False
         shown: Image.Image | None = None  # the newest picture on the page, kept when the visitor stops the run
         try:
-            while True:
-                kind, payload = await events.get()
-                latest_image = None
-                # Drain what piled up while the page was busy: show only the newest picture and progress.
-                while kind == "progress":
-                    if payload.image is not None:
-                        latest_image = payload.image
-                    progress(payload.fraction, desc=_describe(payload))
-                    if events.empty():
-                        break
-                    kind, payload = events.get_nowait()
-                if latest_image is not None:
-                    shown = latest_image
-                    yield pair(latest_image), gr.skip()
-                if kind == "done":
-                    finished = True
-                    png = self._save_png(payload, "gatys")
-                    yield pair(payload), png
-                    return
-                if kind == "error":
-                    finished = True
-                    if isinstance(payload, nst_core.Cancelled):  # the Stop button
-                        gr.Info("Stopped. The picture so far can be downloaded." if shown else "Stopped.")
-                        yield (pair(shown), self._save_png(shown, "gatys")) if shown else (gr.skip(), None)
+            async with contextlib.aclosing(run_in_thread(work, cancel, "nst-gatys")) as events:
+                async for kind, payload in events:
+                    if kind == "done":
+                        yield pair(payload), self._save_png(payload, "gatys")
                         return
-                    raise friendly_error(payload)
+                    progress(payload.fraction, desc=_describe(payload))
+                    if payload.image is not None:
+                        shown = payload.image
+                        yield pair(shown), gr.skip()
+        except nst_core.Cancelled:  # the Stop button
+            gr.Info("Stopped. The picture so far can be downloaded." if shown else "Stopped.")
+            yield (pair(shown), self._save_png(shown, "gatys")) if shown else (gr.skip(), None)
+        except Exception as exc:
+            raise friendly_error(exc) from None
         finally:
-            if session and self._stops.get(session) is cancel:
-                del self._stops[session]
-            if not finished:  # closed tab, API cancel or time limit: the core stops at its next step
-                cancel.set()
-                log.info("Gatys run stopped before the end (closed page, cancelled or time limit)")
+            self._stops.release(session, cancel)
 
 
 def _describe(p: nst_core.Progress) -> str:

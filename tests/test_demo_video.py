@@ -118,7 +118,7 @@ def test_page_video_tab_paints_a_clip_with_player_and_download(browser, server, 
         page.goto(server.url, wait_until="domcontentloaded")
         page.get_by_role("tab", name="Video", exact=True).click()
         page.locator("#video-in input[type=file]").set_input_files(str(make_clip(tmp_path / "walk.mp4")))
-        page.locator("#video-in", has_text="walk.mp4").wait_for(timeout=30_000)
+        page.locator("#video-in", has_text="walk.mp4").wait_for(timeout=120_000)  # slow on a loaded machine
         page.locator("#video-run").click()
         page.locator("#video-out video").wait_for(timeout=120_000)  # the player appears with the result
         src = page.locator("#video-out video").get_attribute("src") or ""
