@@ -33,6 +33,7 @@ from bots.jobs import StylizeService
 from bots.messages import FetchError
 from bots.slack import build_app
 from bots.slack.app import MENTION_GRACE
+from bots.slack.media import file_from_url
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-do-not-log-me"
@@ -437,7 +438,7 @@ def test_file_links_only_for_files_the_user_may_see_here():
 def test_plain_http_file_hosts_only_on_loopback():
     async def scenario(bot, fake, slack):
         with pytest.raises(FetchError, match="https"):
-            await bot.file_from_url("http://cdn.example.net/files-pri/T1-F1/x.png", channel=CHANNEL, user="U0A")
+            await file_from_url(bot, "http://cdn.example.net/files-pri/T1-F1/x.png", channel=CHANNEL, user="U0A")
         assert not fake.of("files.info")
 
     run(scenario, NST_BOT_ALLOWED_MEDIA_HOSTS="cdn.example.net")
