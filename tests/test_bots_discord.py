@@ -30,7 +30,7 @@ from _bots_support import (
 import nst_core
 from bots.config import CommonConfig, DiscordConfig
 from bots.discord import build_bot
-from bots.discord.app import REPLY_MARGIN
+from bots.discord.reply import REPLY_MARGIN
 from bots.jobs import StylizeService
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"

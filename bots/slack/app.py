@@ -1,8 +1,11 @@
-"""The Slack app: `/stylize`, a "Stylize image" message shortcut, and `@mention` with an attached image.
+"""The Slack app: `/stylize`, a "Stylize image" message shortcut, `@mention` with an attached image, and the
+controls under a result.
 
 Built on Bolt's AsyncApp so the shared asyncio worker pool serves Slack exactly as it serves Discord. Every
 listener acknowledges first (Slack's 3-second deadline) and keeps working afterwards: with
-`process_before_response=False`, Bolt sends the HTTP response as soon as `ack()` is called.
+`process_before_response=False`, Bolt sends the HTTP response as soon as `ack()` is called. A listener only turns
+Slack's payload into a request and a `SlackReply` (reply.py); the shared pipeline (bots/pipeline.py) admits,
+fetches, runs and reports.
 
 Slash commands carry no files, so `/stylize` uses the caller's most recent image in the channel (or a Slack
 file link given as an argument). Files are downloaded with the bot token, and only from Slack's own hosts.
