@@ -10,17 +10,17 @@ from pathlib import Path
 
 import av
 import pytest
-from _bots_support import (
+from PIL import Image
+from support.bots import (
     SLACK_BOT_USER,
     picture,
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from PIL import Image
-from test_bots_discord import final_edit, private_followup, slash
-from test_bots_discord import run as run_discord
-from test_bots_slack import CHANNEL, uploaded
-from test_bots_slack import run as run_slack
+from support.discord_bot import final_edit, private_followup, slash
+from support.discord_bot import run as run_discord
+from support.slack_bot import CHANNEL, uploaded
+from support.slack_bot import run as run_slack
 
 import nst_core
 from bots.clips import Clip, render_clip

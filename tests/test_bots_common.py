@@ -8,8 +8,8 @@ import time
 
 import aiohttp
 import pytest
-from _bots_support import FakeServer, MediaRoutes, decode, picture, png_bytes, tiny_styles, weights_dir  # noqa: F401
 from aiohttp import web
+from support.bots import FakeServer, MediaRoutes, decode, picture, png_bytes, tiny_styles, weights_dir  # noqa: F401
 
 import nst_core
 from bots.config import MIB, CommonConfig, ConfigError, DiscordConfig, Secret, SlackConfig

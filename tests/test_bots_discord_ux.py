@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 import pytest
-from _bots_support import (
+from support.bots import (
     COMMAND_ID,
     decode,
     interaction,
@@ -18,7 +18,7 @@ from _bots_support import (
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from test_bots_discord import final_edit, run, slash
+from support.discord_bot import final_edit, run, slash
 
 import nst_core
 from bots.config import CommonConfig

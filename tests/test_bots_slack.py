@@ -11,140 +11,26 @@ import json
 import logging
 import time
 from typing import Any
-from urllib.parse import urlencode
 
-import aiohttp
 import pytest
-from _bots_support import (
+from support.bots import (
     SLACK_BOT_USER,
     SLACK_TEAM,
     FakeSlack,
     GatedStylize,
-    decode,
     png_bytes,
-    slack_signature,
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from aiohttp import web
+from support.slack_bot import BOT_TOKEN, CHANNEL, SECRET, image_message, run, uploaded
 
 from bots.config import CommonConfig, SlackConfig
-from bots.jobs import StylizeService
 from bots.messages import FetchError
 from bots.slack import build_app
 from bots.slack.app import MENTION_GRACE
+from bots.slack.media import file_from_url
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-BOT_TOKEN = "xoxb-1234-5678-do-not-log-me"
-CHANNEL = "C0PHOTOS"
-
-
-pytestmark = pytest.mark.usefixtures("tiny_styles")  # the tiny random-init styles of _bots_support
-
-
-class Slack:
-    """Plays Slack's side: signs and sends what Slack would send to the app's Request URL."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, fake: FakeSlack) -> None:
-        self.http, self.url, self.fake = http, url, fake
-        self._n = itertools.count(1)
-
-    async def post(self, body: str, content_type: str, *, secret: str = SECRET, ts: int | None = None):
-        stamp = str(ts if ts is not None else int(time.time()))
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": slack_signature(secret, body, stamp),
-        }
-        async with self.http.post(self.url, data=body.encode(), headers=headers) as resp:
-            return resp.status, await resp.text()
-
-    def response_url(self) -> str:
-        return f"{self.fake.base}/response/{next(self._n)}"
-
-    async def command(self, text: str, *, user: str = "U0ALICE", channel: str = CHANNEL, **kw):
-        form = {
-            "token": "legacy-verification-token",
-            "team_id": SLACK_TEAM,
-            "team_domain": "test",
-            "channel_id": channel,
-            "channel_name": "photos",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/stylize",
-            "text": text,
-            "api_app_id": "A0NST",
-            "is_enterprise_install": "false",
-            "response_url": self.response_url(),
-            "trigger_id": f"trig.{next(self._n)}",
-        }
-        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
-
-    async def interactive(self, payload: dict[str, Any], **kw):
-        payload = {"team": {"id": SLACK_TEAM, "domain": "test"}, "api_app_id": "A0NST", "token": "legacy", **payload}
-        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
-
-    async def event(self, event: dict[str, Any], **kw):
-        body = {
-            "token": "legacy",
-            "team_id": SLACK_TEAM,
-            "api_app_id": "A0NST",
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{next(self._n):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": SLACK_TEAM, "user_id": SLACK_BOT_USER, "is_bot": True}],
-        }
-        return await self.post(json.dumps(body), "application/json", **kw)
-
-
-def run(scenario, *, stylize=None, **env: str) -> None:
-    """`stylize` replaces nst_core.stylize in the app's worker pool (e.g. a GatedStylize)."""
-
-    async def main() -> None:
-        fake = await FakeSlack(BOT_TOKEN).start()
-        common = CommonConfig.from_env(
-            {
-                "NST_BOT_USER_COOLDOWN": "0",
-                "NST_BOT_DEVICE": "cpu",
-                "NST_BOT_DEFAULT_STYLE": "tiny",
-                "NST_BOT_PROGRESS_INTERVAL": "0.05",
-                "NST_BOT_MAX_DOWNLOAD_MB": "2",
-                **env,
-            }
-        )
-        config = SlackConfig.from_env(
-            {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": f"{fake.base}/api/"}
-        )
-        bot = build_app(config, common, service=StylizeService(common, stylize=stylize) if stylize else None)
-        runner = web.AppRunner(bot.web_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with aiohttp.ClientSession() as http:
-                await scenario(bot, fake, Slack(http, f"http://127.0.0.1:{port}/slack/events", fake))
-        finally:
-            if stylize is not None and hasattr(stylize, "release"):
-                stylize.release()  # a failed test must not leave a worker thread parked on the gate
-            await runner.cleanup()
-            await fake.stop()
-
-    asyncio.run(main())
-
-
-def image_message(fake: FakeSlack, fid: str, *, user: str = "U0ALICE", ts: str = "1690000000.000100",
-                  w: int = 96, h: int = 64, **extra) -> dict[str, Any]:  # fmt: skip
-    info = fake.add_file(fid, f"{fid.lower()}.png", png_bytes(w, h), user=user, channels=(CHANNEL,))
-    return {"type": "message", "user": user, "ts": ts, "text": "", "files": [info], **extra}
-
-
-async def uploaded(fake: FakeSlack, pred=lambda c: True, timeout: float = 90) -> tuple[dict, Any]:
-    """The completed upload (files.completeUploadExternal) and the uploaded picture."""
-    done = await fake.wait_for("files.completeUploadExternal", pred, timeout=timeout)
-    fid = json.loads(done["params"]["files"])[0]["id"]
-    return done["params"], decode(fake.uploads[fid])
+pytestmark = pytest.mark.usefixtures("tiny_styles")  # the tiny random-init styles of support.bots
 
 
 def test_slash_command_stylizes_the_latest_image(caplog):
@@ -437,7 +323,7 @@ def test_file_links_only_for_files_the_user_may_see_here():
 def test_plain_http_file_hosts_only_on_loopback():
     async def scenario(bot, fake, slack):
         with pytest.raises(FetchError, match="https"):
-            await bot.file_from_url("http://cdn.example.net/files-pri/T1-F1/x.png", channel=CHANNEL, user="U0A")
+            await file_from_url(bot, "http://cdn.example.net/files-pri/T1-F1/x.png", channel=CHANNEL, user="U0A")
         assert not fake.of("files.info")
 
     run(scenario, NST_BOT_ALLOWED_MEDIA_HOSTS="cdn.example.net")

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _bots_support import (
+from support.bots import (
     SLACK_BOT_USER,
     SLACK_TEAM,
     png_bytes,
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from test_bots_slack import CHANNEL, image_message, run, uploaded
+from support.slack_bot import CHANNEL, image_message, run, uploaded
 
 import nst_core
 from bots.options import installed_styles

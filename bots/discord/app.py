@@ -1,19 +1,17 @@
 """The Discord client, its commands, and the glue from an interaction to a stylised file.
 
-Flow for every request: validate options and admit the user (rate limit, queue) *before* deferring, so that
-mistakes get an instant private reply; then defer (Discord's 3-second deadline), download, wait for a worker
-while editing the reply with the queue position and progress, and finally edit the reply with the image.
+Flow for every request, through the shared pipeline (bots/pipeline.py, with `DiscordReply` in reply.py): validate
+options and admit the user (rate limit, queue) *before* deferring, so that mistakes get an instant private reply;
+then defer (Discord's 3-second deadline), download, wait for a worker while editing the reply with the queue
+position and progress, and finally edit the reply with the image.
 
 No `from __future__ import annotations` here on purpose: discord.py reads the command callbacks' annotations,
 and the size range and style choices are built at runtime from the configuration and installed styles.
 """
 
-import asyncio
-import contextlib
-import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import discord
@@ -21,25 +19,21 @@ from discord import app_commands
 from PIL import Image
 
 import nst_core
-from bots.clips import VIDEO_EXTS, Clip, ClipResult, declares_video
+from bots.clips import VIDEO_EXTS, Clip, declares_video
 from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image, fetch_media
-from bots.jobs import StylizeService, Ticket, deduplicated
-from bots.messages import BotError, Busy, FetchError, friendly_error, human_size, queue_text
+from bots.jobs import StylizeService
+from bots.messages import BotError, FetchError, friendly_error, human_size
 from bots.options import JobSpec, build_spec, default_style_name, installed_styles
+from bots.pipeline import Request, serve
 from bots.recent import RecentImages
 
+from .reply import DiscordReply
 from .sync import sync_commands
-from .views import MAX_CHOICES, AgainButton, PageButton, StylePicker, result_view, styles_page
+from .views import MAX_CHOICES, AgainButton, PageButton, StylePicker, styles_page
 
 log = logging.getLogger("bots.discord")
 
-REPLY_MARGIN = 90.0  # seconds of the 15-minute interaction token kept for the upload or the error message
-TOKEN_EXPIRY_QUEUED = (
-    "Discord gives me 15 minutes to answer and the queue is too long for that right now; "
-    "please try again in a few minutes."
-)
-TOKEN_EXPIRY_RUNNING = "Discord gives me 15 minutes to answer and this picture would take longer; try a smaller `size`."
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
@@ -177,7 +171,7 @@ class StylizeBot(discord.Client):
         return await fetch_media(self.session, ref.url, clips=self.common.clips_enabled, expect_video=expect_video,
                                  **options)  # fmt: skip
 
-    # ----- the one pipeline ------------------------------------------------------------------------------
+    # ----- requests ---------------------------------------------------------------------------------------
     async def start_job(
         self,
         interaction: discord.Interaction,
@@ -189,126 +183,37 @@ class StylizeBot(discord.Client):
         preserve_colors: object = None,
         size: object = None,
     ) -> None:
-        """Validate the options (private reply on failure), then launch the job."""
-        if not self.allowed_here(interaction):
-            await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
-            return
-        try:
-            spec = build_spec(self.common, style=style, custom=style_image is not None, strength=strength,
+        """A request with the options typed or picked (a private reply when they are wrong)."""
+
+        def spec() -> JobSpec:
+            return build_spec(self.common, style=style, custom=style_image is not None, strength=strength,
                               preserve_colors=preserve_colors, size=size)  # fmt: skip
-        except BotError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
+
         await self.launch(interaction, spec, content, style_image)
 
     async def launch(
-        self, interaction: discord.Interaction, spec: JobSpec, content: Source, style_image: Source | None = None
+        self,
+        interaction: discord.Interaction,
+        spec: Callable[[], JobSpec],
+        content: Source,
+        style_image: Source | None = None,
     ) -> None:
-        """Admit the user (queue, per-user limits; private reply on failure), defer, run the job to its final
-        message. `content` and `style_image` are attachments to download or pictures already in memory (the
-        buttons under a result)."""
-        if not self.allowed_here(interaction):
-            await interaction.response.send_message("I'm not enabled in this channel.", ephemeral=True)
-            return
-        try:
+        """Through the shared pipeline (bots/pipeline.py): check the channel, the options (`spec` builds them) and
+        what Discord says of the files, admit the user, defer, and run the job to its final message; anything
+        refused before the deferral is answered privately. `content` and `style_image` are attachments to
+        download or pictures already in memory (the buttons under a result)."""
+
+        def request() -> Request:
+            if not self.allowed_here(interaction):
+                raise BotError("I'm not enabled in this channel.")
+            job = spec()
             if isinstance(content, ImageRef):
                 self.check_ref(content)
             if isinstance(style_image, ImageRef):
                 self.check_ref(style_image, "style image")
-            ticket = self.service.admit(f"discord:{interaction.user.id}")
-        except BotError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
-            return
-        async with ticket:
-            await interaction.response.defer(thinking=True)
-            await self.finish_job(interaction, ticket, spec, content, style_image)
+            return Request(f"discord:{interaction.user.id}", job, content, style_image)
 
-    async def load(self, source: Source, label: str, *, clips: bool = False) -> Image.Image | Clip:
-        return source if isinstance(source, Image.Image) else await self.fetch(source, label, clips=clips)
-
-    async def finish_job(
-        self,
-        interaction: discord.Interaction,
-        ticket: Ticket,
-        spec: JobSpec,
-        content: Source,
-        style_ref: Source | None,
-    ) -> None:
-        async def edit(text: str) -> None:
-            await interaction.edit_original_response(content=text)
-
-        status = deduplicated(edit)
-
-        try:
-            if ticket.position > 0:
-                await status(queue_text(ticket.position))
-
-            # Discord reports the real limit for this server (boosts included); never exceed either.
-            limit = min(self.config.upload_limit, getattr(interaction, "filesize_limit", 0) or self.config.upload_limit)
-
-            async def fetch_and_run() -> tuple[Any, Image.Image | None, Any]:
-                content_src = await self.load(content, "Your picture", clips=True)
-                if isinstance(content_src, Clip):  # a GIF or a video: no style picture, a file back
-                    return content_src, None, await ticket.run_clip(spec, content_src, limit, on_status=status)
-                style_img = await self.load(style_ref, "Your style picture") if style_ref is not None else None
-                result = await ticket.run(spec, content_src, style_image=style_img, on_status=status)
-                return content_src, style_img, result
-
-            try:  # wait_for, not asyncio.timeout: Python 3.10 is supported
-                content_img, style_img, result = await asyncio.wait_for(fetch_and_run(), reply_budget(interaction))
-            except asyncio.TimeoutError:
-                raise Busy(TOKEN_EXPIRY_RUNNING if ticket.running else TOKEN_EXPIRY_QUEUED) from None
-            if isinstance(result, ClipResult):
-                await self.send_clip(interaction, spec, result)
-                return
-            encoded = await self.service.encode(result, limit, lossy="WEBP")
-            file = discord.File(
-                io.BytesIO(encoded.data), filename=encoded.filename(f"stylized-{spec.style or 'custom'}")
-            )
-            view = result_view(spec, self.recent.enabled)
-            message = await interaction.edit_original_response(
-                content=self.caption(spec, encoded.size), attachments=[file], view=view
-            )
-            self.recent.remember(message.id, content_img, spec, style_img)
-        except Exception as exc:
-            await self.report_privately(interaction, f"⚠️ {friendly_error(exc)}")
-
-    async def send_clip(self, interaction: discord.Interaction, spec: JobSpec, result: ClipResult) -> None:
-        """A GIF or video result: the file and its caption, without the buttons (no clip is kept for them)."""
-        file = discord.File(io.BytesIO(result.data), filename=result.filename(f"stylized-{spec.style}"))
-        text = self.caption(spec, result.size, what=f"{result.noun}, {result.frames} frames")
-        await interaction.edit_original_response(content=text, attachments=[file], view=None)
-
-    @staticmethod
-    async def report_privately(interaction: discord.Interaction, text: str) -> None:
-        """An error found after the (public) deferral: told to the requester alone, as the README promises, and the
-        public "thinking…" reply removed. Discord cannot turn a public reply private, hence a follow-up; and as the
-        first follow-up after a deferral would only replace the public placeholder (ephemeral ignored), the
-        placeholder is settled first."""
-        try:
-            await interaction.edit_original_response(content="This one did not work out.", attachments=[])
-            await interaction.followup.send(text, ephemeral=True)
-        except discord.HTTPException as exc:
-            log.warning("could not report an error to Discord: %s", exc.status)
-            with contextlib.suppress(discord.HTTPException):  # at least do not leave "thinking…" behind
-                await interaction.edit_original_response(content=text, attachments=[])
-            return
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
-
-    @staticmethod
-    def caption(spec: JobSpec, size: tuple[int, int], *, what: str | None = None) -> str:
-        parts = [f"**{spec.label}**" if not spec.custom else "**custom style**"]
-        if spec.strength is not None:
-            parts.append(f"strength {spec.strength:g}")
-        if spec.preserve_colors:
-            parts.append("original colours")
-        if spec.seed is not None:
-            parts.append("re-rolled")
-        if what:
-            parts.append(what)
-        parts.append(f"{size[0]}×{size[1]}")
-        return " · ".join(parts)
+        await serve(self.service, DiscordReply(self, interaction), request)
 
     async def on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Malformed options and anything unexpected: a private message, never a silent failure."""
@@ -324,13 +229,6 @@ class StylizeBot(discord.Client):
                 await interaction.response.send_message(message, ephemeral=True)
         except discord.HTTPException as exc:
             log.warning("could not report an error to Discord: %s", exc.status)
-
-
-def reply_budget(interaction: discord.Interaction) -> float:
-    """Seconds this job may take before Discord's interaction token (15 minutes) would no longer let us post the
-    result or even say what went wrong; REPLY_MARGIN is kept back for encoding, the upload and that message."""
-    left = (interaction.expires_at - discord.utils.utcnow()).total_seconds()
-    return max(0.0, left - REPLY_MARGIN)
 
 
 def register_commands(bot: StylizeBot) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import discord
 
-from bots.messages import BotError
 from bots.options import default_style_name, installed_styles
 from bots.variations import can_strengthen, can_weaken, vary, with_style
 
@@ -115,22 +114,12 @@ async def again(bot: Any, interaction: discord.Interaction, action: str) -> None
         default = entry.spec.style or default_style_name(bot.common, styles)
 
         async def pick(picked: discord.Interaction, name: str) -> None:
-            try:
-                spec = with_style(entry.spec, name, bot.common)
-            except BotError as exc:
-                await picked.response.send_message(str(exc), ephemeral=True)
-                return
-            await bot.launch(picked, spec, entry.content)
+            await bot.launch(picked, lambda: with_style(entry.spec, name, bot.common), entry.content)
 
         view = StylePicker(interaction, styles, default, pick)
         await interaction.response.send_message("Which style for the same picture?", view=view, ephemeral=True)
         return
-    try:
-        spec = vary(entry.spec, action)
-    except BotError as exc:
-        await interaction.response.send_message(str(exc), ephemeral=True)
-        return
-    await bot.launch(interaction, spec, entry.content, entry.style_image)
+    await bot.launch(interaction, lambda: vary(entry.spec, action), entry.content, entry.style_image)
 
 
 # ------------------------------------------------------------------------------------------------ /styles

@@ -2,8 +2,8 @@
 
 A file upload cannot carry Block Kit elements, so they come in a small message right after the picture; that
 message (channel, ts) is the key of the picture in the bot's in-memory `RecentImages`. The action IDs name only
-what to do. Bolt routes the clicks (`app.action`); each is acknowledged at once, admitted through the shared
-queue like any request, and answered privately when it cannot run (expired, busy, already at full strength).
+what to do. The clicks are a listener of the app (`SlackBot.on_again`): acknowledged at once, admitted through the
+shared pipeline like any request, and answered privately when they cannot run (expired, busy, at full strength).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bots.messages import BotError
 from bots.options import JobSpec, installed_styles
-from bots.variations import can_strengthen, can_weaken, vary, with_style
+from bots.variations import can_strengthen, can_weaken
 
 log = logging.getLogger("bots.slack")
 
@@ -64,40 +63,3 @@ async def post_again(bot: Any, *, channel: str | None, thread_ts: str | None, sp
         log.warning("could not post the buttons under a result: %s", type(exc).__name__)
         return
     bot.recent.remember((channel, resp.get("ts")), content, spec, style_image)
-
-
-async def on_again(bot: Any, ack: Any, body: dict[str, Any], respond: Any) -> None:
-    """A click on a control under a result."""
-    await ack()
-    action = (body.get("actions") or [{}])[0]
-    match = ACTION_RE.match(action.get("action_id", ""))
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    user = (body.get("user") or {}).get("id", "")
-    team = (body.get("team") or {}).get("id", "")
-    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")  # the result's thread
-
-    async def reply(text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-
-    if match is None:
-        return
-    if not bot.allowed_channel(channel):
-        await bot.safe(reply, "I'm not enabled in this channel.")
-        return
-    entry = bot.recent.get((channel, container.get("message_ts")))
-    if entry is None:
-        await bot.safe(reply, bot.recent.expired_text())
-        return
-    try:
-        if match[1] == "style":
-            spec = with_style(entry.spec, (action.get("selected_option") or {}).get("value") or "", bot.common)
-        else:
-            spec = vary(entry.spec, match[1])
-        ticket = bot.service.admit(f"slack:{team}:{user}")
-    except BotError as exc:
-        await bot.safe(reply, str(exc))
-        return
-    async with ticket:
-        await bot.run_job(ticket, spec, entry.content, style=entry.style_image, channel=channel,
-                          thread_ts=thread_ts, user=user, reply=reply)  # fmt: skip

@@ -1,8 +1,11 @@
-"""The Slack app: `/stylize`, a "Stylize image" message shortcut, and `@mention` with an attached image.
+"""The Slack app: `/stylize`, a "Stylize image" message shortcut, `@mention` with an attached image, and the
+controls under a result.
 
 Built on Bolt's AsyncApp so the shared asyncio worker pool serves Slack exactly as it serves Discord. Every
 listener acknowledges first (Slack's 3-second deadline) and keeps working afterwards: with
-`process_before_response=False`, Bolt sends the HTTP response as soon as `ack()` is called.
+`process_before_response=False`, Bolt sends the HTTP response as soon as `ack()` is called. A listener only turns
+Slack's payload into a request and a `SlackReply` (reply.py); the shared pipeline (bots/pipeline.py) admits,
+fetches, runs and reports.
 
 Slash commands carry no files, so `/stylize` uses the caller's most recent image in the channel (or a Slack
 file link given as an argument). Files are downloaded with the bot token, and only from Slack's own hosts.
@@ -11,51 +14,40 @@ file link given as an argument). Files are downloaded with the bot token, and on
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from PIL import Image
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bots.clips import Clip
 from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
-from bots.fetch import check_url
-from bots.jobs import StylizeService, Ticket, deduplicated
-from bots.messages import BadOptions, BotError, FetchError, friendly_error
+from bots.jobs import StylizeService
+from bots.messages import BadOptions, BotError
 from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
+from bots.pipeline import Request, serve
 from bots.recent import RecentImages
+from bots.variations import vary, with_style
 
-from .again import ACTION_RE, on_again, post_again
+from .again import ACTION_RE
 from .gallery import answer_styles
-from .media import MEDIA_TYPES, fetch_file, upload_clip
+from .media import api_error, file_from_url, file_info, first_image, images_in, latest_user_image
 from .modal import MODAL_ID, stylize_modal
+from .reply import SlackReply, ephemeral, safe
 
 log = logging.getLogger("bots.slack")
 
 MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-# Slack file links: https://files.slack.com/files-pri/T0-F0/name.png, https://x.slack.com/files/U0/F0/name.png
-FILE_ID_RE = re.compile(r"/(?:files-pri|files-tmb)/[TE][A-Z0-9]+-(F[A-Z0-9]+)|/files/[UW][A-Z0-9]+/(F[A-Z0-9]+)")
-NO_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope"}
 MENTION_GRACE = 2.0  # seconds a mention without files waits for the same post's file_share message event
-
-Reply = Callable[[str], Awaitable[Any]]
-
-
-def api_error(exc: SlackApiError) -> str:
-    """Slack's error code ('not_in_channel'...), or '' when the server did not answer with Slack's JSON."""
-    data = getattr(exc.response, "data", None)
-    return str(data.get("error", "")) if isinstance(data, dict) else ""
 
 
 def help_text(command: str, styles: list[Any]) -> str:
@@ -83,33 +75,6 @@ def request_problem(body: str, content_type: str | None, timestamp: str | None) 
     except ValueError:
         return 400, "malformed request body"
     return None if isinstance(parsed, dict) else (400, "malformed request body")
-
-
-def images_in(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    out = []
-    for f in files or ():
-        mimetype = (f.get("mimetype") or "").lower()
-        if mimetype.startswith(MEDIA_TYPES) or (not mimetype and f.get("file_access") == "check_file_info"):
-            out.append(f)
-    return out
-
-
-def first_image(files: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-    found = images_in(files)
-    return found[0] if found else None
-
-
-def file_visible(info: dict[str, Any], channel: str | None, user: str) -> bool:
-    """Whether `user` may see the file in `channel`: they uploaded it, or it is shared in that channel."""
-    if user and info.get("user") == user:
-        return True
-    places: set[str] = set()
-    for key in ("channels", "groups", "ims"):
-        places.update(info.get(key) or ())
-    for scope in (info.get("shares") or {}).values():  # {"public": {"C1": [...]}, "private": {"G2": [...]}}
-        if isinstance(scope, dict):
-            places.update(scope)
-    return bool(channel) and channel in places
 
 
 class _QuietTokenWarning(logging.Filter):
@@ -226,36 +191,29 @@ class SlackBot:
             await ack(text="I'm not enabled in this channel.", response_type="ephemeral")
             return
 
-        async def reply(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+        async def refuse(exc: BotError) -> None:  # in the acknowledgement itself: instant and private
+            await ack(text=str(exc), response_type="ephemeral")
 
+        reply = SlackReply(self, channel, None, user, ephemeral(respond), on_accept=ack, on_refuse=refuse)
         try:
             req = parse_text(body.get("text", ""))
-            if req.word == "help":
-                await ack(text=help_text(self.config.command, installed_styles()), response_type="ephemeral")
-                return
-            if req.word == "styles":
-                await ack()
-                await answer_styles(self, channel=channel, thread_ts=None, user=user, reply=reply)
-                return
-            spec = self.spec_from_text(req)
-            ticket = self.service.admit(f"slack:{team}:{user}")
         except BotError as exc:
-            await ack(text=str(exc), response_type="ephemeral")
+            await reply.refuse(exc)
             return
-        await ack()
-
-        async with ticket:
-            try:
-                file = await (
-                    self.file_from_url(req.url, channel=channel, user=user)
-                    if req.url
-                    else self.latest_user_image(channel, user)
-                )
-            except Exception as exc:
-                await self.safe(reply, friendly_error(exc))
-                return
-            await self.run_job(ticket, spec, file, channel=channel, thread_ts=None, user=user, reply=reply)
+        if req.word == "help":
+            await ack(text=help_text(self.config.command, installed_styles()), response_type="ephemeral")
+            return
+        if req.word == "styles":
+            await ack()
+            await answer_styles(self, channel=channel, thread_ts=None, user=user, tell=reply.tell)
+            return
+        if req.url:
+            locate = functools.partial(file_from_url, self, req.url, channel=channel, user=user)
+        else:
+            locate = functools.partial(latest_user_image, self, channel, user)
+        await serve(
+            self.service, reply, lambda: Request(f"slack:{team}:{user}", self.spec_from_text(req), locate=locate)
+        )
 
     def spec_from_text(self, req: TextRequest, *, custom: bool = False) -> JobSpec:
         opts = req.options
@@ -268,75 +226,22 @@ class SlackBot:
             size=opts.get("size"),
         )
 
-    async def latest_user_image(self, channel: str | None, user: str) -> dict[str, Any]:
-        """The newest message in `channel` from `user` that carries an image file."""
-        try:
-            history = await self.client.conversations_history(channel=channel, limit=self.config.history_limit)
-        except SlackApiError as exc:
-            if api_error(exc) in NO_HISTORY:
-                raise BotError(
-                    "I can't read this channel's messages. Invite me with `/invite @<my name>` and retry, "
-                    "or use the *Stylize image* shortcut on a message with a picture."
-                ) from None
-            raise
-        for msg in history.get("messages", []):
-            if msg.get("user") == user:
-                found = first_image(msg.get("files"))
-                if found:
-                    return found
-        raise BotError(
-            "I couldn't find an image you posted here recently. Upload a picture to this channel and run "
-            f"`{self.config.command}` again, or use the *Stylize image* shortcut on a message with a picture."
-        )
-
-    async def file_from_url(self, url: str, *, channel: str | None, user: str) -> dict[str, Any]:
-        """A Slack file link given as an argument: only Slack files this user may already see here.
-
-        The bot's token can read files from channels the user is not in; without the share check anyone
-        could have a private file repainted into their own channel."""
-        check_url(url, self.file_hosts, self.insecure_hosts)
-        m = FILE_ID_RE.search(urlsplit(url).path)
-        if not m:  # no file ID: nothing to check the link against, so never fetch it with the bot token
-            raise FetchError("That doesn't look like a Slack file link; upload the picture here and try again.")
-        info = await self.file_info(m.group(1) or m.group(2))
-        if not file_visible(info, channel, user):
-            raise FetchError(
-                "I can only use a file you uploaded yourself or one that was shared in this channel; "
-                "share the picture here first."
-            )
-        return info
-
-    async def file_info(self, file_id: str) -> dict[str, Any]:
-        try:
-            info = await self.client.files_info(file=file_id)
-        except SlackApiError as exc:
-            err = api_error(exc)
-            if err in ("file_not_found", "file_deleted"):
-                raise FetchError("That Slack file no longer exists.") from None
-            if err == "missing_scope":
-                raise FetchError("I'm missing the `files:read` scope; ask the app's admin to add it.") from None
-            raise
-        return info["file"]
-
     # ----- message shortcut + modal ----------------------------------------------------------------------
     async def on_shortcut(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id")
         message = body.get("message") or {}
-
-        async def reply(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-
+        tell = functools.partial(safe, ephemeral(respond))
         if not self.allowed_channel(channel):
-            await self.safe(reply, "I'm not enabled in this channel.")
+            await tell("I'm not enabled in this channel.")
             return
         file = first_image(message.get("files"))
         if file is None:
-            await self.safe(reply, "That message has no image I can use.")
+            await tell("That message has no image I can use.")
             return
         styles = installed_styles()
         if not styles:
-            await self.safe(reply, "No styles are installed on this server yet; ask the bot's admin to add some.")
+            await tell("No styles are installed on this server yet; ask the bot's admin to add some.")
             return
         meta = {
             "channel": channel,
@@ -349,7 +254,7 @@ class SlackBot:
             await self.client.views_open(trigger_id=body["trigger_id"], view=stylize_modal(self.common, styles, meta))
         except SlackApiError as exc:
             log.warning("views.open failed: %s", api_error(exc))
-            await self.safe(reply, "I couldn't open the style picker; please try again.")
+            await tell("I couldn't open the style picker; please try again.")
 
     async def on_modal_submit(self, ack: Any, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
@@ -366,7 +271,8 @@ class SlackBot:
         except (ValueError, KeyError, TypeError):
             await ack(response_action="errors", errors={"style": "This form is out of date; please start again."})
             return
-        try:
+
+        def request() -> Request:
             spec = build_spec(
                 self.common,
                 style=(value("style").get("selected_option") or {}).get("value"),
@@ -374,17 +280,16 @@ class SlackBot:
                 size=value("size").get("value"),
                 preserve_colors=bool(value("colors").get("selected_options")),
             )
-            ticket = self.service.admit(f"slack:{team}:{user}")
-        except BotError as exc:
+            return Request(f"slack:{team}:{user}", spec, locate=functools.partial(file_info, self, file_id))
+
+        async def refuse(exc: BotError) -> None:  # under the form field it is about
             field = getattr(exc, "field", None)
             block = field if field in ("size", "strength") else "style"
             await ack(response_action="errors", errors={block: str(exc)[:150]})
-            return
-        await ack()
 
         response_url = meta.get("response_url")
 
-        async def reply(text: str) -> None:
+        async def private(text: str) -> None:
             if response_url:
                 await AsyncWebhookClient(response_url).send(
                     text=text, response_type="ephemeral", replace_original=False
@@ -392,13 +297,8 @@ class SlackBot:
             else:
                 await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
 
-        async with ticket:
-            try:
-                file = await self.file_info(file_id)
-            except Exception as exc:
-                await self.safe(reply, friendly_error(exc))
-                return
-            await self.run_job(ticket, spec, file, channel=channel, thread_ts=thread_ts, user=user, reply=reply)
+        reply = SlackReply(self, channel, thread_ts, user, private, on_accept=ack, on_refuse=refuse)
+        await serve(self.service, reply, request)
 
     # ----- @mention ---------------------------------------------------------------------------------------
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -416,19 +316,24 @@ class SlackBot:
         if event.get("files"):  # handled now, whatever comes of it: the other event of this post stays quiet
             self._seen_messages.append(message)
 
-        async def reply(text: str) -> None:
+        async def private(text: str) -> None:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
 
+        async def accepted() -> None:  # admitted: this post is handled, its other event stays quiet
+            if message not in self._seen_messages:
+                self._seen_messages.append(message)
+
+        reply = SlackReply(self, channel, thread_ts, user, private, on_accept=accepted)
         if not self.allowed_channel(channel):
-            await self.safe(reply, "I'm not enabled in this channel.")
+            await reply.tell("I'm not enabled in this channel.")
             return
         try:
             req = parse_text(MENTION_RE.sub(" ", event.get("text", "")))
             if req.word == "styles":
-                await answer_styles(self, channel=channel, thread_ts=thread_ts, user=user, reply=reply)
+                await answer_styles(self, channel=channel, thread_ts=thread_ts, user=user, tell=reply.tell)
                 return
             if req.word:
-                await self.safe(reply, help_text(self.config.command, installed_styles()))
+                await reply.tell(help_text(self.config.command, installed_styles()))
                 return
             images = images_in(event.get("files"))  # a second picture is the painting to copy (as on Discord)
             file, painting = [*images, None, None][:2]
@@ -443,104 +348,42 @@ class SlackBot:
                     "Attach an image to the message you mention me in (for example `@me starry_night`), "
                     f"or use `{self.config.command}`."
                 )
-            ticket = self.service.admit(f"slack:{team}:{user}")
         except BotError as exc:
-            await self.safe(reply, str(exc))
+            await reply.tell(str(exc))
             return
-        if message not in self._seen_messages:
-            self._seen_messages.append(message)
-        async with ticket:
-            try:
-                if file is None:
-                    file = await self.file_from_url(req.url or "", channel=channel, user=user)
-            except Exception as exc:
-                await self.safe(reply, friendly_error(exc))
-                return
-            await self.run_job(ticket, spec, file, style=painting, channel=channel, thread_ts=thread_ts, user=user,
-                               reply=reply)  # fmt: skip
+        locate = None if file else functools.partial(file_from_url, self, req.url or "", channel=channel, user=user)
+        await serve(self.service, reply, lambda: Request(f"slack:{team}:{user}", spec, file, painting, locate))
 
+    # ----- the controls under a result (bots/slack/again.py) ---------------------------------------------
     async def on_again(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await on_again(self, ack, body, respond)
+        """A click on a control under a result: the same picture, varied, through the queue like any request."""
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        match = ACTION_RE.match(action.get("action_id", ""))
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        user = (body.get("user") or {}).get("id", "")
+        team = (body.get("team") or {}).get("id", "")
+        thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")  # the result's thread
+        reply = SlackReply(self, channel, thread_ts, user, ephemeral(respond))
+        if match is None:
+            return
+        if not self.allowed_channel(channel):
+            await reply.tell("I'm not enabled in this channel.")
+            return
+        entry = self.recent.get((channel, container.get("message_ts")))
+        if entry is None:
+            await reply.tell(self.recent.expired_text())
+            return
 
-    # ----- the shared pipeline ---------------------------------------------------------------------------
-    async def load(self, source: dict[str, Any] | Image.Image, label: str, *, clips: bool = False) -> Any:
-        """A Slack file to download (with `clips`, maybe a GIF or video), or a picture kept from an earlier result."""
-        return source if isinstance(source, Image.Image) else await self.fetch_file(source, label, clips=clips)
-
-    async def fetch_file(self, file: dict[str, Any], label: str = "Your picture", *, clips: bool = False) -> Any:
-        return await fetch_file(self, file, label, clips=clips)  # bots/slack/media.py
-
-    async def run_job(
-        self,
-        ticket: Ticket,
-        spec: JobSpec,
-        file: dict[str, Any] | Image.Image,
-        *,
-        style: dict[str, Any] | Image.Image | None = None,
-        channel: str | None,
-        thread_ts: str | None,
-        user: str,
-        reply: Reply,
-    ) -> None:
-        """Download, stylise with a live status message, upload into the channel/thread with the buttons under
-        it, tidy up. `style` is the painting of a custom style."""
-        status_ts: str | None = None
-
-        async def post_or_update(text: str) -> None:
-            # No @-mention here: the finished picture mentions the user, once (one notification per job)
-            nonlocal status_ts
-            if status_ts is None:
-                resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
-                status_ts = resp.get("ts")
+        def request() -> Request:
+            if match[1] == "style":
+                spec = with_style(entry.spec, (action.get("selected_option") or {}).get("value") or "", self.common)
             else:
-                await self.client.chat_update(channel=channel, ts=status_ts, text=text)
+                spec = vary(entry.spec, match[1])
+            return Request(f"slack:{team}:{user}", spec, entry.content, entry.style_image)
 
-        status = deduplicated(post_or_update)
-        try:
-            content = await self.load(file, "Your picture", clips=True)
-            if isinstance(content, Clip):  # a GIF or a video: a file back, without controls (bots/clips.py)
-                await upload_clip(self, ticket, spec, content, channel=channel, thread_ts=thread_ts, user=user,
-                                  on_status=status)  # fmt: skip
-                if status_ts:
-                    await self.safe(lambda _t: self.client.chat_delete(channel=channel, ts=status_ts), "")
-                return
-            style_img = await self.load(style, "Your style picture") if style is not None else None
-            result = await ticket.run(spec, content, style_image=style_img, on_status=status)
-            encoded = await self.service.encode(result, self.config.upload_limit, lossy="JPEG")
-            name = encoded.filename(f"stylized-{spec.style or 'custom'}")
-            await self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                content=encoded.data,
-                filename=name,
-                title=f"{spec.label} ({encoded.size[0]}×{encoded.size[1]})",
-                initial_comment=f"<@{user}> here is your picture in the style of *{spec.label}*.",
-            )
-            if status_ts:
-                await self.safe(lambda _t: self.client.chat_delete(channel=channel, ts=status_ts), "")
-            await post_again(self, channel=channel, thread_ts=thread_ts, spec=spec, content=content,
-                             style_image=style_img)  # fmt: skip
-        except Exception as exc:
-            message = friendly_error(exc)
-            if isinstance(exc, SlackApiError):
-                log.warning("Slack API error: %s", api_error(exc))
-                if api_error(exc) in ("not_in_channel", "channel_not_found"):
-                    message = "I can't post in this channel; invite me with `/invite @<my name>` and try again."
-            if status_ts:
-                await self.safe(
-                    lambda t: self.client.chat_update(channel=channel, ts=status_ts, text=t),
-                    f":warning: <@{user}> {message}",  # an edit: the mention names them without a second ping
-                )
-            else:
-                await self.safe(reply, message)
-
-    @staticmethod
-    async def safe(send: Reply, text: str) -> None:
-        """Replies about failures must not fail loudly themselves."""
-        try:
-            await send(text)
-        except Exception as exc:
-            log.warning("could not send a reply to Slack: %s", type(exc).__name__)
+        await serve(self.service, reply, request)
 
 
 async def check_token(bot: SlackBot) -> str | None:

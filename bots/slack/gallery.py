@@ -106,13 +106,13 @@ def sheet_comment(user: str, styles: list[Any], command: str) -> str:
     )
 
 
-async def answer_styles(bot: Any, *, channel: str | None, thread_ts: str | None, user: str, reply: Any) -> None:
+async def answer_styles(bot: Any, *, channel: str | None, thread_ts: str | None, user: str, tell: Any) -> None:
     """Upload the sheets into `channel` (and thread); where that fails (the bot is not in the channel), the list
-    of names goes to the user privately instead."""
+    of names goes to the user privately instead (`tell`: a private message that never raises)."""
     command = bot.config.command
     styles = installed_styles()
     if not styles:
-        await bot.safe(reply, "No styles are installed on this server yet; ask the bot's admin to add some.")
+        await tell("No styles are installed on this server yet; ask the bot's admin to add some.")
         return
     loop = asyncio.get_running_loop()
     try:
@@ -125,7 +125,7 @@ async def answer_styles(bot: Any, *, channel: str | None, thread_ts: str | None,
                                          initial_comment=sheet_comment(user, styles, command))  # fmt: skip
     except SlackApiError as exc:
         log.warning("could not post the style sheet: %s", getattr(exc.response, "data", {}).get("error", "?"))
-        await bot.safe(reply, f"I couldn't post the previews here, so here are the names.\n{style_names(styles)}")
+        await tell(f"I couldn't post the previews here, so here are the names.\n{style_names(styles)}")
 
 
 def style_names(styles: list[Any]) -> str:
