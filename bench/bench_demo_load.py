@@ -16,9 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
 
-from demo.testing import answer_problem, load_photos, make_style_dir, run_load, serve, server_env
+from support.demo import answer_problem, load_photos, make_style_dir, run_load, serve, server_env  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,7 +61,7 @@ def _no_user_weight_env(monkeypatch):
 def demo_page_server(tmp_path_factory):
     """The `python -m demo` that the browser tests of every tab share (test_demo_browser.py, test_demo_video.py):
     a server start costs 10-20 s on a loaded 2-core machine."""
-    from demo import testing as t
+    from support import demo as t
 
     squeezenet = SHARED / "pretrained" / "squeezenet1_1_imagenet.pth"
     extra = {"NST_SQUEEZENET_WEIGHTS": str(squeezenet)} if squeezenet.is_file() else {}

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from support.demo import STYLE, make_photo, make_style_dir, serve, server_env
 
 from demo.config import DemoConfig
 from demo.handlers import Stylist, capped_int, friendly_error, parse_blend
-from demo.testing import STYLE, make_photo, make_style_dir, serve, server_env
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402

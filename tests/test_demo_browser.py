@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from demo.testing import make_photo
+from support.demo import make_photo
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("NST_ARTIFACTS_DIR", REPO / "artifacts"))

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from support.demo import STYLE, make_style_dir
 
 import nst_core
 from demo.config import load_config
 from demo.jobs import StopSwitches, run_in_thread
-from demo.testing import STYLE, make_style_dir
 from demo.video_handlers import WebcamStylist
 
 

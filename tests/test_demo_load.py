@@ -8,8 +8,7 @@ throughput and latency are measured by bench/bench_demo_load.py.
 from __future__ import annotations
 
 import pytest
-
-from demo.testing import answer_problem, load_photos, make_style_dir, run_load, serve, server_env
+from support.demo import answer_problem, load_photos, make_style_dir, run_load, serve, server_env
 
 psutil = pytest.importorskip("psutil")
 

@@ -12,10 +12,9 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-
-from demo.testing import STYLE
-from demo.testing import TEST_VIDEO_MAX_SECONDS as MAX_SECONDS
-from demo.testing import TEST_WEBCAM_SIZE as WEBCAM_SIZE
+from support.demo import STYLE
+from support.demo import TEST_VIDEO_MAX_SECONDS as MAX_SECONDS
+from support.demo import TEST_WEBCAM_SIZE as WEBCAM_SIZE
 
 ARTIFACTS = Path(os.environ.get("NST_ARTIFACTS_DIR", Path(__file__).resolve().parents[1] / "artifacts"))
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 STYLE = "demo_test_style"  # the random-init style that make_style_dir writes
 # Settings of the server that the browser tests of every tab share (tests/conftest.py: demo_page_server)
 TEST_WEBCAM_SIZE = 128  # long side of a painted webcam frame (Chromium's fake camera sends 640x480)
