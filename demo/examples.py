@@ -1,8 +1,10 @@
-"""Clickable examples: a photo (with a style) that paints itself, and paintings for the custom-style tab.
+"""Clickable examples (a photo with a style that paints itself, paintings for the custom-style tab) and the style
+gallery's painting insets.
 
 What we may ship: the core's built-in synthetic scene (generated, no file in the repo). Real photos and paintings
 come from NST_DEMO_EXAMPLES (a folder with `photos/` and `paintings/`), so a Space operator adds images whose
-rights they hold (e.g. public-domain paintings) without a code change. Results of photo examples are cached lazily
+rights they hold (e.g. public-domain paintings) without a code change. A painting there named as a style's training
+painting also appears, inset, on that style's gallery tile. Results of photo examples are cached lazily
 by Gradio: the first visitor to click one waits about a second, later visitors get the picture at once.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+
+from PIL import Image, ImageOps
 
 from nst_core.styles import synthetic_preview_content
 
@@ -44,3 +48,33 @@ def photo_examples(examples_dir: Path | None, cache_dir: Path, styles: Sequence[
 def painting_examples(examples_dir: Path | None) -> list[list[str]]:
     """[painting] rows for the custom-style tab; none unless the operator supplies paintings."""
     return [[str(p)] for p in _images(examples_dir / "paintings" if examples_dir else None)]
+
+
+TILE = 256  # gallery tiles are square, cropped to cover
+INSET = 0.45  # the painting's share of the tile's side, in the top right corner
+
+
+def painting_for(examples_dir: Path | None, style_name: str, meta: dict) -> Path | None:
+    """The operator's copy of a style's painting: `paintings/` holds it under the file name its training recorded
+    (e.g. starry_night.jpg) or under the style's name."""
+    for path in _images(examples_dir / "paintings" if examples_dir else None):
+        if path.name == meta.get("style_image") or path.stem == style_name:
+            return path
+    return None
+
+
+def painting_tile(preview: Path, painting: Path, cache_dir: Path) -> Path:
+    """A gallery tile that shows both what the style does (its sample result) and the painting it learned (an inset
+    in the corner); made once per pair of files and kept in the server's cache folder."""
+    stamp = "-".join(f"{p.stat().st_mtime_ns:x}{p.stat().st_size:x}" for p in (preview, painting))
+    key = f"{preview.stem}-{painting.stem}-{stamp}"
+    out = cache_dir / f"tile-{key}.jpg"
+    if out.is_file():
+        return out
+    with Image.open(preview) as sample, Image.open(painting) as art:
+        tile = ImageOps.fit(sample.convert("RGB"), (TILE, TILE))
+        side = int(TILE * INSET)
+        inset = ImageOps.expand(ImageOps.fit(art.convert("RGB"), (side - 6, side - 6)), border=3, fill="white")
+        tile.paste(inset, (TILE - side - 4, 4))  # top right: the caption sits at the bottom
+    tile.save(out, quality=90)
+    return out

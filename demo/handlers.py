@@ -25,6 +25,7 @@ import nst_core
 from nst_core.progress import human_duration
 
 from .config import DemoConfig
+from .examples import painting_for, painting_tile
 from .jobs import StopSwitches, run_in_thread
 
 log = logging.getLogger("nst.demo")
@@ -130,14 +131,26 @@ class Stylist:
             return []
 
     def gallery_items(self, infos: Sequence[Any]) -> list[tuple[Any, str]]:
+        """(tile, caption) per style: its sample result, with its painting inset when the operator supplies it."""
         items = []
+        paintings = Path(self.config.examples_dir) if self.config.examples_dir else None
         for info in infos:
             preview = info.preview_path
             label = info.display_name or info.name
             if not preview or not Path(preview).is_file():
-                preview = placeholder_preview(info.name, label)
-            items.append((preview if isinstance(preview, Image.Image) else str(preview), label))
+                items.append((placeholder_preview(info.name, label), label))
+            else:
+                items.append((self._tile(Path(preview), painting_for(paintings, info.name, info.meta)), label))
         return items
+
+    def _tile(self, preview: Path, painting: Path | None) -> str:
+        if painting is None:
+            return str(preview)
+        try:
+            return str(painting_tile(preview, painting, self.out_dir))
+        except (OSError, ValueError, Image.DecompressionBombError):  # the operator's file is broken: no inset
+            log.warning("could not read the painting %s for the style gallery", painting.name)
+            return str(preview)
 
     def refresh_styles(self, current: str | None = None) -> tuple[Any, Any, list[str]]:
         """Page-load handler: (gallery update, dropdown update, style names for the select handler)."""

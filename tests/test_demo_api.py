@@ -421,3 +421,27 @@ def test_switching_quality_keeps_what_the_visitor_typed(tmp_path):
     answer = stylist.on_loss_net_change("vgg19", *typed)
     assert answer[3] == {"__type__": "update"}  # gr.skip(): the typed 123 stays in the box
     assert [answer[i] for i in (0, 1, 2, 4)] == [full[f] for f in ("size", "steps", "content_weight", "tv_weight")]
+
+
+def test_gallery_tiles_show_the_painting_when_the_operator_has_it(tmp_path, monkeypatch):
+    """A painting in NST_DEMO_EXAMPLES/paintings named like a style appears inset on its gallery tile; without
+    one (or with a broken file) the tile is the style's sample result."""
+    from nst_core.styles import get_style
+
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(make_style_dir(tmp_path)))
+    paintings = tmp_path / "examples" / "paintings"
+    paintings.mkdir(parents=True)
+    stylist = Stylist(DemoConfig(device="cpu", examples_dir=str(tmp_path / "examples")), out_dir=tmp_path / "out")
+    info = get_style(STYLE)
+    assert stylist.gallery_items([info])[0][0] == str(info.preview_path)
+
+    Image.new("RGB", (60, 90), (10, 20, 240)).save(paintings / f"{STYLE}.png")
+    with Image.open(stylist.gallery_items([info])[0][0]) as tile, Image.open(info.preview_path) as preview:
+        tile, preview = tile.convert("RGB"), preview.convert("RGB").resize(tile.size)
+        inset = tile.getpixel((tile.width - 40, 40))
+        assert inset[2] > 200 and inset[0] < 60, inset  # the painting's blue, in the top right corner
+        corner, expected = tile.getpixel((5, 5)), preview.getpixel((5, 5))
+        assert sum(abs(a - b) for a, b in zip(corner, expected, strict=True)) < 60  # the sample result elsewhere
+
+    (paintings / f"{STYLE}.png").write_bytes(b"not a picture")
+    assert stylist.gallery_items([info])[0][0] == str(info.preview_path)
