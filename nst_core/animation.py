@@ -100,7 +100,11 @@ def check_destination(dest: str | os.PathLike) -> str:
 
 
 def write_animation(dest: str | os.PathLike, frames: list[np.ndarray], info: AnimationInfo) -> None:
-    """All frames at once (Pillow writes animations in one call), atomically, durations and loop as in `info`."""
+    """All frames at once (Pillow writes animations in one call), atomically, durations and loop as in `info`.
+
+    Pillow stores a frame identical to the one before as a longer showing of it (durations summed): a pause in a
+    GIF plays the same but may count fewer frames. Telling the frames apart would take a visible pixel change in a
+    256-colour GIF, so it is left as it is."""
     fmt = check_destination(dest)
     images = [Image.fromarray(f) for f in frames]
     extra = {"quality": 90} if fmt == "WEBP" else {"optimize": False, "disposal": 1}
