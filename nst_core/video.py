@@ -190,11 +190,16 @@ def _video(source, destination, media: Media, what: str, size, limits: VideoLimi
 
     def write(tmp: Path) -> None:
         nonlocal count
-        writer = video_io.VideoWriter(tmp, suffix, out_size, info.fps, audio_from=audio)
         try:
-            count = job.run(frames, info.frames, writer.write)
-        finally:
+            writer = video_io.VideoWriter(tmp, suffix, out_size, info.fps, audio_from=audio)
+            try:
+                count = job.run(frames, info.frames, writer.write)
+            except BaseException:
+                writer.abort()  # cancelled or failed: no flushing, no sound carried over, the file is dropped
+                raise
             writer.close()
+        finally:
+            frames.close()  # the input container now, not when the garbage collector gets to it
 
     atomic_write(destination, write, fsync=False)
     elapsed = time.monotonic() - job.start

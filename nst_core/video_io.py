@@ -9,6 +9,7 @@ before a single frame is decoded, and again while decoding, since headers can li
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -195,7 +196,11 @@ class VideoWriter:
         self._video.pix_fmt = "yuv420p"
         self._audio_in = self._audio_out = self._resampler = None
         if audio_from is not None:
-            self._add_audio(*audio_from)
+            try:
+                self._add_audio(*audio_from)
+            except BaseException:
+                self.abort()
+                raise
 
     def _add_audio(self, source: VideoSource, demuxer: str) -> None:
         self._audio_in = av.open(io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source),
@@ -226,6 +231,14 @@ class VideoWriter:
         finally:
             if self._audio_in is not None:
                 self._audio_in.close()
+            self._out.close()
+
+    def abort(self) -> None:
+        """Close both containers without flushing the encoder or copying the sound (the job failed or was
+        cancelled: the partial file is thrown away, and a long sound track must not delay the stop)."""
+        if self._audio_in is not None:
+            self._audio_in.close()
+        with contextlib.suppress(av.FFmpegError, OSError, ValueError):  # a trailer after a failure may not fit
             self._out.close()
 
     def _copy_audio(self) -> None:

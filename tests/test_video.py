@@ -185,6 +185,21 @@ def test_progress_counts_frames_and_cancel_leaves_no_file(tmp_path):
     assert list(tmp_path.glob("x.mp4*")) == [] and list(tmp_path.glob(".x.mp4*")) == []
 
 
+def test_cancel_stops_without_carrying_the_sound_over(tmp_path, monkeypatch):
+    """A cancelled job drops its file at once: the sound track is not copied (or re-encoded) first."""
+    from nst_core import video_io
+
+    src = write_clip(tmp_path / "c.mp4", [scene(W, H)] * 6, audio=True)
+    copied = []
+    monkeypatch.setattr(video_io.VideoWriter, "_copy_audio", lambda self: copied.append(self))
+    stop = threading.Event()
+    with pytest.raises(nst_core.Cancelled):
+        nst_core.stylize_video(src, tmp_path / "x.mp4", STYLE, callback=lambda p: p.step and stop.set(), cancel=stop)
+    assert copied == [] and list(tmp_path.glob("*x.mp4*")) == []
+    nst_core.stylize_video(src, tmp_path / "o.mp4", STYLE, stabilize=False)
+    assert len(copied) == 1  # a finished job still carries the sound over
+
+
 def test_animated_webp_round_trip(tmp_path):
     frames = [Image.fromarray(scene(W, H, seed=i)) for i in range(3)]
     frames[0].save(tmp_path / "a.webp", save_all=True, append_images=frames[1:], duration=[50, 150, 300], loop=2)
