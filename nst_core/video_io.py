@@ -154,11 +154,14 @@ def read_frames(
     with _open(source, info.demuxer, what) as c:
         v = c.streams.video[0]
         v.thread_type = "AUTO"
-        count = 0
+        count, start = 0, None
         try:
             for frame in c.decode(v):
                 count += 1
-                seconds = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else 0.0
+                seconds = 0.0
+                if frame.pts is not None and frame.time_base:  # from the first frame: a clip may start at any time
+                    start = frame.pts if start is None else start
+                    seconds = float((frame.pts - start) * frame.time_base)
                 limits.check(what, info.width, info.height, count, seconds)
                 yield frame.to_ndarray(format="rgb24", width=w, height=h)
         except av.FFmpegError as exc:

@@ -159,6 +159,24 @@ def test_limits_checked_before_decoding(tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_a_clip_that_starts_late_is_timed_from_its_first_frame(tmp_path):
+    """An MPEG-TS cut from a longer recording carries its time stamps: 1 s starting at 60 s lasts 1 s."""
+    out = av.open(str(tmp_path / "late.ts"), "w", format="mpegts")
+    vs = out.add_stream("libx264", rate=24)
+    vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
+    for i in range(24):
+        frame = av.VideoFrame.from_ndarray(scene(W, H), format="rgb24")
+        frame.pts = 24 * 60 + i
+        for p in vs.encode(frame):
+            out.mux(p)
+    for p in vs.encode():
+        out.mux(p)
+    out.close()
+    limits = nst_core.VideoLimits(max_seconds=15)
+    r = nst_core.stylize_video(tmp_path / "late.ts", tmp_path / "o.mp4", STYLE, limits=limits, stabilize=False)
+    assert r.frames == 24
+
+
 def test_damaged_video_and_wrong_destination(tmp_path):
     data = write_clip(tmp_path / "c.mp4", [scene(W, H)] * 4).read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 3])  # the index (moov) is at the end: gone
