@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 VideoSource = str | os.PathLike | bytes
 
 # first bytes -> FFmpeg demuxer. MP4/MOV boxes: ftyp (usual), or an older file starting with moov/mdat/wide/free.
+AUDIO_TAIL = 1.0  # seconds of sound kept past the last frame (a fade-out, encoder padding)
 _MOV_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
 _IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
 # output suffix -> (muxer, video encoder, options, audio encoder used when the source's audio cannot be copied)
@@ -197,6 +199,7 @@ class VideoWriter:
         self._video = self._out.add_stream(codec, rate=fps, options=dict(options))
         self._video.width, self._video.height = size
         self._video.pix_fmt = "yuv420p"
+        self._fps, self._frames = fps, 0
         self._audio_in = self._audio_out = self._resampler = None
         if audio_from is not None:
             try:
@@ -218,6 +221,7 @@ class VideoWriter:
                                                 layout=src.codec_context.layout, rate=self._audio_out.rate)  # fmt: skip
 
     def write(self, frame: np.ndarray) -> None:
+        self._frames += 1
         for packet in self._video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
             self._out.mux(packet)
 
@@ -245,14 +249,25 @@ class VideoWriter:
             self._out.close()
 
     def _copy_audio(self) -> None:
+        """The sound, up to the end of the picture (AUDIO_TAIL seconds of grace): a short clip carrying hours of
+        sound would otherwise cost minutes of copying or re-encoding and a file far over any upload limit."""
         src = self._audio_in.streams.audio[0]
+        end = float(self._frames / self._fps) + AUDIO_TAIL if self._fps else 0.0
+
+        def before_end(item: Any) -> bool:
+            return item.pts is None or item.time_base is None or float(item.pts * item.time_base) <= end
+
         if self._resampler is None:
             for packet in self._audio_in.demux(src):
+                if not before_end(packet):
+                    break
                 if packet.dts is not None:
                     packet.stream = self._audio_out
                     self._out.mux(packet)
             return
         for frame in self._audio_in.decode(src):
+            if not before_end(frame):
+                break
             for part in self._resampler.resample(frame):
                 for packet in self._audio_out.encode(part):
                     self._out.mux(packet)

@@ -32,7 +32,10 @@ def scene(width: int, height: int, seed: int = 0) -> np.ndarray:
     return img.clip(0, 255).astype(np.uint8)
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: int = 24, audio: bool = False, lossless: bool = False):
+def write_clip(
+    path: Path, frames: list[np.ndarray], fps: int = 24, audio: bool = False, lossless: bool = False,
+    audio_seconds: float | None = None,
+):  # fmt: skip
     out = av.open(str(path), "w", format="matroska" if path.suffix == ".mkv" else "mp4")  # any name, MP4 inside
     vs = out.add_stream("libx264", rate=fps, options={"crf": "0"} if lossless else {})
     vs.height, vs.width = frames[0].shape[:2]
@@ -45,7 +48,8 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int = 24, audio: bool 
     for p in vs.encode():
         out.mux(p)
     if audio:
-        tone = (0.3 * np.sin(np.arange(16000 * len(frames) // fps) / 5)).astype(np.float32)[None]
+        seconds = len(frames) / fps if audio_seconds is None else audio_seconds
+        tone = (0.3 * np.sin(np.arange(int(16000 * seconds)) / 5)).astype(np.float32)[None]
         for k in range(0, tone.shape[1], 1024):
             fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono")
             fr.sample_rate, fr.pts = 16000, k
@@ -245,3 +249,15 @@ def test_stabiliser_trusts_nothing_across_a_cut():
     st2 = TemporalStabilizer()  # the same frame again: the previous output is blended in
     st2(a, np.full_like(a, 30))
     assert np.abs(st2(a, styled_b).astype(int) - 200).mean() > 100
+
+
+def test_a_long_sound_track_is_cut_at_the_end_of_the_picture(tmp_path):
+    """A 1/3 s clip carrying 60 s of sound: the sound is carried over only to the end of the picture (plus a
+    second), not re-encoded in full (minutes of work and a file far over an upload limit for a long track)."""
+    src = write_clip(tmp_path / "talk.mp4", [scene(W, H, seed=i) for i in range(8)], audio=True, audio_seconds=60)
+    assert cli(src, "-o", tmp_path / "out.webm") == 0  # WebM: the sound is re-encoded (Opus)
+    assert cli(src, "-o", tmp_path / "out.mp4") == 0  # MP4: the AAC packets are copied
+    for name in ("out.webm", "out.mp4"):
+        with av.open(str(tmp_path / name)) as c:
+            last = max(float(f.pts * f.time_base) for f in c.decode(audio=0) if f.pts is not None)
+        assert 0.3 < last <= 8 / 24 + 1.5, (name, last)
