@@ -7,6 +7,7 @@ limits from the header and writes messages for people ("your video lasts 95.0 s,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -143,16 +144,17 @@ class VideoStylist:
         shown_at = 0.0
         try:
             work = lambda callback: nst_core.stylize_video(callback=callback, cancel=cancel, **job)  # noqa: E731
-            async for kind, payload in run_in_thread(work, cancel, "nst-video"):
-                if kind == "progress":
-                    progress((payload.step, payload.total), desc=describe(payload), unit="frames")
-                    if payload.image is not None and time.monotonic() - shown_at >= PREVIEW_EVERY:
-                        shown_at = time.monotonic()
-                        yield payload.image, gr.skip()
-                else:
-                    out = str(job["destination"])
-                    log.info("video: %d frames in %.1f s", payload.frames, payload.seconds)
-                    yield (out if payload.kind == "animation" else gr.skip()), out
+            async with contextlib.aclosing(run_in_thread(work, cancel, "nst-video")) as events:
+                async for kind, payload in events:
+                    if kind == "progress":
+                        progress((payload.step, payload.total), desc=describe(payload), unit="frames")
+                        if payload.image is not None and time.monotonic() - shown_at >= PREVIEW_EVERY:
+                            shown_at = time.monotonic()
+                            yield payload.image, gr.skip()
+                    else:
+                        out = str(job["destination"])
+                        log.info("video: %d frames in %.1f s", payload.frames, payload.seconds)
+                        yield (out if payload.kind == "animation" else gr.skip()), out
         except nst_core.Cancelled:
             gr.Info("Stopped. Nothing was saved.")
             yield gr.skip(), None
