@@ -210,6 +210,7 @@ def _animation(source, destination, what: str, size, limits: VideoLimits, job: _
     animation.check_destination(destination)
     info = animation.probe_animation(source, what, limits)
     out_size = _out_size(info.width, info.height, size)
+    limits.check_animation(what, info.frames, *out_size)  # before any work: every painted frame is held
     outs: list[np.ndarray] = []
     job.run(animation.read_animation(source, what, out_size), info.frames, outs.append)
     animation.write_animation(destination, outs, info)

@@ -50,16 +50,28 @@ class VideoLimits:
     max_seconds: float = 120.0
     max_frames: int = 3600
     max_pixels: int = 3840 * 2160  # per frame, as stored (before any resizing)
+    # An animation is written in one go (Pillow), so all its painted frames are held at once (RGB, plus the copy
+    # Pillow makes): frames x width x height x 6 bytes must fit this.
+    max_animation_mb: int = 2048
 
     @classmethod
     def from_env(cls) -> VideoLimits:
-        """NST_VIDEO_MAX_SECONDS, NST_VIDEO_MAX_FRAMES, NST_VIDEO_MAX_PIXELS (checked; a typo is an error)."""
+        """NST_VIDEO_MAX_SECONDS, _FRAMES, _PIXELS, _ANIMATION_MB (checked; a typo is an error)."""
         d = cls()
         return cls(
             max_seconds=float(env_number("NST_VIDEO_MAX_SECONDS", d.max_seconds, lo=0.1, whole=False)),
             max_frames=int(env_number("NST_VIDEO_MAX_FRAMES", d.max_frames, lo=1)),
             max_pixels=int(env_number("NST_VIDEO_MAX_PIXELS", d.max_pixels, lo=1)),
+            max_animation_mb=int(env_number("NST_VIDEO_MAX_ANIMATION_MB", d.max_animation_mb, lo=1)),
         )
+
+    def check_animation(self, what: str, frames: int, width: int, height: int) -> None:
+        """Raise VideoError when the painted animation would not fit in memory at this output size."""
+        if frames * width * height * 6 > self.max_animation_mb * 2**20:
+            raise VideoError(
+                f"{what} has {frames} frames; painted at {width}x{height} they are too many to hold at once "
+                "(an animation is written in one go): choose a smaller size, fewer frames, or send it as a video"
+            )
 
     def check(self, what: str, width: int, height: int, frames: int, seconds: float) -> None:
         """Raise VideoError naming the first limit the clip is over (pixels, then length)."""

@@ -261,3 +261,22 @@ def test_a_long_sound_track_is_cut_at_the_end_of_the_picture(tmp_path):
         with av.open(str(tmp_path / name)) as c:
             last = max(float(f.pts * f.time_base) for f in c.decode(audio=0) if f.pts is not None)
         assert 0.3 < last <= 8 / 24 + 1.5, (name, last)
+
+
+def test_an_animation_too_big_to_hold_is_refused_before_any_work(tmp_path):
+    """An animation is written in one go, so its painted frames must fit in memory: 40 frames at 1024 px would
+    take 40 x 1024 x 683 x 6 bytes = 160 MiB; a 100 MiB budget refuses it with advice, and writes nothing."""
+    frames = [Image.fromarray(scene(W, H, seed=i)) for i in range(40)]
+    frames[0].save(tmp_path / "long.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    with pytest.raises(nst_core.VideoError, match=r"too many to hold at once.*smaller size"):
+        nst_core.stylize_video(
+            tmp_path / "long.gif",
+            tmp_path / "o.gif",
+            STYLE,
+            size=1024,
+            limits=nst_core.VideoLimits(max_animation_mb=100),
+        )
+    assert not (tmp_path / "o.gif").exists()
+    nst_core.stylize_video(tmp_path / "long.gif", tmp_path / "o.gif", STYLE, size=64)  # small enough: painted
+    with Image.open(tmp_path / "o.gif") as out:
+        assert out.n_frames == 40
