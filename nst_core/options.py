@@ -4,19 +4,25 @@
 checks, the command line (`add_arguments`, used by `nst_core.cli`), and what front ends show: a front end asks
 `field_default(GatysOptions, "size", device="cpu")` (384) or `field_range(FastOptions, "size")` ((16, 8192))
 instead of writing the number again. `None` as a field's default means "filled in when the run starts", from
-`auto`: a value, or a `PerDevice` pair when it depends on the device.
+`auto`: a value, or a `PerDevice` pair when it depends on the device. The training config
+(`nst_core.train.config`) is declared the same way and adds required options, mutually exclusive groups,
+`check` functions and `run_only` settings; `check_options` applies the ranges and choices to a whole instance.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 
+from .errors import OptionsError
+
 __all__ = [
     "PerDevice",
     "add_arguments",
+    "check_options",
     "comma_floats",
     "comma_names",
     "field_choices",
@@ -25,6 +31,7 @@ __all__ = [
     "field_range",
     "option",
     "option_names",
+    "option_type",
 ]
 
 
@@ -49,13 +56,21 @@ def option(
     parse: Callable[[str], Any] | None = None,
     metavar: str | None = None,
     flag: bool = True,
+    check: Callable[[Any], Any] | None = None,
+    required: bool = False,
+    group: str | None = None,
+    run_only: bool = False,
 ) -> Any:
     """A field and its command-line option in one place. `help` may say {default}, {cpu}, {gpu}, {lo} and {hi}; `bounds`
     (lo, hi) is the accepted range; `auto` is the value a `None` default becomes (a `PerDevice` for device
     defaults); `choices` may be a function, for registries that grow; `parse` turns the option's text into
-    the value (default: the field's type); `flag=False` keeps a field off the command line."""
+    the value (default: the field's type); `flag=False` keeps a field off the command line. `check` replaces
+    the choices test where aliases are accepted (it raises an OptionsError of its own); `required` options
+    must be given; options of the same `group` are mutually exclusive; `run_only` marks a setting that does
+    not change a trained network (so it may differ on a training --resume)."""
     meta = {"help": help, "bounds": bounds, "auto": auto, "choices": choices, "parse": parse, "metavar": metavar}
-    return field(default=default, metadata={**meta, "flag": flag})
+    extra = {"check": check, "required": required, "group": group, "run_only": run_only}
+    return field(default=default, metadata={**meta, **extra, "flag": flag})
 
 
 def _field(cls: type, name: str) -> Field:
@@ -133,9 +148,9 @@ def cli_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _scalar(f: Field) -> type:
-    """`int | None` -> int: the type an option's text is converted to (annotations are strings here)."""
-    hint = str(f.type).replace(" ", "")
+def option_type(f: Field) -> type:
+    """`int | None` -> int: the type an option's text is converted to (the annotation, as text or as a type)."""
+    hint = (f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))).replace(" ", "")
     for kind in (bool, int, float, str):
         if hint in (kind.__name__, f"{kind.__name__}|None"):
             return kind
@@ -146,7 +161,7 @@ def add_argument(parser: Any, f: Field) -> None:
     """One field as a command-line option on `parser` (or an argument group). The default is always None, so
     only what a person typed reaches the options and the dataclass stays the one source of defaults."""
     m = f.metadata
-    kind = None if m["parse"] else _scalar(f)
+    kind = None if m["parse"] else option_type(f)
     if kind is bool:
         action = argparse.BooleanOptionalAction if f.default is None else "store_true"
         parser.add_argument(cli_flag(f.name), action=action, default=None, help=_help(f))
@@ -154,15 +169,60 @@ def add_argument(parser: Any, f: Field) -> None:
     kw = {"type": m["parse"] or (kind if kind is not str else None), "metavar": m["metavar"], "help": _help(f)}
     if m["choices"] is not None:
         kw["choices"] = m["choices"]() if callable(m["choices"]) else m["choices"]
+    if m.get("required"):
+        kw["required"] = True
     parser.add_argument(cli_flag(f.name), **{k: v for k, v in kw.items() if v is not None})
 
 
 def add_arguments(parser: Any, cls: type, skip: Sequence[str] = ()) -> list[str]:
-    """Every command-line field of `cls` not in `skip` as an option on `parser`; returns their names."""
+    """Every command-line field of `cls` not in `skip` as an option on `parser`, in field order (the fields of
+    one `group` in a mutually exclusive group, made where its first field is); returns their names."""
     names = [name for name in option_names(cls) if name not in skip]
+    groups: dict[str, Any] = {}
     for name in names:
-        add_argument(parser, _field(cls, name))
+        f = _field(cls, name)
+        group = f.metadata.get("group")
+        if group and group not in groups:
+            groups[group] = parser.add_mutually_exclusive_group()
+        add_argument(groups[group] if group else parser, f)
     return names
+
+
+def given(namespace: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The options among `names` that were typed (not None), as keywords for the dataclass."""
+    values = vars(namespace)
+    return {name: values[name] for name in names if values.get(name) is not None}
+
+
+def bounds_table(cls: type) -> dict[str, tuple[float, float, bool]]:
+    """Every bounded field of `cls`: (lo, hi, whole number?)."""
+    return {f.name: (*f.metadata["bounds"], option_type(f) is int) for f in fields(cls) if f.metadata.get("bounds")}
+
+
+def check_bound(name: str, value: Any, lo: float, hi: float, whole: bool) -> None:
+    """Refuse infinities, NaN, non-numbers and values outside [lo, hi] (or not whole, for int options) with one
+    sentence naming the option; None (not given) passes."""
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and whole:
+        ok = float(value).is_integer()
+    if not ok or not lo <= value <= hi:
+        kind = "a whole number" if whole else "a number"
+        raise OptionsError(f"{cli_flag(name)} must be {kind} from {lo:g} to {hi:g}, not {value!r}.")
+
+
+def check_options(obj: Any) -> None:
+    """Every bounded field of the dataclass instance `obj` in its range, then every `check` passed and every
+    value with choices among them."""
+    for name, (lo, hi, whole) in bounds_table(type(obj)).items():
+        check_bound(name, getattr(obj, name), lo, hi, whole)
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("check") is not None:
+            f.metadata["check"](value)  # raises an OptionsError of its own
+        elif (choices := field_choices(type(obj), f.name)) is not None and value not in choices:
+            raise OptionsError(f"{cli_flag(f.name)} must be one of {', '.join(choices)}.")
 
 
 def option_names(cls: type) -> list[str]:

@@ -32,3 +32,34 @@ def test_every_option_field_is_a_stylize_flag():
             assert "--" + name.replace("_", "-") in flags
     defaults = stylize.parse_args(["in.png", "-o", "out.png"])
     assert all(getattr(defaults, n) is None for n in option_names(GatysOptions) + option_names(FastOptions))
+
+
+def test_the_training_config_uses_the_same_option_helpers():
+    import argparse
+    from dataclasses import dataclass
+
+    import pytest
+
+    from nst_core.errors import OptionsError
+    from nst_core.options import add_arguments, check_options, given, option
+    from nst_core.train import BOUNDS, TrainConfig
+
+    assert field_range(TrainConfig, "batch_size") == (1, 256) and BOUNDS["batch_size"] == (1, 256, True)
+    assert field_help(TrainConfig, "lr") == "Adam learning rate (default 1e-3)"
+
+    @dataclass
+    class Toy:
+        name: str = option("", "a name", required=True)
+        steps: int | None = option(None, "steps", bounds=(1, 10), group="length")
+        epochs: float | None = option(None, "epochs", bounds=(0.5, 2), group="length")
+        kind: str = option("a", choices=("a", "b"))
+
+    p = argparse.ArgumentParser()
+    names = add_arguments(p, Toy)
+    assert Toy(**given(p.parse_args(["--name", "x", "--steps", "3"]), names)) == Toy("x", 3)
+    with pytest.raises(SystemExit):
+        p.parse_args(["--name", "x", "--steps", "3", "--epochs", "1"])
+    with pytest.raises(OptionsError, match=r"--steps must be a whole number from 1 to 10, not 2\.5"):
+        check_options(Toy("x", steps=2.5))
+    with pytest.raises(OptionsError, match="--kind must be one of a, b"):
+        check_options(Toy("x", kind="c"))

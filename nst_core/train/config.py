@@ -2,23 +2,22 @@
 
 The command line is generated from these fields (`build_parser`), and so are the bounds every number is checked
 against and the set of settings a `--resume` may change: a default or a range is written in one place only.
+The fields are declared with `nst_core.options.option`, as GatysOptions and FastOptions are.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import Field, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
-from types import UnionType
-from typing import Any, get_args, get_type_hints
 
 from .. import styles
 from ..argparsing import ArgumentParser
 from ..device import MEMORY_FORMATS, PRECISIONS, normalise_memory_format, normalise_precision
 from ..errors import OptionsError
 from ..lossnets import LossNetSpec, list_loss_nets
+from ..options import add_arguments, bounds_table, check_options, given, option, option_names
 from ..transformer_net import LIGHT, REFERENCE, TransformerConfig
 
 ARCHS: dict[str, TransformerConfig] = {"reference": REFERENCE, "light": LIGHT}
@@ -28,28 +27,6 @@ ARCHS: dict[str, TransformerConfig] = {"reference": REFERENCE, "light": LIGHT}
 FEEDFORWARD_STYLE_FACTOR = 0.5
 RANDOM_WEIGHTS = "random"  # --loss-net-weights random: seeded random init, for tests and smoke runs
 BUILTIN_PREVIEW = "builtin"  # --preview-image builtin: the registry's synthetic scene (used for bundled styles)
-
-
-def option(
-    default: Any = None,
-    help: str | None = None,
-    *,
-    bounds: tuple[float, float] | None = None,
-    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None,
-    check: Callable[[Any], Any] | None = None,
-    required: bool = False,
-    group: str | None = None,
-    run_only: bool = False,
-    cli: bool = True,
-) -> Any:
-    """A config field and its command-line option in one place.
-
-    `help` may say `{default}`, filled in from `default`; `bounds` (lo, hi) refuse infinities, NaN and absurd
-    values with the range (a whole number for int fields); `choices` may be a function, for registries that grow;
-    `check` replaces the choices test where aliases are accepted; `group` makes mutually exclusive options;
-    `run_only` marks a setting that does not change the weights, so it may differ on --resume."""
-    meta = {"help": help, "bounds": bounds, "choices": choices, "check": check, "required": required}
-    return field(default=default, metadata={**meta, "group": group, "run_only": run_only, "cli": cli})
 
 
 @dataclass
@@ -153,7 +130,7 @@ class TrainConfig:
         run_only=True,
     )
     # how the run was started (set by the CLI; recorded in the style's JSON)
-    command: str | None = option(None, run_only=True, cli=False)
+    command: str | None = option(None, run_only=True, flag=False)
 
     def validate(self) -> None:
         """Refuse what cannot work with one sentence naming the option, before anything is built."""
@@ -164,75 +141,13 @@ class TrainConfig:
             raise OptionsError(f"--dataset must be a folder of images, got {self.dataset!r}.")
         if self.steps is not None and self.epochs is not None:
             raise OptionsError("Give --steps or --epochs, not both.")
-        for key, (lo, hi, whole) in BOUNDS.items():
-            _check_bound(key, getattr(self, key), lo, hi, whole)
-        for f in fields(self):
-            _check_choice(f, getattr(self, f.name))
+        check_options(self)
 
-
-def _scalar(hint: Any) -> type:
-    """`int | None` -> int: the type an option's text is converted to."""
-    return next(a for a in get_args(hint) if a is not type(None)) if isinstance(hint, UnionType) else hint
-
-
-_TYPES = {name: _scalar(hint) for name, hint in get_type_hints(TrainConfig).items()}
 
 # Every number a user gives, bounded (lo, hi, whole number?); optional ones (None) are skipped.
-BOUNDS: dict[str, tuple[float, float, bool]] = {
-    f.name: (*f.metadata["bounds"], _TYPES[f.name] is int) for f in fields(TrainConfig) if f.metadata["bounds"]
-}
+BOUNDS: dict[str, tuple[float, float, bool]] = bounds_table(TrainConfig)
 # Fields that may differ between a run and its --resume (they do not change the weights).
 RUN_ONLY_FIELDS = frozenset(f.name for f in fields(TrainConfig) if f.metadata["run_only"])
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _check_bound(key: str, value: Any, lo: float, hi: float, whole: bool) -> None:
-    if value is None:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and whole:
-        ok = float(value).is_integer()
-    if not ok or not lo <= value <= hi:
-        kind = "a whole number" if whole else "a number"
-        raise OptionsError(f"{_flag(key)} must be {kind} from {lo:g} to {hi:g}, not {value!r}.")
-
-
-def _choices(f: Field) -> Sequence[str] | None:
-    choices = f.metadata["choices"]
-    return choices() if callable(choices) else choices
-
-
-def _check_choice(f: Field, value: Any) -> None:
-    if f.metadata["check"] is not None:
-        f.metadata["check"](value)  # raises an OptionsError of its own
-    elif (choices := _choices(f)) is not None and value not in choices:
-        raise OptionsError(f"{_flag(f.name)} must be one of {', '.join(choices)}.")
-
-
-def _shown(default: Any) -> str:
-    """A default as people write it: 4, 0.6, 1e-3 (the shortest text that reads back as the same number)."""
-    texts = [f"{default:g}", f"{default:.0e}".replace("e-0", "e-").replace("e+0", "e")]
-    return min((t for t in texts if float(t) == default), key=len)
-
-
-def _help(f: Field) -> str | None:
-    text = f.metadata["help"]
-    return text.replace("{default}", _shown(f.default)) if text and "{default}" in text else text
-
-
-def _argument(f: Field) -> dict[str, Any]:
-    """add_argument's keywords for one field."""
-    m, kw = f.metadata, {"help": _help(f)}
-    if _TYPES[f.name] is bool:
-        return {**kw, "action": "store_true"}
-    if m["required"]:
-        return {**kw, "required": True}
-    if _TYPES[f.name] is not str:
-        kw["type"] = _TYPES[f.name]
-    return {**kw, "default": f.default, **({"choices": _choices(f)} if m["choices"] else {})}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,19 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m nst_core.train",
         description="Train a fast (feed-forward) style network and install it in the style registry.",
     )
-    groups: dict[str, Any] = {}
-    for f in fields(TrainConfig):
-        if f.metadata["cli"]:
-            group = f.metadata["group"]
-            if group and group not in groups:
-                groups[group] = p.add_mutually_exclusive_group()
-            (groups[group] if group else p).add_argument(_flag(f.name), **_argument(f))
+    add_arguments(p, TrainConfig)
     return p
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    ns = vars(build_parser().parse_args(argv))
-    return TrainConfig(**{f.name: ns[f.name] for f in fields(TrainConfig) if f.name in ns})
+    """A TrainConfig from the command line: what was typed, the fields' defaults for the rest."""
+    return TrainConfig(**given(build_parser().parse_args(argv), option_names(TrainConfig)))
 
 
 def fill_defaults(cfg: TrainConfig, spec: LossNetSpec) -> tuple[str, ...]:
