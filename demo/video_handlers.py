@@ -188,28 +188,40 @@ class WebcamStylist:
         self._lock = threading.Lock()  # several visitors' frames arrive on worker threads at once
 
     def _stylizer(self, session: str | None, style: str, strength: float, stabilize: bool) -> nst_core.FrameStylizer:
+        key = (style, strength, stabilize)
         with self._lock:
-            return self._stylizer_locked(session, style, strength, stabilize)
+            found = self._current(session, key)
+        if found is not None:
+            return found
+        c = self.config  # made outside the lock: loading a style must not pause every other visitor's frames
+        made = nst_core.FrameStylizer(
+            style, strength=strength, stabilize=stabilize, device=c.device, precision=c.precision
+        )
+        with self._lock:
+            return self._keep(session, _Stream(key, made, time.monotonic()))
 
-    def _stylizer_locked(self, session: str | None, style: str, strength: float, stabilize: bool) -> Any:
+    def _current(self, session: str | None, key: tuple) -> Any:
+        """The visitor's stylizer for these options, or None; ended streams are forgotten on the way."""
         now = time.monotonic()
         for sid in [s for s, st in self._streams.items() if now - st.last > WEBCAM_IDLE]:
             del self._streams[sid]  # ended streams (and a paused one: it restarts without a stale frame)
-        key = (style, strength, stabilize)
         stream = self._streams.get(session or "")
         if stream is None or stream.key != key:
-            c = self.config
-            made = nst_core.FrameStylizer(
-                style, strength=strength, stabilize=stabilize, device=c.device, precision=c.precision
-            )
-            stream = _Stream(key, made, now)
-            if session:  # an API call without a page session gets no memory of earlier frames
-                self._streams[session] = stream
-                while len(self._streams) > MAX_WEBCAM_SESSIONS:
-                    self._streams.popitem(last=False)
+            return None
         stream.last = now
-        if session:
-            self._streams.move_to_end(session)
+        self._streams.move_to_end(session or "")
+        return stream.stylizer
+
+    def _keep(self, session: str | None, stream: _Stream) -> Any:
+        if not session:  # an API call without a page session gets no memory of earlier frames
+            return stream.stylizer
+        existing = self._streams.get(session)
+        if existing is not None and existing.key == stream.key:  # another frame of this visitor made one meanwhile
+            stream = existing
+        self._streams[session] = stream
+        self._streams.move_to_end(session)
+        while len(self._streams) > MAX_WEBCAM_SESSIONS:
+            self._streams.popitem(last=False)
         return stream.stylizer
 
     def frame(

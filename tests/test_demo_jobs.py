@@ -115,3 +115,23 @@ def test_webcam_keeps_one_stylizer_per_visitor_and_a_new_one_when_options_change
     assert webcam.active() == 2 and webcam._streams["bob"].stylizer is not first
     webcam.frame(frame, STYLE, 0.5, True, alice)
     assert webcam._streams["alice"].stylizer is not first  # a new strength: a new stream, no stale frame
+
+
+def test_a_visitors_style_is_loaded_outside_the_shared_lock(tmp_path, monkeypatch):
+    """Loading a style for one visitor must not hold the lock every visitor's frames take (it did: the first frame
+    of a new style paused everyone's stream while the model loaded)."""
+    import nst_core
+
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(make_style_dir(tmp_path)))
+    webcam = WebcamStylist(load_config({"NST_DEMO_WEBCAM_SIZE": "64"}, device="cpu"))
+    real, held = nst_core.FrameStylizer, []
+
+    def made_while(*args, **kwargs):
+        held.append(webcam._lock.locked())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nst_core, "FrameStylizer", made_while)
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    webcam.frame(frame, STYLE, 1.0, True, SimpleNamespace(session_hash="carol"))
+    webcam.frame(frame, STYLE, 1.0, True, SimpleNamespace(session_hash="carol"))
+    assert held == [False]  # made once, for the first frame, with the lock free
