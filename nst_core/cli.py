@@ -125,6 +125,12 @@ def _check_combination(a: argparse.Namespace) -> None:
         raise OptionsError("--style-blend and --init-image are for Gatys (--style-image); a fast style runs as is")
 
 
+def _is_gif(path: str) -> bool:
+    """A GIF that is no animation (one frame, or broken after its header) asked for as .gif: say it is a still."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"GIF8"
+
+
 def _is_clip(a: argparse.Namespace) -> bool:
     """Whether CONTENT is a video or an animation, judged by its bytes; a file that is neither but was named as
     one (either side) is refused here in video words rather than as a broken picture."""
@@ -134,7 +140,8 @@ def _is_clip(a: argparse.Namespace) -> bool:
     named = {Path(a.content).suffix.lower(), Path(a.output).suffix.lower()} & set(VIDEO_OUTPUTS)
     if media.kind == "unknown" and named:
         raise not_a_video(a.content, Path(a.content).name)
-    if media.kind == "image" and Path(a.output).suffix.lower() in VIDEO_OUTPUTS:
+    out = Path(a.output).suffix.lower()
+    if media.kind == "image" and (out in VIDEO_OUTPUTS or (out == ".gif" and _is_gif(a.content))):
         raise OptionsError(f"{Path(a.content).name} is a still picture; write it as .png, .jpg or .webp")
     return False
 

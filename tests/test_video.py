@@ -280,3 +280,14 @@ def test_an_animation_too_big_to_hold_is_refused_before_any_work(tmp_path):
     nst_core.stylize_video(tmp_path / "long.gif", tmp_path / "o.gif", STYLE, size=64)  # small enough: painted
     with Image.open(tmp_path / "o.gif") as out:
         assert out.n_frames == 40
+
+
+def test_a_still_or_broken_gif_asked_for_as_gif_is_told_it_is_a_still_picture(tmp_path, capsys):
+    """A one-frame (or truncated) GIF written as .gif used to get "cannot tell the image format from 'out.gif'",
+    which blamed the output name; it is a still picture, and the message says so and what to write instead."""
+    Image.fromarray(scene(W, H)).save(tmp_path / "still.gif")
+    (tmp_path / "broken.gif").write_bytes(b"GIF89a\x01")
+    for name in ("still.gif", "broken.gif"):
+        assert cli(tmp_path / name, "-o", tmp_path / "out.gif") == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: {name} is a still picture; write it as .png, .jpg or .webp"], err
