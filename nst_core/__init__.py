@@ -7,6 +7,7 @@
 """
 
 from .api import METHODS, stylize
+from .arbitrary import ArbitraryOptions, arbitrary_status
 from .errors import (
     Cancelled,
     DeviceOutOfMemory,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "ArbitraryOptions",
     "Cancelled",
     "DeviceOutOfMemory",
     "FastOptions",
@@ -48,6 +50,7 @@ __all__ = [
     "VideoLimits",
     "VideoResult",
     "WeightsError",
+    "arbitrary_status",
     "default_style",
     "detect_media",
     "encode_image",

@@ -8,15 +8,19 @@ from dataclasses import fields
 
 from PIL import Image
 
+from .arbitrary import ArbitraryOptions, run_arbitrary
 from .errors import OptionsError
 from .fast import FastOptions, run_fast
 from .gatys import GatysOptions, run_gatys
 from .images import ImageSource, load_image
 from .progress import ProgressCallback
 
-METHODS = ("fast", "gatys")
-_FAST_FIELDS = {f.name for f in fields(FastOptions)} - {"style"}
-_GATYS_FIELDS = GatysOptions.field_names() - {"style_blend"}
+METHODS = ("fast", "arbitrary", "gatys")
+_FIELDS = {
+    "fast": {f.name for f in fields(FastOptions)} - {"style"},
+    "arbitrary": {f.name for f in fields(ArbitraryOptions)} - {"style_blend"},
+    "gatys": GatysOptions.field_names() - {"style_blend"},
+}
 
 
 def stylize(
@@ -32,12 +36,13 @@ def stylize(
     **options,
 ) -> Image.Image:
     """Stylise `content` with an installed fast style (`style="NAME"`) or, with `style_images`, by Gatys
-    optimisation. `options` are the fields of `FastOptions` or `GatysOptions`; anything else is an error."""
+    optimisation (the default) or in one pass with `method="arbitrary"`. `options` are the fields of
+    `FastOptions`, `ArbitraryOptions` or `GatysOptions`; anything else is an error."""
     if method is None:
         method = "gatys" if style_images else "fast"
     if method not in METHODS:
         raise OptionsError(f"method must be one of {', '.join(METHODS)}, not {method!r}.")
-    allowed = _FAST_FIELDS if method == "fast" else _GATYS_FIELDS
+    allowed = _FIELDS[method]
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise OptionsError(
@@ -51,15 +56,21 @@ def stylize(
                 "images for method='gatys'."
             )
         if style_images or init_image is not None or style_blend is not None:
-            raise OptionsError("style_images, style_blend and init_image are only used by method='gatys'.")
+            raise OptionsError("style_images, style_blend and init_image are for method='gatys' or 'arbitrary'.")
         return run_fast(image, FastOptions(style=style, **options), callback=callback, cancel=cancel)
     if style is not None:
-        raise OptionsError("method='gatys' takes style_images, not a style name.")
+        raise OptionsError(f"method={method!r} takes style_images, not a style name.")
     if not style_images:
-        raise OptionsError("method='gatys' needs at least one style image.")
+        raise OptionsError(f"method={method!r} needs at least one style image.")
     styles = [load_image(s) for s in style_images]
+    blend = tuple(style_blend) if style_blend is not None else None
+    if method == "arbitrary":
+        if init_image is not None:
+            raise OptionsError("init_image is only used by method='gatys'.")
+        return run_arbitrary(image, styles, ArbitraryOptions(style_blend=blend, **options), callback=callback,
+                             cancel=cancel)  # fmt: skip
     init = load_image(init_image) if init_image is not None else None
     if init is not None:
         options.setdefault("init", "image")  # giving an init image means starting from it
-    opts = GatysOptions(style_blend=tuple(style_blend) if style_blend is not None else None, **options)
+    opts = GatysOptions(style_blend=blend, **options)
     return run_gatys(image, styles, opts, init_image=init, callback=callback, cancel=cancel)

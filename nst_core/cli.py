@@ -13,11 +13,12 @@ from tqdm import tqdm
 
 from . import __version__
 from .api import METHODS, stylize
+from .arbitrary import ArbitraryOptions
 from .argparsing import ArgumentParser
 from .errors import NSTError, OptionsError
 from .fast import FastOptions
 from .gatys import GatysOptions
-from .images import output_format, save_image
+from .images import load_image, output_format, save_image
 from .options import add_argument, add_arguments, field_help, option_names
 from .progress import Progress
 from .styles import (
@@ -40,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "stylize",
         help="stylise an image",
-        description="Stylise CONTENT with an installed "
-        "style (--style NAME, fast) or one or more paintings (--style-image, Gatys).",
+        description="Stylise CONTENT with an installed style (--style NAME, fast) or one or more paintings "
+        "(--style-image: Gatys, or --method arbitrary for one pass).",
     )
     s.add_argument("content", help="content image (photo), video or animated GIF/WebP (recognised by content)")
     s.add_argument(
@@ -50,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         ".gif or .webp for an animation",
     )  # fmt: skip
     s.add_argument(
-        "--method", choices=METHODS, help="fast (needs --style) or gatys (needs --style-image); inferred when omitted"
+        "--method",
+        choices=METHODS,
+        help="fast (needs --style), arbitrary or gatys (need --style-image); inferred when omitted (gatys for a "
+        "--style-image)",
     )
     s.add_argument("--style", help=field_help(FastOptions, "style"))
     s.add_argument(
@@ -58,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATH",
-        help="style image for Gatys; repeat to blend several",
+        help="a painting (Gatys or arbitrary); repeat to blend several",
     )
     _add_option_groups(s)
     s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
@@ -91,6 +95,8 @@ def _add_option_groups(s: argparse.ArgumentParser) -> None:
     g.add_argument("--vgg-weights", metavar="PATH", help="alias of --loss-net-weights for VGG")
     f = s.add_argument_group("fast")
     add_arguments(f, FastOptions, skip=shared)
+    add_arguments(s.add_argument_group("arbitrary"), ArbitraryOptions, skip=set(option_names(FastOptions)) | set(
+        option_names(GatysOptions)))  # fmt: skip
     f.add_argument(
         "--stabilize",
         action=argparse.BooleanOptionalAction,
@@ -105,7 +111,8 @@ def _options(a: argparse.Namespace) -> dict:
         raise OptionsError("give either --vgg-weights or --loss-net-weights, not both.")
     if a.vgg_weights:
         a.loss_net_weights = a.vgg_weights
-    names = {*option_names(GatysOptions), *option_names(FastOptions)} - {"style_blend"}  # a stylize() argument
+    names = {*option_names(GatysOptions), *option_names(FastOptions), *option_names(ArbitraryOptions)}
+    names -= {"style_blend"}  # a stylize() argument
     return {k: getattr(a, k) for k in sorted(names) if getattr(a, k) is not None}
 
 
@@ -119,8 +126,8 @@ def _check_combination(a: argparse.Namespace) -> None:
     method = a.method or ("gatys" if a.style_image else "fast")
     if method == "fast" and not a.style:
         raise OptionsError("--method fast needs --style NAME (see `python -m nst_core styles`)")
-    if method == "gatys" and not a.style_image:
-        raise OptionsError("--method gatys needs --style-image PAINTING (a fast --style is not a painting)")
+    if method in ("gatys", "arbitrary") and not a.style_image:
+        raise OptionsError(f"--method {method} needs --style-image PAINTING (a fast --style is not a painting)")
     if method == "fast" and (a.style_blend is not None or a.init_image):
         raise OptionsError("--style-blend and --init-image are for Gatys (--style-image); a fast style runs as is")
 
@@ -171,9 +178,11 @@ def _cmd_stylize(a: argparse.Namespace) -> int:
 
 
 def _cmd_stylize_clip(a: argparse.Namespace) -> int:
-    """A video or an animation: fast styles only, same kind of file out (see nst_core.video)."""
-    if a.style_image:
-        raise OptionsError("videos and animations take a fast --style NAME; Gatys (--style-image) is for pictures")
+    """A video or an animation: a fast style, or paintings through the arbitrary-style network (Gatys is for
+    pictures); same kind of file out (see nst_core.video)."""
+    if a.style_image and a.method == "gatys":
+        raise OptionsError("--method gatys is for pictures; videos and animations take --style NAME or "
+                           "--style-image with --method arbitrary (the default for clips)")  # fmt: skip
     unused = [flag for flag, v in (("--stroke-scale", a.stroke_scale), ("--tile-size", a.tile_size)) if v is not None]
     if unused:
         raise OptionsError(f"{', '.join(unused)} is for pictures, not videos")
@@ -181,7 +190,8 @@ def _cmd_stylize_clip(a: argparse.Namespace) -> int:
     opts = {k: getattr(a, k) for k in ("strength", "size", "preserve_colors", "device", "precision")}
     try:
         r = stylize_video(
-            a.content, a.output, a.style, stabilize=a.stabilize, callback=on_progress,
+            a.content, a.output, a.style, style_images=[load_image(p) for p in a.style_image],
+            style_blend=a.style_blend, stabilize=a.stabilize, callback=on_progress,
             **{k: v for k, v in opts.items() if v is not None},
         )  # fmt: skip
     finally:

@@ -17,8 +17,10 @@ import torch
 from PIL import Image
 
 from . import styles
+from .arbitrary import ArbitraryOptions, Painter
 from .budget import budget_pixels
 from .device import make_profile
+from .errors import OptionsError
 from .fast import MIN_NET_SIDE, FastOptions, finish_output
 from .images import pad_to_min_side
 from .inference import stylize_tensor
@@ -36,12 +38,15 @@ class FrameStylizer:
     >>> out = s(frame)               # PIL image or HxWx3 uint8 array in, the same kind out
     >>> outs = s.batch([f1, f2, f3])  # several at once (one network pass: for GPUs)
     >>> s.reset()                    # a new clip or a cut: forget the previous frame
+    >>> s = FrameStylizer(style_images=[painting])  # any painting, through the arbitrary-style network
     """
 
     def __init__(
         self,
-        style: str,
+        style: str | None = None,
         *,
+        style_images: Sequence[Image.Image] = (),
+        style_blend: Sequence[float] | None = None,
         strength: float = 1.0,
         preserve_colors: bool = False,
         stroke_scale: float | None = None,
@@ -51,6 +56,26 @@ class FrameStylizer:
         stabilize: bool = True,
         stabilizer: StabilizerSettings | None = None,
     ) -> None:
+        self.painter: Painter | None = None
+        if style_images:
+            if style is not None:
+                raise OptionsError("give a style name or paintings (style_images), not both")
+            self.painter = Painter(style_images, ArbitraryOptions(
+                strength=strength, preserve_colors=preserve_colors, style_blend=_blend(style_blend), device=device,
+                precision=precision, memory_format=memory_format,
+            ))  # fmt: skip
+            self.options = FastOptions(style="", strength=strength, preserve_colors=preserve_colors)
+            self.profile = self.painter.profile
+        else:
+            self._load_fast(style, strength, preserve_colors, stroke_scale, device, precision, memory_format)
+        settings = stabilizer or StabilizerSettings()
+        if not stabilize:
+            settings = StabilizerSettings(method="none")
+        self.stabilizer = TemporalStabilizer(settings)
+
+    def _load_fast(self, style, strength, preserve_colors, stroke_scale, device, precision, memory_format) -> None:
+        if style is None:
+            raise OptionsError("give a style name, or paintings as style_images")
         self.options = FastOptions(
             style=style, strength=strength, preserve_colors=preserve_colors, stroke_scale=stroke_scale,
             device=device, precision=precision, memory_format=memory_format,
@@ -58,10 +83,6 @@ class FrameStylizer:
         self.profile = make_profile(device, precision, memory_format)
         info = styles.get_style(style)
         self.model = styles.load_style_model(info.name, self.profile.device, channels_last=self.profile.channels_last)
-        settings = stabilizer or StabilizerSettings()
-        if not stabilize:
-            settings = StabilizerSettings(method="none")
-        self.stabilizer = TemporalStabilizer(settings)
 
     def reset(self) -> None:
         """Forget the previous frame (start of a new clip, a scene cut, a new webcam session)."""
@@ -84,6 +105,8 @@ class FrameStylizer:
         """The network's frames, finished as a still would be (detail, colours, strength); not yet stabilised."""
         if float(self.options.strength) == 0.0:
             return frames
+        if self.painter is not None:
+            return [np.asarray(self.painter(Image.fromarray(f), cancel=cancel)) for f in frames]
         h, w = frames[0].shape[:2]
         scale = resolve_stroke_scale(self.options.stroke_scale, max(w, h))
         photos = [Image.fromarray(f) for f in frames]
@@ -117,6 +140,10 @@ class FrameStylizer:
             with self.profile.autocast():
                 parts.append(self.model(self.profile.format(chunk)).float().cpu())
         return torch.cat(parts)
+
+
+def _blend(blend: Sequence[float] | None) -> tuple[float, ...] | None:
+    return tuple(blend) if blend is not None else None
 
 
 def _to_array(frame: Frame) -> np.ndarray:

@@ -22,7 +22,17 @@ from .device import DeviceProfile
 from .progress import check_cancel
 from .transformer_net import NormStats, TransformerNet, normalize
 
-__all__ = ["MIN_TILE", "RAMP_FRACTION", "TilePlan", "plan_tiles", "stored_bytes", "tiled_exact", "tiled_thumbnail"]
+__all__ = [
+    "MIN_TILE",
+    "RAMP_FRACTION",
+    "Canvas",
+    "Ticker",
+    "TilePlan",
+    "plan_tiles",
+    "stored_bytes",
+    "tiled_exact",
+    "tiled_thumbnail",
+]
 
 MIN_TILE = 128
 RAMP_FRACTION = 0.25  # share of the overlap over which neighbouring tiles cross-fade
@@ -213,7 +223,7 @@ def tiled_exact(
                 tick()
             stats.append(acc.result(device))
 
-        canvas = _Canvas(plan)
+        canvas = Canvas(plan)
         for i, tile in enumerate(plan.tiles):
             s = run(_to(store[i][0], device), dec, len(stages))
             canvas.add(tile, final(s))
@@ -239,7 +249,7 @@ def tiled_thumbnail(
         size = (max(16, round(h * scale)), max(16, round(w * scale)))
         thumb = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     rec = NormStats()
-    canvas = _Canvas(plan)
+    canvas = Canvas(plan)
     with profile.autocast():
         model(profile.format(thumb.to(profile.device)), rec)
         for tile in plan.tiles:
@@ -248,7 +258,7 @@ def tiled_thumbnail(
     return canvas.result()
 
 
-class _Canvas:
+class Canvas:
     """Overlapping tile outputs cross-faded into one image (weights ramp down across each overlap)."""
 
     def __init__(self, plan: TilePlan) -> None:

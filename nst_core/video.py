@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -91,8 +91,10 @@ class VideoResult:
 def stylize_video(
     source: VideoSource,
     destination: str | os.PathLike,
-    style: str,
+    style: str | None = None,
     *,
+    style_images: Sequence[Image.Image] = (),
+    style_blend: Sequence[float] | None = None,
     strength: float = 1.0,
     size: int | None = None,
     stabilize: bool = True,
@@ -106,7 +108,8 @@ def stylize_video(
     cancel: threading.Event | None = None,
 ) -> VideoResult:
     """Stylise every frame of `source` (path or bytes) into `destination` (.mp4/.m4v/.mov/.mkv/.webm for a video,
-    .gif/.webp for an animation) with the installed fast style `style`.
+    .gif/.webp for an animation) with the installed fast style `style`, or with any paintings (`style_images`,
+    blended by `style_blend`) through the arbitrary-style network.
 
     `size` is the output's long side (default: the source's). `limits` default to `VideoLimits.from_env()`.
     `label` names the input in messages (servers pass "your video"; default: the file's name). Progress comes
@@ -124,8 +127,9 @@ def stylize_video(
     if media.kind == "unknown":
         raise not_a_video(source, what)
     stylizer = FrameStylizer(
-        style, strength=strength, preserve_colors=preserve_colors, device=device, precision=precision,
-        stabilize=stabilize, stabilizer=stabilizer,
+        style, style_images=style_images, style_blend=style_blend, strength=strength,
+        preserve_colors=preserve_colors, device=device, precision=precision, stabilize=stabilize,
+        stabilizer=stabilizer,
     )  # fmt: skip
     job = _Job(stylizer, start, callback, cancel)
     if media.kind == "video":

@@ -1,0 +1,93 @@
+"""The arbitrary-style training config: every option once (default, range, help); the CLI is generated from it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...argparsing import ArgumentParser
+from ...device import MEMORY_FORMATS, PRECISIONS, normalise_memory_format, normalise_precision
+from ...errors import OptionsError
+from ...options import add_arguments, check_options, comma_names, given, option, option_names
+
+
+@dataclass
+class ArbitraryTrainConfig:
+    """A run in two phases: distil the encoder from VGG-19, then train the decoders with the encoder frozen."""
+
+    dataset: str = option("", "folder tree of photos", required=True, run_only=True)
+    paintings: tuple[str, ...] = option(
+        (), "comma-separated painting files mixed into the crops (the held-out ones must not be here)",
+        parse=comma_names, run_only=True,
+    )  # fmt: skip
+    painting_fraction: float = option(0.25, "share of crops taken from the paintings ({default})", bounds=(0, 1))
+    out: str = option("weights/arbitrary/wct_student.safetensors", "where the shipped network is written",
+                      run_only=True)  # fmt: skip
+    run_dir: str = option("runs/arbitrary", "checkpoints and preview sheets ({default})", run_only=True)
+    channels: str = option("16,32,64,128", "encoder widths of the four levels (VGG-19: 64,128,256,512)")
+    distill_steps: int = option(3000, "phase 1: encoder distillation steps ({default})", bounds=(0, 10_000_000))
+    decoder_steps: int = option(3000, "phase 2: decoder steps ({default})", bounds=(0, 10_000_000))
+    batch_size: int = option(8, "crops per step ({default})", bounds=(1, 256))
+    image_size: int = option(256, "crop size in px ({default})", bounds=(32, 2048))
+    lr: float = option(1e-3, "Adam learning rate ({default})", bounds=(1e-8, 1))
+    feature_weight: float = option(1.0, "decoder loss: encoder-feature term next to the pixel term ({default})",
+                                   bounds=(0, 1e6))  # fmt: skip
+    stylised_weight: float = option(
+        0.5, "decoder loss: painted features (photo whitened, coloured with a painting) decoded so the encoder "
+        "sees them again ({default})", bounds=(0, 1e6),
+    )  # fmt: skip
+    vgg_weights: str | None = option(None, "VGG-19 weights (the teacher; default: the usual search)", run_only=True)
+    seed: int = option(42, bounds=(0, 2**32 - 1))
+    device: str = option("auto", "auto | cpu | cuda | mps", run_only=True)
+    precision: str = option("auto", "autocast dtype (auto: bf16 where native)", choices=PRECISIONS,
+                            check=normalise_precision, run_only=True)  # fmt: skip
+    memory_format: str = option("auto", "tensor layout", choices=MEMORY_FORMATS, check=normalise_memory_format,
+                                run_only=True)  # fmt: skip
+    threads: int | None = option(None, "torch CPU threads", bounds=(1, 1024), run_only=True)
+    log_every: int = option(25, bounds=(1, 10_000_000), run_only=True)
+    sheet_every: int = option(500, "steps between preview sheets (0: never)", bounds=(0, 10_000_000), run_only=True)
+    checkpoint_minutes: float = option(5.0, "checkpoint after this many minutes", bounds=(0.01, 1e6), run_only=True)
+    max_minutes: float | None = option(None, "stop after this, with a checkpoint and the network written",
+                                       bounds=(1e-6, 1e6), run_only=True)  # fmt: skip
+    resume: bool = option(False, "continue from RUN_DIR/checkpoint.pt", run_only=True)
+    overwrite: bool = option(False, "start afresh even if RUN_DIR holds a checkpoint", run_only=True)
+    command: str | None = option(None, run_only=True, flag=False)
+
+    @property
+    def total_steps(self) -> int:
+        return self.distill_steps + self.decoder_steps
+
+    def widths(self) -> tuple[int, ...]:
+        try:
+            return tuple(int(c) for c in self.channels.split(","))
+        except ValueError:
+            raise OptionsError(
+                f"--channels must be four whole numbers like 16,32,64,128, got {self.channels!r}"
+            ) from None
+
+    def validate(self) -> None:
+        if not self.dataset or not Path(self.dataset).is_dir():
+            raise OptionsError(f"--dataset must be a folder of images, got {self.dataset!r}.")
+        for p in self.paintings:
+            if not Path(p).is_file():
+                raise OptionsError(f"--paintings: no such file {p!r}.")
+        if len(self.widths()) != 4 or min(self.widths()) < 1:
+            raise OptionsError(
+                f"--channels must be four whole numbers like 16,32,64,128, got {self.channels!r}"
+            ) from None
+        check_options(self)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog="python -m nst_core.train arbitrary",
+        description="Train the arbitrary-style network (any painting in one pass) and write its weights.",
+    )
+    add_arguments(p, ArbitraryTrainConfig)
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> ArbitraryTrainConfig:
+    return ArbitraryTrainConfig(**given(build_parser().parse_args(argv), option_names(ArbitraryTrainConfig)))
