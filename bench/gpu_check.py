@@ -8,6 +8,7 @@ plain (fp32, contiguous, eager) against the tuned profile. Writes OUT/gpu_check.
 Targets on one H200 (issue #11): Gatys 1024x768 reaches the loss of 500 single-scale fp32 L-BFGS steps in under
 5 s; fast 1024x1024 in under 3 ms; the tuned profile at least 5x plain fp32 eager on both. `--quick` runs every
 step at tiny sizes (the test suite runs it on a CPU), so the script itself cannot rot between GPU sessions.
+The arbitrary method (any painting in one pass) is timed end to end at 512 and 1024 px.
 """
 
 from __future__ import annotations
@@ -37,8 +38,15 @@ from nst_core.gatys import GatysOptions  # noqa: E402
 from nst_core.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
 
 SIZES = {
-    "full": {"gatys": [512, 1024], "ref_steps": 500, "fast": 1024, "train": 256, "train_steps": 30},
-    "quick": {"gatys": [48, 64], "ref_steps": 8, "fast": 96, "train": 32, "train_steps": 3},
+    "full": {
+        "gatys": [512, 1024],
+        "ref_steps": 500,
+        "fast": 1024,
+        "arbitrary": [512, 1024],
+        "train": 256,
+        "train_steps": 30,
+    },
+    "quick": {"gatys": [48, 64], "ref_steps": 8, "fast": 96, "arbitrary": [64], "train": 32, "train_steps": 3},
 }
 
 
@@ -156,6 +164,21 @@ def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], N
     return rows
 
 
+def check_arbitrary(dev: torch.device, side: int, quick: bool, log: Callable[[str], None]) -> dict:
+    """The arbitrary method end to end through `stylize` (the paintings' statistics, the four-level cascade,
+    host copies) on a side x 3/4 side photo: what one request of "any painting" costs on this device."""
+    from nst_core import stylize
+
+    photo, painting = _scene(side, side * 3 // 4, 5), _scene(side, side, 6)
+
+    def run() -> Any:
+        return stylize(photo, method="arbitrary", style_images=[painting], device=str(dev))
+
+    ms = _latency(run, dev, 2 if quick else 10) * 1e3
+    log(f"arbitrary {side}x{side * 3 // 4}: {ms:.1f} ms end to end")
+    return {"size": [side, side * 3 // 4], "end_to_end_ms": round(ms, 2), "profile": make_profile(dev).describe()}
+
+
 def check_train(
     dev: torch.device, sizes: dict, weights: str | None, data: Path | None, out: Path, log: Callable[[str], None]
 ) -> list[dict]:
@@ -234,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     result["tests"] = None if a.quick or a.skip_tests else run_tests(dev, log)
     result["gatys"] = check_gatys(dev, sizes, a.vgg_weights, log)
     result["fast"] = check_fast(dev, sizes["fast"], a.quick, log)
+    result["arbitrary"] = [check_arbitrary(dev, side, a.quick, log) for side in sizes["arbitrary"]]
     result["train"] = check_train(dev, sizes, a.vgg_weights, a.dataset, a.out / "work", log)
     result["seconds"] = round(time.perf_counter() - started, 1)
     (a.out / "gpu_check.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

@@ -22,11 +22,14 @@ __all__ = ["CASCADE", "pad_to_multiple", "paint", "paint_tiled", "style_statisti
 
 CASCADE = tuple(reversed(LEVELS))  # 4, 3, 2, 1
 _MULTIPLE = 8
+_MIN_SIDE = 16
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = _MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """`x` grown to a multiple of `multiple` px a side, and at least `_MIN_SIDE` (level 4's reflection padding
+    needs 2 px there); reflected where the picture is large enough, its edge repeated where not."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = max(_MIN_SIDE, h + (-h) % multiple) - h, max(_MIN_SIDE, w + (-w) % multiple) - w
     if ph or pw:
         mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -38,7 +38,11 @@ class ArbitraryTrainConfig:
         0.5, "decoder loss: painted features (photo whitened, coloured with a painting) decoded so the encoder "
         "sees them again ({default})", bounds=(0, 1e6),
     )  # fmt: skip
-    vgg_weights: str | None = option(None, "VGG-19 weights (the teacher; default: the usual search)", run_only=True)
+    vgg_weights: str | None = option(
+        None,
+        "VGG-19 weights, the teacher (default: the usual search; 'random': random init, tests only)",
+        run_only=True,
+    )
     seed: int = option(42, bounds=(0, 2**32 - 1))
     device: str = option("auto", "auto | cpu | cuda | mps", run_only=True)
     precision: str = option("auto", "autocast dtype (auto: bf16 where native)", choices=PRECISIONS,

@@ -23,6 +23,7 @@ from ...arbitrary.network import LEVELS, VGG_LAYERS, ArbitraryConfig, ArbitraryN
 from ...arbitrary.transform import affine_map, apply_map, feature_stats
 from ...device import make_profile
 from ...lossnets import load_loss_net
+from ..config import RANDOM_WEIGHTS
 from ..state import load_checkpoint, save_checkpoint, seed_everything
 from .config import ArbitraryTrainConfig
 from .data import CropStream
@@ -141,7 +142,9 @@ def train(cfg: ArbitraryTrainConfig) -> dict[str, Any]:
     step, elapsed = _start(cfg, net, heads, opts, tqdm.write)
     teacher = None
     if step < cfg.distill_steps:
-        teacher = load_loss_net("vgg19", cfg.vgg_weights, device=profile.device, layers=list(VGG_LAYERS.values()))
+        random = cfg.vgg_weights == RANDOM_WEIGHTS  # tests and smoke runs: a seeded random teacher
+        teacher = load_loss_net("vgg19", None if random else cfg.vgg_weights, device=profile.device,
+                                layers=list(VGG_LAYERS.values()), pretrained=not random)  # fmt: skip
     tqdm.write(f"{len(data.photos)} photos, {len(data.paintings)} paintings; {profile.describe()} on "
                f"{profile.device}; steps {step}/{cfg.total_steps}")  # fmt: skip
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True)
