@@ -30,12 +30,14 @@ from .device import (
 )
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
+from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
 from .options import PerDevice, comma_floats, comma_names, field_default, field_range, option, shown
 from .progress import Progress, ProgressCallback, check_cancel
 
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "lbfgs_torch", "adam")  # lbfgs: device-resident (nst_core.lbfgs); lbfgs_torch: the reference
+LOSS_READ_EVERY = 10  # steps between reads of the loss values (each read waits for the device)
 INITS = ("content", "noise", "image")
 MAX_SIZE = 4096
 MAX_STEPS = 10_000
@@ -66,7 +68,11 @@ class GatysOptions:
         None, "blend weights, one per style image", parse=comma_floats, metavar="W1,W2"
     )
     style_scale: float = option(1.0, "style images are resized to size x this", bounds=(0.1, 4))
-    optimizer: str = option("lbfgs", choices=OPTIMIZERS)
+    optimizer: str = option(
+        "lbfgs",
+        "lbfgs (no host round trip per step), lbfgs_torch (torch's, strong-Wolfe line search) or adam",
+        choices=OPTIMIZERS,
+    )
     lr: float | None = option(None, "Adam step size (default {default})", auto=0.02)
     init: str = option("content", "start from the content, noise, or --init-image", choices=INITS)
     seed: int = option(0, bounds=(0, 2**63 - 1))
@@ -196,11 +202,15 @@ class _Reporter:
         self.done, self.start = 0, time.perf_counter()
         self.last_losses: dict[str, float] = {}
 
-    def step(self, x: torch.Tensor, losses: dict[str, float], scale: int, final: bool = False) -> None:
+    def step(self, x: torch.Tensor, losses: dict, scale: int, final: bool = False) -> None:
+        """Losses may be device tensors: they are read (a device sync) only every LOSS_READ_EVERY steps, at the
+        end, and with a preview; in between the record carries the last values read."""
         self.done += 1
-        self.last_losses = losses
         if self.callback is None:
             return
+        if final or self.done % LOSS_READ_EVERY == 1 or (self.preview_every and self.done % self.preview_every == 0):
+            self.last_losses = {k: float(v) for k, v in losses.items()}
+        losses = self.last_losses
         image = None
         if final or (self.preview_every and self.done % self.preview_every == 0):
             image = tensor_to_pil(x.detach().clamp(0, 1))
@@ -235,11 +245,11 @@ def _optimise(
     x = x.detach().contiguous().requires_grad_(True)
     state = {"iters": 0}
 
-    def evaluate() -> tuple[torch.Tensor, dict[str, float]]:
+    def evaluate() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with profile.autocast():
             total, terms = crit(profile.format(x), targets)
-        losses = {k: float(v.detach()) for k, v in terms.items()}
-        losses["total"] = float(total.detach())
+        losses = {k: v.detach() for k, v in terms.items()}
+        losses["total"] = total.detach()
         return total * profile.loss_scale, losses  # a constant factor moves neither optimiser's minimum
 
     if opts.optimizer == "adam":
@@ -255,6 +265,8 @@ def _optimise(
             reporter.step(x, losses, scale, final=i == steps - 1)
         return x.detach()
 
+    if opts.optimizer == "lbfgs":
+        return _device_lbfgs(x, evaluate, steps, reporter, scale, cancel)
     # One L-BFGS call for all iterations: calling step() per iteration would re-evaluate the objective each time.
     optim = torch.optim.LBFGS(
         [x],
@@ -284,6 +296,25 @@ def _optimise(
         state["iters"] += 1
         reporter.step(x, reporter.last_losses, scale, final=state["iters"] == steps)
     return x.detach()
+
+
+def _device_lbfgs(x, evaluate, steps: int, reporter: _Reporter, scale: int, cancel) -> torch.Tensor:
+    """The default optimiser: one evaluation per step and no device read in between (see nst_core.lbfgs)."""
+    optim = DeviceLBFGS(x, history=50)
+    losses: dict[str, torch.Tensor] = {}
+
+    def closure() -> torch.Tensor:
+        x.grad = None
+        total, terms = evaluate()
+        total.backward()
+        losses.update(terms)
+        return total
+
+    for i in range(steps):
+        check_cancel(cancel)
+        optim.step(closure)
+        reporter.step(x, losses, scale, final=i == steps - 1)
+    return optim.best().detach()
 
 
 def run_gatys(

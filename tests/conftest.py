@@ -53,7 +53,7 @@ def styles_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _no_user_weight_env(monkeypatch):
     """Tests choose their weights explicitly; a developer's own NST_* variables must not leak in."""
-    for var in ("NST_VGG19_WEIGHTS", "NST_VGG16_WEIGHTS", "NST_SQUEEZENET_WEIGHTS"):
+    for var in ("NST_VGG19_WEIGHTS", "NST_VGG16_WEIGHTS", "NST_SQUEEZENET_WEIGHTS", "NST_ARBITRARY_WEIGHTS"):
         monkeypatch.delenv(var, raising=False)
 
 
