@@ -208,6 +208,16 @@ def test_gpu_check_runs_quick_on_cpu(tmp_path, vgg19_path):
     assert (tmp_path / "gpu_check.log").read_text().count("\n") >= 6
 
 
+def test_gpu_check_without_a_vgg_says_what_to_pass_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NST_VGG19_WEIGHTS"}
+    env.update(OMP_NUM_THREADS="1", TORCH_HOME=str(tmp_path / "hub"))  # an empty hub cache, and no network
+    cmd = [sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "--vgg-weights" in done.stderr and not (tmp_path / "out").exists()
+
+
 def test_demo_and_bots_take_the_profile_from_their_settings():
     from bots.config import CommonConfig, ConfigError
     from demo.config import load_config
