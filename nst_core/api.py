@@ -13,7 +13,9 @@ from .errors import OptionsError
 from .fast import FastOptions, run_fast
 from .gatys import GatysOptions, run_gatys
 from .images import ImageSource, load_image
+from .masks import Regions
 from .progress import ProgressCallback
+from .regions import stylize_regions
 
 METHODS = ("fast", "arbitrary", "gatys")
 _FIELDS = {
@@ -25,19 +27,25 @@ _FIELDS = {
 
 def stylize(
     content: ImageSource,
-    style: str | None = None,
+    style: str | Sequence[str] | None = None,
     *,
     method: str | None = None,
     style_images: Sequence[ImageSource] = (),
     style_blend: Sequence[float] | None = None,
     init_image: ImageSource | None = None,
+    mask: ImageSource | Regions | None = None,
+    invert_mask: bool = False,
     callback: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     **options,
 ) -> Image.Image:
     """Stylise `content` with an installed fast style (`style="NAME"`) or, with `style_images`, by Gatys
     optimisation (the default) or in one pass with `method="arbitrary"`. `options` are the fields of
-    `FastOptions`, `ArbitraryOptions` or `GatysOptions`; anything else is an error."""
+    `FastOptions`, `ArbitraryOptions` or `GatysOptions`; anything else is an error.
+
+    `mask` (a picture, see `nst_core.masks`) styles only part of the photo: one region (greyscale, soft edges
+    kept; `invert_mask` swaps inside and outside) or several colour-coded ones, with one style (a name, or a
+    painting in `style_images`) per region, or one for all; outside every region the photo comes back exactly."""
     if method is None:
         method = "gatys" if style_images else "fast"
     if method not in METHODS:
@@ -49,6 +57,13 @@ def stylize(
             f"unknown option(s) for method {method!r}: {', '.join(unknown)}. Valid: {', '.join(sorted(allowed))}."
         )
     image = load_image(content)
+    if mask is not None:
+        if style_blend is not None:
+            raise OptionsError("style_blend mixes paintings over the whole picture; with a mask give one per region")
+        return stylize_regions(image, method, style, style_images, mask, invert_mask, options, callback, cancel,
+                               init_image=init_image)  # fmt: skip
+    if not isinstance(style, (str, type(None))):
+        raise OptionsError("several styles need a mask saying where each goes (mask=...)")
     if method == "fast":
         if style is None:
             raise OptionsError(

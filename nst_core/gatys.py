@@ -33,6 +33,7 @@ from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_
 from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
+from .masks import Regions
 from .options import PerDevice, comma_floats, comma_names, field_default, field_range, option, shown
 from .progress import Progress, ProgressCallback, check_cancel
 
@@ -298,6 +299,15 @@ def _optimise(
     return x.detach()
 
 
+def _guides(regions: Regions, box: tuple[int, int, int, int], padded: tuple[int, int], c: torch.Tensor) -> torch.Tensor:
+    """The regions' weights (R, 1, H, W) at the size of this scale's picture, zero on the edge padding."""
+    full = regions.resized((box[2] - box[0], box[3] - box[1]))
+    canvas = torch.zeros(len(full.weights), 1, padded[1], padded[0])
+    for i, w in enumerate(full.weights):
+        canvas[i, 0, box[1] : box[3], box[0] : box[2]] = torch.from_numpy(w)
+    return F.interpolate(canvas, size=c.shape[-2:], mode="area").to(c.device)
+
+
 def _device_lbfgs(x, evaluate, steps: int, reporter: _Reporter, scale: int, cancel) -> torch.Tensor:
     """The default optimiser: one evaluation per step and no device read in between (see nst_core.lbfgs)."""
     optim = DeviceLBFGS(x, history=50)
@@ -323,10 +333,13 @@ def run_gatys(
     options: GatysOptions | None = None,
     *,
     init_image: Image.Image | None = None,
+    regions: Regions | None = None,
     callback: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> Image.Image:
-    """Stylise `content` with one or more `styles` (blended by `options.style_blend`); returns an RGB image."""
+    """Stylise `content` with one or more `styles` (blended by `options.style_blend`); returns an RGB image.
+    With `regions` (nst_core.masks), `styles` has one painting per region and each region's style term uses
+    a guided Gram matrix; the caller lays the result over the photo by the regions' weights."""
     if not styles:
         raise OptionsError("Gatys needs at least one style image.")
     device = resolve_device((options or GatysOptions()).device)
@@ -370,15 +383,16 @@ def run_gatys(
             c = pil_to_tensor(resize_long_side(work_content, side)).to(device, memory_format=fmt)
             style_side = max(16, round(side * opts.style_scale))
             with profile.autocast():
-                crit.set_style(
-                    [
-                        pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0]).to(
-                            device, memory_format=fmt
-                        )
-                        for s in work_styles
-                    ],
-                    opts.style_blend,
-                )
+                style_tensors = [
+                    pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0]).to(
+                        device, memory_format=fmt
+                    )
+                    for s in work_styles
+                ]
+                if regions is None:
+                    crit.set_style(style_tensors, opts.style_blend)
+                else:
+                    crit.set_style_regions(style_tensors, _guides(regions, box, padded.size, c))
                 targets = crit.content_targets(c)
             if x is None:
                 x = _init_image(opts.init, c, init_image, opts.seed)

@@ -46,6 +46,15 @@ def normalized_gram(features: torch.Tensor) -> torch.Tensor:
     return gram_matrix(features) / (c * h * w)
 
 
+def guided_gram(features: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of the features weighted by a (1, 1, H', W') guide, resized to the features' size (Gatys et
+    al. 2017): (B, C, C), divided by C x the guide's mass, so an all-ones guide gives `normalized_gram`."""
+    _, c, h, w = features.shape
+    g = torch.nn.functional.interpolate(guide, size=(h, w), mode="area") if guide.shape[-2:] != (h, w) else guide
+    weighted = features * g
+    return gram_matrix(weighted) / (c * g.sum().clamp_min(1e-6))
+
+
 class PerceptualLoss(nn.Module):
     """alpha*content + beta*style + tv*TV with every layer term divided by its target's mean square.
 
@@ -77,6 +86,7 @@ class PerceptualLoss(nn.Module):
         self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
         self.style_targets: dict[str, torch.Tensor] = {}
         self.style_scales: dict[str, torch.Tensor] = {}
+        self.regions: list[tuple[torch.Tensor, float, dict, dict]] = []  # (guide, share, targets, scales)
 
     @torch.no_grad()
     def set_style(self, images: Sequence[torch.Tensor], blend: Sequence[float] | None = None) -> None:
@@ -96,6 +106,19 @@ class PerceptualLoss(nn.Module):
                     targets[name] = targets[name] + g if name in targets else g
         self.style_targets = targets
         self.style_scales = {n: t.pow(2).mean() + EPS for n, t in targets.items()}
+
+    @torch.no_grad()
+    def set_style_regions(self, images: Sequence[torch.Tensor], guides: torch.Tensor) -> None:
+        """One painting per region and the regions' weights (R, 1, H, W) at the optimised picture's size: the
+        style term then compares each region's guided Gram matrix with its painting's, weighted by the
+        region's share of the picture (one all-ones region is `set_style` exactly)."""
+        if len(images) != guides.shape[0]:
+            raise OptionsError("give one style image per region.")
+        self.regions = []
+        for img, guide in zip(images, guides, strict=True):
+            self.set_style([img])
+            share = float(guide.mean())
+            self.regions.append((guide[None].float(), share, self.style_targets, self.style_scales))
 
     def _features(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The loss network's activations in float32: the network may run under bf16/fp16 autocast (the device
@@ -126,10 +149,14 @@ class PerceptualLoss(nn.Module):
         j_content = j_content / max(len(self.content_layers), 1)
         j_style = zero
         for name, w in zip(self.style_layers, self.style_layer_weights, strict=True):
-            g = normalized_gram(feats[name])
-            j_style = j_style + w * (
-                (g - self.style_targets[name]).pow(2).flatten(1).mean(1).mean() / self.style_scales[name]
-            )
+            if not self.regions:
+                g = normalized_gram(feats[name])
+                j_style = j_style + w * (
+                    (g - self.style_targets[name]).pow(2).flatten(1).mean(1).mean() / self.style_scales[name]
+                )
+            for guide, share, targets, scales in self.regions:
+                g = guided_gram(feats[name], guide.to(feats[name].device))
+                j_style = j_style + w * share * ((g - targets[name]).pow(2).flatten(1).mean(1).mean() / scales[name])
         j_tv = tv_loss(generated)
         total = total_loss(j_content, j_style, j_tv, self.content_weight, self.style_weight, self.tv_weight)
         return total, {"content": j_content, "style": j_style, "tv": j_tv}
