@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="fast (needs --style), arbitrary or gatys (need --style-image); inferred when omitted (gatys for a "
         "--style-image)",
     )
-    s.add_argument("--style", help=field_help(FastOptions, "style"))
+    s.add_argument(
+        "--style", action="append", default=[],
+        help=field_help(FastOptions, "style") + "; with --mask, one per region (repeat)",
+    )  # fmt: skip
     s.add_argument(
         "--style-image",
         action="append",
@@ -64,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a painting (Gatys or arbitrary); repeat to blend several",
     )
+    s.add_argument(
+        "--mask", metavar="PATH",
+        help="style only part of the picture: a greyscale mask (white = styled, soft edges kept) or colour-coded "
+        "regions (black = the photo), one --style or --style-image per region, or one for all",
+    )  # fmt: skip
+    s.add_argument("--invert-mask", action="store_true", help="style the black part of a greyscale mask instead")
     _add_option_groups(s)
     s.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -128,6 +137,10 @@ def _check_combination(a: argparse.Namespace) -> None:
         raise OptionsError("--method fast needs --style NAME (see `python -m nst_core styles`)")
     if method in ("gatys", "arbitrary") and not a.style_image:
         raise OptionsError(f"--method {method} needs --style-image PAINTING (a fast --style is not a painting)")
+    if len(a.style) > 1 and not a.mask:
+        raise OptionsError("several --style need a --mask saying where each goes")
+    if a.invert_mask and not a.mask:
+        raise OptionsError("--invert-mask needs a --mask")
     if method == "fast" and (a.style_blend is not None or a.init_image):
         raise OptionsError("--style-blend and --init-image are for Gatys (--style-image); a fast style runs as is")
 
@@ -162,8 +175,10 @@ def _cmd_stylize(a: argparse.Namespace) -> int:
     try:
         result = stylize(
             a.content,
-            a.style,
+            (a.style[0] if len(a.style) == 1 else a.style) or None,
             method=a.method,
+            mask=a.mask,
+            invert_mask=a.invert_mask,
             style_images=a.style_image,
             style_blend=a.style_blend,
             init_image=a.init_image,
@@ -183,14 +198,15 @@ def _cmd_stylize_clip(a: argparse.Namespace) -> int:
     if a.style_image and a.method == "gatys":
         raise OptionsError("--method gatys is for pictures; videos and animations take --style NAME or "
                            "--style-image with --method arbitrary (the default for clips)")  # fmt: skip
-    unused = [flag for flag, v in (("--stroke-scale", a.stroke_scale), ("--tile-size", a.tile_size)) if v is not None]
+    unused = [flag for flag, v in (("--stroke-scale", a.stroke_scale), ("--tile-size", a.tile_size), ("--mask", a.mask))
+              if v is not None]  # fmt: skip
     if unused:
         raise OptionsError(f"{', '.join(unused)} is for pictures, not videos")
     on_progress, close = _progress_bar(a)
     opts = {k: getattr(a, k) for k in ("strength", "size", "preserve_colors", "device", "precision")}
     try:
         r = stylize_video(
-            a.content, a.output, a.style, style_images=[load_image(p) for p in a.style_image],
+            a.content, a.output, a.style[0] if a.style else None, style_images=[load_image(p) for p in a.style_image],
             style_blend=a.style_blend, stabilize=a.stabilize, callback=on_progress,
             **{k: v for k, v in opts.items() if v is not None},
         )  # fmt: skip

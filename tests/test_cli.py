@@ -131,3 +131,23 @@ def test_import_style_command_records_where_it_came_from(candy_path, tmp_path, m
     assert main(["styles"]) == 0 and "candy" in capsys.readouterr().out
     assert main(["import-style", str(tmp_path / "nope.pth"), "--name", "x", "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_mask_styles_only_its_region(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from nst_core.cli import main
+
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(photo)
+    mask = np.zeros((40, 60), np.uint8)
+    mask[:, :30] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    out = tmp_path / "o.png"
+    assert (
+        main(["stylize", str(photo), "--style", "udnie", "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q"]) == 0
+    )
+    assert np.array_equal(np.asarray(Image.open(out))[:, 34:], np.asarray(Image.open(photo))[:, 34:])
+    assert main(["stylize", str(photo), "--style", "udnie", "--style", "mondrian", "-o", str(out), "-q"]) == 2
+    assert main(["stylize", str(photo), "--style", "udnie", "--invert-mask", "-o", str(out), "-q"]) == 2
