@@ -33,12 +33,13 @@ from judge import DATA, WEIGHTS  # noqa: E402
 
 from nst_core import stylize  # noqa: E402
 from nst_core.arbitrary import BUNDLED  # noqa: E402
+from nst_core.bars import ARBITRARY_STRUCTURE_BAR as STRUCTURE_BAR  # noqa: E402
+from nst_core.bars import ARBITRARY_STYLE_RATIO_BAR as STYLE_RATIO_BAR  # noqa: E402
 from nst_core.device import device_label  # noqa: E402
 from nst_core.images import load_image, resize_long_side  # noqa: E402
 from nst_core.judge import arbitrary_scores  # noqa: E402
 
 HELD_OUT = ("starry_night", "great_wave", "the_scream", "woman_with_hat")
-STRUCTURE_BAR, STYLE_RATIO_BAR = 0.72, 0.5
 
 
 def trained_on() -> list[str]:
@@ -85,12 +86,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--strength", type=float, help="default: the method's default")
     ap.add_argument("--paintings", help="comma-separated stems (default: held-out, then trained-on)")
+    ap.add_argument("--photos", type=int, help="only the first N photos (a quick look; the bar is on all 12)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--sheets", type=Path)
     ap.add_argument("--look", type=Path)
     a = ap.parse_args(argv)
     options = {"strength": a.strength} if a.strength is not None else {}
-    photos = sorted((a.data / "content").glob("*.jpg"))
+    photos = sorted((a.data / "content").glob("*.jpg"))[: a.photos]
     names = a.paintings.split(",") if a.paintings else [*HELD_OUT, *trained_on()]
     t0, results = time.perf_counter(), []
     print(f"{'painting':<30}{'held out':>9}{'structure':>10}{'style/photo':>12}")

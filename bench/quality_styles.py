@@ -42,9 +42,10 @@ from judge import DATA, WEIGHTS  # noqa: E402
 from quality_fast import _painting_path, import_published  # noqa: E402
 
 from nst_core import stylize  # noqa: E402
+from nst_core.bars import STRUCTURE_BAR, STRUCTURE_MEAN_BAR, STYLE_RATIO_BAR  # noqa: E402
 from nst_core.device import device_label  # noqa: E402
 from nst_core.images import load_image  # noqa: E402
-from nst_core.judge import STRUCTURE_BAR, STRUCTURE_MEAN_BAR, STYLE_RATIO_BAR, fast_style_scores  # noqa: E402
+from nst_core.judge import fast_style_scores  # noqa: E402
 from nst_core.styles import WEIGHTS_ENV, StyleInfo, list_styles, record_scores  # noqa: E402
 
 

@@ -28,9 +28,6 @@ STRUCTURE_LAYER = "relu3_1"
 STRUCTURE_SIZE = 256  # both images' long side before the loss network
 STRUCTURE_GRID = 32  # features average-pooled to GRID x GRID positions
 STRUCTURE_TEMPERATURE = 0.1
-# The bar a bundled fast style must clear (issue #10): structure at 512 px no worse than the worst published
-# pytorch/examples network (mosaic), 0.66 on average (their median); style term at most 0.35x the photo's own.
-STRUCTURE_BAR, STRUCTURE_MEAN_BAR, STYLE_RATIO_BAR = 0.72, 0.66, 0.35
 
 
 def objective(

@@ -182,9 +182,9 @@ def list_styles() -> list[StyleInfo]:
 
 def default_style(styles: list[StyleInfo] | None = None) -> StyleInfo | None:
     """The style a front end shows first: the best by its recorded quality scores (`record_scores`), else the
-    first by name. Best = lowest sum of structure and style ratio, each divided by its bar (`nst_core.judge`),
+    first by name. Best = lowest sum of structure and style ratio, each divided by its bar (`nst_core.bars`),
     so neither a near-copy of the photo nor a painting that buries the photo wins."""
-    from ..judge import STRUCTURE_BAR, STYLE_RATIO_BAR
+    from ..bars import STRUCTURE_BAR, STYLE_RATIO_BAR
 
     styles = list_styles() if styles is None else styles
     scored = [s for s in styles if _score(s, "structure") is not None and _score(s, "style_ratio") is not None]
