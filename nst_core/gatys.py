@@ -358,14 +358,14 @@ def run_gatys(
         pooling=opts.pooling,
         layers=opts.content_layers + opts.style_layers,
     )
-    crit = PerceptualLoss(
+    crit = PerceptualLoss.from_spec(
         net,
-        opts.content_layers,
-        opts.style_layers,
-        opts.style_layer_weights,
-        opts.content_weight,
-        opts.style_weight,
-        opts.tv_weight,
+        content_layers=opts.content_layers,
+        style_layers=opts.style_layers,
+        style_layer_weights=opts.style_layer_weights,
+        content_weight=opts.content_weight,
+        style_weight=opts.style_weight,
+        tv_weight=opts.tv_weight,
     )
     fmt = profile.memory_format
     net.to(memory_format=fmt)

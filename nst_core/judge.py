@@ -40,10 +40,7 @@ def objective(
 ) -> dict[str, float]:
     """Terms of the Gatys objective for `image` (lower is better): total, content, style and tv."""
     spec = get_spec(loss_net)
-    net = load_loss_net(loss_net, weights, layers=spec.content_layers + spec.style_layers)
-    w = spec.default_weights
-    crit = PerceptualLoss(net, spec.content_layers, spec.style_layers, spec.style_layer_weights,
-                          w["content_weight"], w["style_weight"], w["tv_weight"])  # fmt: skip
+    crit = PerceptualLoss.from_spec(load_loss_net(loss_net, weights, layers=spec.content_layers + spec.style_layers))
     crit.set_style([pil_to_tensor(resize_long_side(style, max(image.size)))])
     c = pil_to_tensor(content.resize(image.size, Image.Resampling.LANCZOS))
     with torch.no_grad():

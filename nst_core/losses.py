@@ -88,6 +88,30 @@ class PerceptualLoss(nn.Module):
         self.style_scales: dict[str, torch.Tensor] = {}
         self.regions: list[tuple[torch.Tensor, float, dict, dict]] = []  # (guide, share, targets, scales)
 
+    @classmethod
+    def from_spec(cls, net: FeatureExtractor, **overrides) -> PerceptualLoss:
+        """The loss network's own layers and weights (`LossNetSpec`), with any of `content_layers`,
+        `style_layers`, `style_layer_weights`, `content_weight`, `style_weight`, `tv_weight` given otherwise
+        (None keeps the network's): the one way the engines, the trainer and the judge build their loss."""
+        spec = net.spec
+        w = spec.default_weights
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {"content_layers", "style_layers", "style_layer_weights", "content_weight",
+                                "style_weight", "tv_weight"}  # fmt: skip
+        if unknown:
+            raise TypeError(f"unknown loss settings: {', '.join(sorted(unknown))}")
+        style_layers = given.get("style_layers", spec.style_layers)
+        default_layer_weights = spec.style_layer_weights if style_layers == spec.style_layers else None
+        return cls(
+            net,
+            given.get("content_layers", spec.content_layers),
+            style_layers,
+            given.get("style_layer_weights", default_layer_weights),
+            given.get("content_weight", w.get("content_weight", 1.0)),
+            given.get("style_weight", w.get("style_weight", 1e4)),
+            given.get("tv_weight", w.get("tv_weight", 1e2)),
+        )
+
     @torch.no_grad()
     def set_style(self, images: Sequence[torch.Tensor], blend: Sequence[float] | None = None) -> None:
         """Blend the normalised Gram matrices of one or more style images (each 1x3xHxW, any size)."""

@@ -100,9 +100,7 @@ def _gatys_problem(size: int = 32, weights=None):
     spec = get_spec("vgg19")
     net = load_loss_net("vgg19", weights, pretrained=weights is not None,
                         layers=[*spec.content_layers, *spec.style_layers])  # fmt: skip
-    w = spec.default_weights
-    crit = PerceptualLoss(net, spec.content_layers, spec.style_layers, spec.style_layer_weights,
-                          w["content_weight"], w["style_weight"], w["tv_weight"])  # fmt: skip
+    crit = PerceptualLoss.from_spec(net)
     if weights is not None:
         data = weights.parents[1]
         content = pil_to_tensor(resize_long_side(load_image(data / "content" / "tubingen.jpg"), size))

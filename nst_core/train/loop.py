@@ -170,14 +170,12 @@ def _loss(cfg: TrainConfig, spec: LossNetSpec, content_layers: Sequence[str], pr
         pretrained=not random_net,
     )
     net = net.to(memory_format=profile.memory_format)
-    criterion = PerceptualLoss(
+    criterion = PerceptualLoss.from_spec(
         net,
-        content_layers,
-        spec.style_layers,
-        spec.style_layer_weights,
-        cfg.content_weight,
-        cfg.style_weight,
-        cfg.tv_weight,
+        content_layers=tuple(content_layers),
+        content_weight=cfg.content_weight,
+        style_weight=cfg.style_weight,
+        tv_weight=cfg.tv_weight,
     )
     style_pil = resize_long_side(load_image(cfg.style_image), cfg.style_size)
     with profile.autocast():
