@@ -34,7 +34,7 @@ from .inference import apply_model, stylize_tensor
 from .options import option
 from .progress import Progress, ProgressCallback, check_cancel
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
-from .tiling import MIN_TILE, TilePlan, plan_tiles
+from .tiling import MIN_TILE, TILE_OVERLAP, TilePlan, plan_tiles
 
 __all__ = [
     "MAX_SIZE",
@@ -76,7 +76,9 @@ class FastOptions:
         None, "tile large images (pixels; default: only when the image does not fit the memory budget)",
         bounds=(MIN_TILE, MAX_SIZE),
     )  # fmt: skip
-    tile_overlap: int = option(96, "px shared by neighbouring tiles (at most half a tile is used)", flag=False)
+    tile_overlap: int = option(
+        TILE_OVERLAP, "px shared by neighbouring tiles (at most half a tile is used)", flag=False
+    )
 
     def validate(self) -> FastOptions:
         """Raise OptionsError with a message a user can act on; returns self for chaining."""

@@ -17,7 +17,7 @@ from .device import DeviceProfile, make_profile
 from .errors import DeviceOutOfMemory
 from .images import pil_to_tensor, tensor_to_pil
 from .progress import check_cancel
-from .tiling import MIN_TILE, Ticker, plan_tiles, stored_bytes, tiled_exact, tiled_thumbnail
+from .tiling import MIN_TILE, TILE_OVERLAP, Ticker, plan_tiles, stored_bytes, tiled_exact, tiled_thumbnail
 from .transformer_net import TransformerNet
 
 __all__ = ["apply_model", "stylize_tensor"]
@@ -32,7 +32,7 @@ def stylize_tensor(
     *,
     profile: DeviceProfile | None = None,
     tile_size: int | None = None,
-    tile_overlap: int = 96,
+    tile_overlap: int = TILE_OVERLAP,
     callback: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> torch.Tensor:
@@ -78,7 +78,7 @@ def apply_model(
     *,
     profile: DeviceProfile | None = None,
     tile_size: int | None = None,
-    tile_overlap: int = 96,
+    tile_overlap: int = TILE_OVERLAP,
     callback: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> Image.Image:

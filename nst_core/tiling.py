@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 MIN_TILE = 128
+TILE_OVERLAP = 96  # px shared by neighbouring tiles of a fast network: beyond its reach from a tile's border
 RAMP_FRACTION = 0.25  # share of the overlap over which neighbouring tiles cross-fade
 _ALIGN = 4  # two stride-2 convs: tiles start on multiples of 4 so they sample the same grid as the full image
 
