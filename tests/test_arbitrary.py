@@ -7,6 +7,7 @@ fresh clone has; the transform's maths by hand; the weights file's failure modes
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -187,3 +188,28 @@ def test_an_animation_with_a_painting_round_trips(tmp_path):
     out = tmp_path / "out.gif"
     r = nst_core.stylize_video(buf.getvalue(), out, style_images=[_stripes()])
     assert r.frames == 3 and Image.open(out).n_frames == 3
+
+
+def test_training_runs_resumes_and_writes_a_network_with_its_record(tmp_path):
+    from nst_core.train.arbitrary import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        _scene(80, 60, seed=i).save(photos / f"p{i}.jpg")
+    _stripes(64, 64).save(tmp_path / "art.png")
+    out = tmp_path / "net.safetensors"
+    common = ["--dataset", str(photos), "--paintings", str(tmp_path / "art.png"), "--vgg-weights", "random",
+              "--image-size", "32", "--batch-size", "2", "--run-dir", str(tmp_path / "run"), "--out", str(out),
+              "--sheet-every", "0", "--threads", "1"]  # fmt: skip
+    assert main([*common, "--distill-steps", "2", "--decoder-steps", "1"]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["steps_done"] == 3 and record["paintings"][0]["file"] == "art.png" and record["train_seconds"] > 0
+    assert main([*common, "--distill-steps", "2", "--decoder-steps", "1"]) != 0  # a checkpoint is there: refused
+    assert main([*common, "--distill-steps", "2", "--decoder-steps", "3", "--resume", "--cascade", "3,2,1"]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["steps_done"] == 5 and record["command"].startswith("python -m nst_core.train arbitrary")
+    net = nst_core.arbitrary.load_arbitrary(out)
+    assert net.config.cascade == (3, 2, 1)
+    assert run(_scene(), [_stripes()], arbitrary_weights=str(out)).size == (96, 64)
+    assert main([*common, "--cascade", "2,3", "--overwrite"]) == 2  # a mistake is one line, exit 2

@@ -43,28 +43,36 @@ _STAGES = {1: (0, False), 2: (1, True), 3: (1, True), 4: (3, True)}
 
 @dataclass(frozen=True)
 class ArbitraryConfig:
-    """Widths of the encoder's four levels (VGG-19 has 64, 128, 256, 512); stored in the weights file."""
+    """Widths of the encoder's four levels (VGG-19 has 64, 128, 256, 512), and the levels painting runs through,
+    coarse to fine (the trainer's measurement decides: a level whose decoder does not reconstruct well enough is
+    left out); stored in the weights file."""
 
     channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    cascade: tuple[int, ...] = (4, 3, 2, 1)
 
     def __post_init__(self) -> None:
         chans = tuple(int(c) for c in self.channels)
         if len(chans) != 4 or any(c < 1 for c in chans):
             raise ValueError(f"channels must be four positive ints, got {self.channels!r}")
+        cascade = tuple(int(lv) for lv in self.cascade)
+        if not cascade or any(lv not in LEVELS for lv in cascade) or list(cascade) != sorted(set(cascade))[::-1]:
+            raise ValueError(f"cascade must be distinct levels from 4 down to 1, got {self.cascade!r}")
         object.__setattr__(self, "channels", chans)
+        object.__setattr__(self, "cascade", cascade)
 
     def width(self, level: int) -> int:
         return 3 if level == 0 else self.channels[level - 1]
 
     def to_json(self) -> str:
-        return json.dumps({"arch": "wct_student", **asdict(self), "channels": list(self.channels)}, sort_keys=True)
+        d = {"arch": "wct_student", **asdict(self), "channels": list(self.channels), "cascade": list(self.cascade)}
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ArbitraryConfig:
         d: dict[str, Any] = json.loads(text)
         if d.get("arch") != "wct_student":
             raise ValueError(f"unknown arbitrary-style architecture {d.get('arch')!r}")
-        return cls(channels=tuple(d["channels"]))
+        return cls(channels=tuple(d["channels"]), cascade=tuple(d.get("cascade", (4, 3, 2, 1))))
 
 
 class Conv(nn.Module):

@@ -20,7 +20,7 @@ from .transform import FeatureStats, affine_map, apply_map, feature_stats
 
 __all__ = ["CASCADE", "pad_to_multiple", "paint", "paint_tiled", "style_statistics"]
 
-CASCADE = tuple(reversed(LEVELS))  # 4, 3, 2, 1
+CASCADE = tuple(reversed(LEVELS))  # 4, 3, 2, 1: every level; a network's own config may use fewer
 _MULTIPLE = 8
 _MIN_SIDE = 16
 
@@ -54,12 +54,13 @@ def paint(
     strength: float,
     profile: DeviceProfile,
     *,
-    levels: Sequence[int] = CASCADE,
+    levels: Sequence[int] | None = None,
     on_level: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """The painted (1, 3, H, W) picture in 0-1 for a content picture in 0-1 and the paintings' statistics."""
+    """The painted (1, 3, H, W) picture in 0-1 for a content picture in 0-1 and the paintings' statistics,
+    through `levels` (default: the network's cascade)."""
     x, (h, w) = pad_to_multiple(profile.format(content.to(profile.device)))
-    for done, lv in enumerate(levels, 1):
+    for done, lv in enumerate(levels or net.config.cascade, 1):
         with profile.autocast():
             f = net.encoder.encode(x, lv)
         a, b = affine_map(feature_stats(f), [s[lv] for s in styles], blend, strength)
@@ -86,7 +87,7 @@ def paint_tiled(
     tiles' own regions first (so every tile gets the whole picture's map), then each tile is mapped, decoded
     and cross-faded into the canvas. Two encoder passes per tile and level; `tick` after each tile pass."""
     x = content.float().cpu()
-    for lv in CASCADE:
+    for lv in net.config.cascade:
         total = None
         for tile in plan.tiles:
             crop = tile.crop(x)

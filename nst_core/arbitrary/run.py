@@ -28,7 +28,7 @@ from ..progress import Progress, ProgressCallback, check_cancel
 from ..tiling import MIN_TILE, Ticker, plan_tiles
 from .model_file import load_network
 from .network import ArbitraryNet
-from .paint import CASCADE, paint, paint_tiled, style_statistics
+from .paint import paint, paint_tiled, style_statistics
 
 __all__ = [
     "BUNDLED",
@@ -199,7 +199,7 @@ def _paint(net, img, stats, blend, strength, opts, profile, report, cancel) -> I
     budget_px = max(MIN_TILE * MIN_TILE, memory_budget_bytes(profile.device) // _BYTES_PER_PX)
     try:
         if opts.tile_size is None and w * h <= budget_px:
-            total = len(CASCADE)
+            total = len(net.config.cascade)
 
             def level_done(done: int) -> None:
                 report(done, total)
@@ -209,7 +209,7 @@ def _paint(net, img, stats, blend, strength, opts, profile, report, cancel) -> I
         else:
             tile = opts.tile_size or max(MIN_TILE, math.isqrt(budget_px))
             plan = plan_tiles(h, w, tile, opts.tile_overlap)
-            tick = Ticker(2 * len(CASCADE) * len(plan.tiles), report, cancel)
+            tick = Ticker(2 * len(net.config.cascade) * len(plan.tiles), report, cancel)
             y = paint_tiled(net, x, stats, blend, strength, profile, plan, tick)
     except torch.OutOfMemoryError:
         raise DeviceOutOfMemory(

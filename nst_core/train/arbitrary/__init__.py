@@ -19,7 +19,10 @@ __all__ = ["ArbitraryTrainConfig", "build_parser", "decoder_loss", "distill_loss
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[2:] if argv is None else argv)
-    cfg = parse_args(argv)
+    try:
+        cfg = parse_args(argv)
+    except SystemExit as exc:  # a mistyped option (one line already printed) or --help
+        return int(exc.code or 0)
     cfg.command = "python -m nst_core.train arbitrary " + shlex.join(argv)
     try:
         train(cfg)

@@ -27,6 +27,10 @@ class ArbitraryTrainConfig:
                       run_only=True)  # fmt: skip
     run_dir: str = option("runs/arbitrary", "checkpoints and preview sheets ({default})", run_only=True)
     channels: str = option("16,32,64,128", "encoder widths of the four levels (VGG-19: 64,128,256,512)")
+    cascade: str = option(
+        "4,3,2,1", "levels painting runs through, coarse to fine, written into the network (may change on "
+        "--resume, e.g. to leave out a level whose decoder reconstructs poorly)", run_only=True,
+    )  # fmt: skip
     distill_steps: int = option(3000, "phase 1: encoder distillation steps ({default})", bounds=(0, 10_000_000))
     decoder_steps: int = option(3000, "phase 2: decoder steps ({default})", bounds=(0, 10_000_000))
     batch_size: int = option(8, "crops per step ({default})", bounds=(1, 256))
@@ -71,16 +75,24 @@ class ArbitraryTrainConfig:
                 f"--channels must be four whole numbers like 16,32,64,128, got {self.channels!r}"
             ) from None
 
+    def levels(self) -> tuple[int, ...]:
+        try:
+            return tuple(int(c) for c in self.cascade.split(","))
+        except ValueError:
+            raise OptionsError(f"--cascade must be levels like 4,3,2,1, got {self.cascade!r}") from None
+
     def validate(self) -> None:
         if not self.dataset or not Path(self.dataset).is_dir():
             raise OptionsError(f"--dataset must be a folder of images, got {self.dataset!r}.")
         for p in self.paintings:
             if not Path(p).is_file():
                 raise OptionsError(f"--paintings: no such file {p!r}.")
-        if len(self.widths()) != 4 or min(self.widths()) < 1:
-            raise OptionsError(
-                f"--channels must be four whole numbers like 16,32,64,128, got {self.channels!r}"
-            ) from None
+        from ...arbitrary.network import ArbitraryConfig
+
+        try:
+            ArbitraryConfig(self.widths(), self.levels())
+        except ValueError as exc:
+            raise OptionsError(f"--channels/--cascade: {exc}") from None
         check_options(self)
 
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ...arbitrary.network import LEVELS, VGG_LAYERS, ArbitraryConfig, ArbitraryNet, EmbeddingHeads
 from ...arbitrary.transform import affine_map, apply_map, feature_stats
 from ...device import make_profile
+from ...errors import OptionsError
 from ...lossnets import load_loss_net
 from ..config import RANDOM_WEIGHTS
 from ..state import load_checkpoint, save_checkpoint, seed_everything
@@ -109,10 +110,10 @@ def _start(cfg: ArbitraryTrainConfig, net, heads, opts, log) -> tuple[int, float
     if not path.exists() or cfg.overwrite:
         return 0, 0.0
     if not cfg.resume:
-        raise SystemExit(f"error: {path} exists: pass --resume to continue it or --overwrite to start afresh")
+        raise OptionsError(f"{path} holds a checkpoint: pass --resume to continue it or --overwrite to start afresh")
     ckpt = load_checkpoint(path)
     if ckpt["channels"] != cfg.channels:
-        raise SystemExit(f"error: the checkpoint has channels {ckpt['channels']}, not {cfg.channels}")
+        raise OptionsError(f"the checkpoint has --channels {ckpt['channels']}, not {cfg.channels}")
     net.load_state_dict(ckpt["net"])
     heads.load_state_dict(ckpt["heads"])
     for opt, state in zip(opts, ckpt["opts"], strict=True):
@@ -135,7 +136,9 @@ def train(cfg: ArbitraryTrainConfig) -> dict[str, Any]:
     profile = make_profile(cfg.device, cfg.precision, cfg.memory_format)
     Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
     data = CropStream(cfg.dataset, cfg.paintings, cfg.image_size, cfg.painting_fraction, cfg.seed)
-    net = ArbitraryNet(ArbitraryConfig(cfg.widths())).to(profile.device, memory_format=profile.memory_format)
+    net = ArbitraryNet(ArbitraryConfig(cfg.widths(), cfg.levels())).to(
+        profile.device, memory_format=profile.memory_format
+    )
     heads = EmbeddingHeads(net.config).to(profile.device, memory_format=profile.memory_format)
     opts = [torch.optim.Adam([*net.encoder.parameters(), *heads.parameters()], lr=cfg.lr),
             torch.optim.Adam(net.decoders.parameters(), lr=cfg.lr)]  # fmt: skip

@@ -61,7 +61,8 @@ def _pil(x: torch.Tensor) -> Image.Image:
 
 
 def write_sheet(net: ArbitraryNet, data: CropStream, profile: DeviceProfile, path: Path) -> None:
-    """Rows: a few fixed photos; columns: the photo, its level-4 reconstruction, then painted with the first
+    """Rows: a few fixed photos; columns: the photo, its reconstruction from the cascade's first level, then
+    painted with the first
     paintings (or with other photos when training without paintings)."""
     rng = random.Random(0)
     photos = [data._photo(rng) for _ in range(SHEET_PHOTOS)]
@@ -73,7 +74,7 @@ def write_sheet(net: ArbitraryNet, data: CropStream, profile: DeviceProfile, pat
     net.eval()
     rows = []
     for t in to_t:
-        row = [_pil(t), _pil(paint(net, t, [stats[0]], [1.0], 0.0, profile, levels=(4,)))]
+        row = [_pil(t), _pil(paint(net, t, [stats[0]], [1.0], 0.0, profile, levels=net.config.cascade[:1]))]
         row += [_pil(paint(net, t, [s], [1.0], 1.0, profile)) for s in stats]
         rows.append(row)
     net.train()
