@@ -1,7 +1,8 @@
 """Animated GIFs and short videos: recognised by their bytes after the bounded download, stylised frame by frame
 with `nst_core.stylize_video` under the bot's own short-clip limits, and fitted under the platform's upload limit.
 
-An animation comes back as a GIF, a video as an MP4 (its sound kept). Only installed (fast) styles paint clips.
+An animation comes back as a GIF, a video as an MP4 (its sound kept). Installed (fast) styles and custom
+paintings in one pass (the arbitrary network, "instant") paint clips; Gatys ("best") would take minutes a frame.
 The output's long side is at most NST_BOT_VIDEO_SIZE (a smaller `size` is honoured, a small clip never enlarged);
 if the file is still over the upload limit, it is made once more at a smaller size, else the person is told.
 Results of clips carry no buttons: keeping every clip in memory for them would cost too much.
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 import nst_core
 from nst_core.animation import probe_animation
 from nst_core.video import not_a_video
@@ -24,12 +27,13 @@ from nst_core.video_io import probe_video
 
 from .config import CommonConfig
 from .messages import BadOptions, BotError, FetchError, human_size
-from .options import JobSpec
+from .options import BEST, INSTANT, JobSpec, default_strength
 
 VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 MIN_CLIP_SIDE = 64  # a retry never goes below this long side: smaller is not worth sending
 RETRY_SHRINK = 0.85  # at most this fraction of the first try's long side (bytes grow about with the pixels)
-NO_CUSTOM = "A custom style image works on still pictures only; pick an installed style for a GIF or a video."
+NO_BEST = f"Best quality paints still pictures only; for a GIF or a video leave out `{BEST}` ({INSTANT} quality)."
+NO_CUSTOM = "A custom painting works on still pictures only here; pick an installed style for a GIF or a video."
 
 StylizeVideoFn = Callable[..., Any]
 
@@ -98,19 +102,32 @@ def smaller(size: int, got: int, limit: int) -> int:
     return int(size * min(RETRY_SHRINK, 0.9 * math.sqrt(limit / max(got, 1))))
 
 
+def check_clip_spec(spec: JobSpec, config: CommonConfig) -> None:
+    """Refuse, before the painting is even downloaded, what cannot paint a clip: Gatys (asked for as `best`, or
+    in place of an instant network that did not load here)."""
+    if spec.method == "gatys":
+        raise BadOptions(NO_BEST if config.arbitrary_enabled else NO_CUSTOM)
+    if spec.method == "fast" and not spec.style:
+        raise BadOptions(NO_CUSTOM)
+
+
 def render_clip(
     clip: Clip,
     spec: JobSpec,
     config: CommonConfig,
     limit: int,
     *,
+    style_image: Image.Image | None = None,
     callback: Callable[[nst_core.Progress], None] | None = None,
     cancel: threading.Event | None = None,
     stylize_video: StylizeVideoFn | None = None,
 ) -> ClipResult:
-    """Runs in a worker thread: stylise `clip` into a GIF or MP4 of at most `limit` bytes (one smaller retry)."""
-    if spec.custom or not spec.style:
-        raise BadOptions(NO_CUSTOM)
+    """Runs in a worker thread: stylise `clip` into a GIF or MP4 of at most `limit` bytes (one smaller retry),
+    with the installed style of `spec` or, for a custom painting, `style_image`."""
+    check_clip_spec(spec, config)
+    if spec.custom and style_image is None:
+        raise ValueError("custom paintings need a style image")
+    styles = (style_image,) if spec.custom else ()
     stylize_video = stylize_video or nst_core.stylize_video
     long_side = source_long_side(clip, config)
     size = min(spec.size or config.clip_size, config.clip_size, long_side)
@@ -119,7 +136,8 @@ def render_clip(
         dest = Path(tmp) / f"result.{ext}"
         for attempt in (1, 2):
             done = stylize_video(
-                clip.data, dest, spec.style, strength=1.0 if spec.strength is None else spec.strength,
+                clip.data, dest, spec.style, style_images=styles,
+                strength=default_strength(spec.method) if spec.strength is None else spec.strength,
                 size=None if size >= long_side else size, preserve_colors=spec.preserve_colors,
                 device=config.device, precision=config.precision, limits=config.clip_limits, label=clip.label,
                 callback=callback, cancel=cancel,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from nst_core.arbitrary import arbitrary_status
 from nst_core.device import make_profile
 from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
@@ -24,6 +25,8 @@ from nst_core.gatys import GatysOptions
 from nst_core.lossnets import get_spec
 from nst_core.options import field_default
 from nst_core.video_io import VideoLimits
+
+log = logging.getLogger("bots.config")
 
 MIB = 1024 * 1024
 CORE_GATYS_CPU_SIZE = field_default(GatysOptions, "size", "cpu")  # the core's one definition (384)
@@ -105,6 +108,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}.")
 
 
+def _arbitrary(env: Mapping[str, str]) -> bool:
+    """NST_BOT_ARBITRARY, and whether the one-pass network loads here (nst_core reads $NST_ARBITRARY_WEIGHTS from
+    the process's environment, as the jobs will): asked once at start, so that a missing network is one line in
+    the log and a plain answer to people (or Gatys in its place), never a failing job."""
+    if not _bool(env, "NST_BOT_ARBITRARY", True):
+        return False
+    ok, why = arbitrary_status()
+    if not ok:
+        log.warning("instant custom paintings are off: %s", why)
+    return ok
+
+
 SYNC_MODES = {
     "auto": "auto",
     "true": "auto",
@@ -156,7 +171,8 @@ class CommonConfig:
     precision: str = "auto"  # NST_BOT_PRECISION: auto | fp32 | bf16 | fp16 (nst_core.device)
     memory_format: str = "auto"  # NST_BOT_MEMORY_FORMAT: auto | channels_last | contiguous
     progress_interval: float = 2.0  # NST_BOT_PROGRESS_INTERVAL: seconds between status edits
-    gatys_enabled: bool = True  # NST_BOT_GATYS: allow custom style images (slow on CPU)
+    gatys_enabled: bool = True  # NST_BOT_GATYS: allow "best" custom paintings (Gatys optimisation, slow on CPU)
+    arbitrary_enabled: bool = True  # NST_BOT_ARBITRARY and the network loads here: "instant" custom paintings
     recent_items: int = 64  # NST_BOT_RECENT_ITEMS: source pictures kept in memory for the result buttons (0 = off)
     recent_minutes: float = 60.0  # NST_BOT_RECENT_MINUTES: how long the buttons under a result keep working
     gatys_steps: int | None = None  # NST_BOT_GATYS_STEPS (None: nst_core's per-device default)
@@ -168,6 +184,11 @@ class CommonConfig:
     clip_max_frames: int = 450  # NST_BOT_VIDEO_MAX_FRAMES
     clip_max_pixels: int = 1920 * 1080  # NST_BOT_VIDEO_MAX_PIXELS: per frame, as sent
     clip_size: int = 320  # NST_BOT_VIDEO_SIZE: largest long side of a GIF/video result (never enlarging)
+
+    @property
+    def custom_enabled(self) -> bool:
+        """Whether a person's own painting can be used at all (by either method)."""
+        return self.arbitrary_enabled or self.gatys_enabled
 
     @property
     def clip_limits(self) -> VideoLimits:
@@ -214,6 +235,7 @@ class CommonConfig:
             memory_format=memory_format,
             progress_interval=_float(env, "NST_BOT_PROGRESS_INTERVAL", 2.0, 0.0),
             gatys_enabled=_bool(env, "NST_BOT_GATYS", True),
+            arbitrary_enabled=_arbitrary(env),
             recent_items=_int(env, "NST_BOT_RECENT_ITEMS", 64, 0, 10_000),
             recent_minutes=_float(env, "NST_BOT_RECENT_MINUTES", 60.0, 0.0),
             gatys_steps=steps or None,

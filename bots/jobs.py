@@ -15,15 +15,17 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from PIL import Image
 
 import nst_core
 
-from .clips import Clip, ClipResult, StylizeVideoFn, render_clip
+from .clips import Clip, ClipResult, StylizeVideoFn, check_clip_spec, render_clip
 from .config import CommonConfig
 from .encode import Encoded, encode_under_limit
 from .messages import Busy, JobTimeout, progress_text, queue_text
@@ -31,6 +33,7 @@ from .options import JobSpec
 
 log = logging.getLogger("bots.jobs")
 
+HISTORY = 100  # job records kept (StylizeService.history)
 StatusCallback = Callable[[str], Awaitable[None]]
 StylizeFn = Callable[..., Image.Image]
 T = TypeVar("T")
@@ -71,10 +74,26 @@ class Ticket:
         return await self.service._run(self, spec, content, style_image, on_status)
 
     async def run_clip(
-        self, spec: JobSpec, clip: Clip, limit: int, *, on_status: StatusCallback | None = None
+        self,
+        spec: JobSpec,
+        clip: Clip,
+        limit: int,
+        *,
+        style_image: Image.Image | None = None,
+        on_status: StatusCallback | None = None,
     ) -> ClipResult:
         """The same for a GIF or a video: a file of at most `limit` bytes ('Stylising… frame 3 of 40')."""
-        return await self.service._run_clip(self, spec, clip, limit, on_status)
+        return await self.service._run_clip(self, spec, clip, limit, style_image, on_status)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What a job was handed to nst_core as: whose, which method, a picture or a clip. The service keeps the last
+    few (`StylizeService.history`) so an admin (or a test) can tell which engine served a request, timing-free."""
+
+    user: str
+    method: str  # nst_core's: fast | arbitrary | gatys
+    kind: str  # picture | clip
 
 
 def progress_sink() -> tuple[list[str | None], Callable[[nst_core.Progress], None]]:
@@ -124,6 +143,7 @@ class StylizeService:
         self._last_start: dict[str, float] = {}
         self._cancels: set[threading.Event] = set()
         self._closed = False
+        self.history: deque[JobRecord] = deque(maxlen=HISTORY)  # the latest jobs asked of the pool, oldest first
 
     # ----- admission -------------------------------------------------------------------------------------
     def admit(self, user: str) -> Ticket:
@@ -253,17 +273,26 @@ class StylizeService:
             cancel=cancel,
             **kwargs,
         )
+        self.history.append(JobRecord(ticket.user, kwargs["method"], "picture"))
         return await self._execute(ticket, call, cancel, latest, on_status)
 
     async def _run_clip(
-        self, ticket: Ticket, spec: JobSpec, clip: Clip, limit: int, on_status: StatusCallback | None
+        self,
+        ticket: Ticket,
+        spec: JobSpec,
+        clip: Clip,
+        limit: int,
+        style_image: Image.Image | None,
+        on_status: StatusCallback | None,
     ) -> ClipResult:
         if ticket.finished or ticket.running:
             raise RuntimeError("a ticket runs one job only")
         latest, callback = progress_sink()
         cancel = threading.Event()
-        call = functools.partial(render_clip, clip, spec, self.config, limit, callback=callback, cancel=cancel,
-                                 stylize_video=self._stylize_video)  # fmt: skip
+        call = functools.partial(render_clip, clip, spec, self.config, limit, style_image=style_image,
+                                 callback=callback, cancel=cancel, stylize_video=self._stylize_video)  # fmt: skip
+        check_clip_spec(spec, self.config)  # stylize_video: an installed style, or a painting in one pass
+        self.history.append(JobRecord(ticket.user, spec.method, "clip"))
         return await self._execute(ticket, call, cancel, latest, on_status)
 
     async def _execute(

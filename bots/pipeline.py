@@ -7,7 +7,7 @@ way for all of them:
 1. **admit**: build the request (its options checked) and reserve the user's place in the shared queue; a refusal
    is answered at once and privately, inside the platform's 3-second window (`Reply.refuse`);
 2. **fetch**: acknowledge (`Reply.accept`), look the file up where it must be found first (Slack's latest picture,
-   a form's file), and download it: a picture, or a GIF or a video (`bots/clips.py`);
+   a form's file), and download it: a picture, or a GIF or a video (`bots/clips.py`), and a custom painting;
 3. **run**: stylise in the worker pool while the status line follows the queue position and the progress;
 4. **report**: send the result (`Reply.picture`, `Reply.clip`), or say what went wrong (`Reply.fail`).
 """
@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from PIL import Image
 
-from .clips import Clip, ClipResult
+from .clips import Clip, ClipResult, check_clip_spec
 from .encode import Encoded
 from .jobs import StatusCallback, StylizeService, Ticket, deduplicated
 from .messages import BotError, friendly_error, queue_text
@@ -116,11 +116,15 @@ async def run(service: StylizeService, reply: Reply, ticket: Ticket, req: Reques
 async def fetch_and_run(
     reply: Reply, ticket: Ticket, req: Request, status: StatusCallback
 ) -> tuple[Any, Image.Image | None, Image.Image | ClipResult]:
-    """The picture or clip, the painting (custom styles, pictures only), and the stylised result."""
+    """The picture or clip, the painting (custom styles), and the stylised result. A clip that the spec's method
+    cannot paint is refused before the painting is downloaded."""
     content = await load(reply, req.content, "Your picture", clips=True)
     if isinstance(content, Clip):
-        return content, None, await ticket.run_clip(req.spec, content, reply.limit, on_status=status)
+        check_clip_spec(req.spec, ticket.service.config)
     style = await load(reply, req.style, "Your style picture") if req.style is not None else None
+    if isinstance(content, Clip):
+        result = await ticket.run_clip(req.spec, content, reply.limit, style_image=style, on_status=status)
+        return content, style, result
     return content, style, await ticket.run(req.spec, content, style_image=style, on_status=status)
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import av
 import pytest
-from PIL import Image
 from support.bots import (
+    DURATIONS,
     SLACK_BOT_USER,
+    gif_bytes,
+    gif_frames,
     picture,
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
@@ -30,15 +32,7 @@ from bots.options import JobSpec
 
 pytestmark = pytest.mark.usefixtures("tiny_styles")
 
-DURATIONS = [80, 120, 160, 200]  # milliseconds per frame: kept in the result
 NOT_A_VIDEO = b"this is a text file that someone named clip.mp4\n" * 4
-
-
-def gif_bytes(w: int = 48, h: int = 32, durations: list[int] = DURATIONS) -> bytes:
-    frames = [picture(w, h, seed=i) for i in range(len(durations))]
-    buf = io.BytesIO()
-    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return buf.getvalue()
 
 
 def mp4_bytes(w: int = 48, h: int = 32, frames: int = 4, fps: int = 8) -> bytes:
@@ -56,16 +50,6 @@ def video_frames(data: bytes) -> tuple[int, tuple[int, int]]:
     with av.open(io.BytesIO(data)) as clip:
         frames = [f.to_image() for f in clip.decode(video=0)]
     return len(frames), frames[0].size
-
-
-def gif_frames(data: bytes) -> tuple[str, tuple[int, int], list[int]]:
-    """Format, size and each frame's duration of an uploaded animation."""
-    with Image.open(io.BytesIO(data)) as im:
-        durations = []
-        for i in range(im.n_frames):
-            im.seek(i)
-            durations.append(im.info.get("duration"))
-        return im.format, im.size, durations
 
 
 # ------------------------------------------------------------------------------------------------ Discord
@@ -155,9 +139,11 @@ class FakeStylizeVideo:
     def __init__(self, bytes_per_pixel: float, overhead: int = 0) -> None:
         self.bytes_per_pixel, self.overhead = bytes_per_pixel, overhead
         self.sizes: list[int | None] = []
+        self.styles: list[tuple] = []  # (style name, paintings) of each call
 
-    def __call__(self, source, destination, style, *, size=None, **kwargs):
+    def __call__(self, source, destination, style, *, size=None, style_images=(), **kwargs):
         self.sizes.append(size)
+        self.styles.append((style, tuple(style_images)))
         side = size or 200
         Path(destination).write_bytes(b"x" * int(self.overhead + side * side * self.bytes_per_pixel))
         return nst_core.VideoResult("animation", 2, side, side // 2, None, False, 0.0)
@@ -181,13 +167,18 @@ def test_a_result_over_the_upload_limit_is_made_once_more_smaller():
     assert len(never_fits.sizes) == 2  # one retry, no more
 
 
-def test_clip_size_never_enlarges_and_custom_styles_are_refused():
+def test_clip_size_never_enlarges_and_best_quality_paintings_are_refused():
     small = Clip(gif_bytes(), "animation")
     stand_in = FakeStylizeVideo(0.01)
     render_clip(small, JobSpec("tiny", "Tiny", size=512), clip_config(), MIB, stylize_video=stand_in)
     assert stand_in.sizes == [None]  # 48x32 stays 48x32
+    painting = picture(32, 32, seed=5)
+    render_clip(small, JobSpec(None, "your style image", method="arbitrary"), clip_config(), MIB,
+                style_image=painting, stylize_video=stand_in)  # fmt: skip
+    assert stand_in.styles[-1] == (None, (painting,))  # a painting goes to stylize_video's style_images
     with pytest.raises(BadOptions, match="still pictures only"):
-        render_clip(small, JobSpec(None, "your style image", custom=True), clip_config(), MIB, stylize_video=stand_in)
+        render_clip(small, JobSpec(None, "your style image", method="gatys"), clip_config(), MIB,
+                    style_image=painting, stylize_video=stand_in)  # fmt: skip
 
 
 def test_frame_progress_reads_frames_and_time_left():

@@ -239,14 +239,18 @@ def test_option_checks():
     big = CommonConfig.from_env({"NST_BOT_MAX_SIZE": "8192", "NST_BOT_GATYS_SIZE": "8192"})
     assert big.gatys_size == GATYS_MAX_SIZE and check_size("6000", big) == 6000
     with pytest.raises(BadOptions, match=str(GATYS_MAX_SIZE)):
-        check_size("6000", big, custom=True)
-    assert check_size(str(GATYS_MAX_SIZE), big, custom=True) == GATYS_MAX_SIZE
+        check_size("6000", big, method="gatys")
+    assert check_size(str(GATYS_MAX_SIZE), big, method="gatys") == GATYS_MAX_SIZE
+    assert check_size("6000", big, method="arbitrary") == 6000  # the one-pass network tiles what does not fit
     spec = JobSpec("tiny", "Tiny")
     assert spec.resolved_size((300, 200), cfg) == 300  # the default never upscales
     assert spec.resolved_size((3000, 2000), cfg) == cfg.default_size
     assert JobSpec("tiny", "Tiny", size=900).resolved_size((300, 200), cfg) == 900
-    kw = JobSpec(None, "custom", custom=True).stylize_kwargs((800, 600), cfg)
+    kw = JobSpec(None, "custom", method="gatys").stylize_kwargs((800, 600), cfg)
     assert kw["method"] == "gatys" and "strength" not in kw and kw["size"] == cfg.gatys_size
+    kw = JobSpec(None, "custom", 0.5, method="arbitrary").stylize_kwargs((800, 600), cfg)
+    assert kw["method"] == "arbitrary" and kw["strength"] == 0.5 and kw["size"] == cfg.default_size
+    assert "steps" not in kw and "preview_every" not in kw  # Gatys' options are not the one-pass network's
 
 
 # ------------------------------------------------------------------------------------------------ encode

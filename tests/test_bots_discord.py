@@ -22,7 +22,7 @@ from support.bots import (
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from support.discord_bot import TOKEN, final_edit, private_followup, run, slash
+from support.discord_bot import TOKEN, add_painting, final_edit, private_followup, run, slash
 
 import nst_core
 from bots.config import DiscordConfig
@@ -119,22 +119,24 @@ def test_message_without_image_gets_a_private_answer(monkeypatch):
     run(monkeypatch, scenario, guild=False)
 
 
-def test_custom_style_image_runs_gatys_with_progress(monkeypatch, squeezenet_path):
+def test_custom_style_image_with_quality_best_runs_gatys_with_progress(monkeypatch, squeezenet_path):
     monkeypatch.setenv("NST_SQUEEZENET_WEIGHTS", str(squeezenet_path))
 
     async def scenario(bot, fake):
-        style_url = fake.media.add("style.png", png_bytes(64, 64, seed=7))
-        payload = slash(fake, size=64)
-        style_att = attachment(9002, style_url, filename="style.png", size=100)
-        payload["data"]["options"].append({"name": "style_image", "type": 11, "value": style_att["id"]})
-        payload["data"]["resolved"]["attachments"][style_att["id"]] = style_att
+        options = {o["name"]: o for o in fake.of("sync")[0]["commands"][0]["options"]}
+        assert [c["value"] for c in options["quality"]["choices"]] == ["instant", "best"]
+        payload = slash(fake, size=64, quality="best")
+        add_painting(fake, payload)
         bot._connection.parse_interaction_create(payload)
         done = await final_edit(fake, payload, timeout=240)
         assert done["files"], done["payload"]
         assert decode(done["files"][0][2]).size == (64, 43)
         texts = [c["payload"].get("content") or "" for c in fake.of("edit", lambda c: c["token"] == payload["token"])]
         assert any(t.startswith("Stylising") for t in texts), texts
-        assert "custom style" in done["payload"]["content"]
+        assert "custom style** (best quality)" in done["payload"]["content"]
+        assert [(j.method, j.kind) for j in bot.service.history] == [("gatys", "picture")]
+        ids = {b["custom_id"] for row in done["message"]["components"] for b in row["components"]}
+        assert ids == {"nst:again:style", "nst:again:reroll"}  # Gatys has no strength to change
 
     run(
         monkeypatch,
@@ -145,13 +147,14 @@ def test_custom_style_image_runs_gatys_with_progress(monkeypatch, squeezenet_pat
     )
 
 
-def test_custom_styles_switched_off_remove_the_option_and_the_bot_still_serves(monkeypatch):
-    """NST_BOT_GATYS=false (documented) used to crash the bot while it built /stylize."""
+def test_gatys_switched_off_removes_the_quality_option_and_the_bot_still_serves(monkeypatch):
+    """NST_BOT_GATYS=false (documented) used to crash the bot while it built /stylize. Now it only takes away the
+    best quality: custom paintings stay, instant (without the network as well: tests/test_bots_arbitrary.py)."""
 
     async def scenario(bot, fake):
         commands = {c["name"]: c for c in fake.of("sync")[0]["commands"]}
         names = [o["name"] for o in commands["stylize"]["options"]]
-        assert "style_image" not in names and {"image", "style", "size"} <= set(names)
+        assert "quality" not in names and {"image", "style", "size", "style_image"} <= set(names)
         payload = slash(fake, style="tiny", size=64)
         bot._connection.parse_interaction_create(payload)
         done = await final_edit(fake, payload)

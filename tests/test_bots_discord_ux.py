@@ -18,7 +18,7 @@ from support.bots import (
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from support.discord_bot import final_edit, run, slash
+from support.discord_bot import buttons, click, final_edit, run, slash
 
 import nst_core
 from bots.config import CommonConfig
@@ -43,9 +43,9 @@ def test_commands_are_synced_only_when_they_changed_or_when_forced(monkeypatch, 
     first = start()
     assert len(first) == 1 and (tmp_path / "state" / STATE_FILE).is_file()
     assert start() == []  # same commands: Discord's bulk-overwrite endpoint is not called
-    changed = start(NST_BOT_GATYS="false")  # /stylize loses its style_image option
+    changed = start(NST_BOT_GATYS="false")  # /stylize loses its quality option (no best quality)
     stylize = next(c for c in changed[0] if c["name"] == "stylize")
-    assert len(changed) == 1 and "style_image" not in [o["name"] for o in stylize["options"]]
+    assert len(changed) == 1 and "quality" not in [o["name"] for o in stylize["options"]]
     assert start(NST_BOT_GATYS="false") == []
     assert len(start({"DISCORD_SYNC_COMMANDS": "always"}, NST_BOT_GATYS="false")) == 1  # forced
     assert start({"DISCORD_SYNC_COMMANDS": "never"}) == []  # changed back, but told not to
@@ -85,15 +85,6 @@ def test_stylize_works_in_a_group_dm_through_a_user_install(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------- buttons under a result
-def click(custom_id: str, message: dict, *, user_id: int) -> dict:
-    """A click on a button of `message`, as Discord's gateway delivers it."""
-    return interaction({"custom_id": custom_id, "component_type": 2}, kind=3, message=message, user_id=user_id)
-
-
-def buttons(message: dict) -> dict[str, dict]:
-    return {b["custom_id"]: b for row in message["components"] for b in row["components"]}
-
-
 def stylized(style: str, **options) -> np.ndarray:
     """What nst_core makes of the test picture: the buttons must work on the very same picture."""
     return np.asarray(nst_core.stylize(png_bytes(), style, device="cpu", **options), dtype=np.int16)

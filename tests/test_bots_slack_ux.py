@@ -1,6 +1,7 @@
 """Slack bot experience: the styles' previews as a contact sheet, the controls under a result, and a custom
-painting (Gatys) from a mention with two pictures. Real Bolt (HTTP adapter, signatures, files_upload_v2, action
-routing) against the local fake of Slack (127.0.0.1)."""
+painting in best quality (Gatys) from a mention with two pictures and `best` (the instant one:
+test_bots_arbitrary.py). Real Bolt (HTTP adapter, signatures, files_upload_v2, action routing) against the local
+fake of Slack (127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import numpy as np
 import pytest
 from support.bots import (
     SLACK_BOT_USER,
-    SLACK_TEAM,
     png_bytes,
     tiny_styles,  # noqa: F401 - pytest fixture
     weights_dir,  # noqa: F401 - pytest fixture
 )
-from support.slack_bot import CHANNEL, image_message, run, uploaded
+from support.slack_bot import CHANNEL, elements, image_message, press, run, uploaded
 
 import nst_core
 from bots.options import installed_styles
@@ -66,33 +66,6 @@ def controls(fake, pred=lambda c: True) -> list[dict[str, Any]]:
     return [c for c in fake.of("chat.postMessage", pred) if c["params"].get("blocks")]
 
 
-def elements(post: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    blocks = post["params"]["blocks"]
-    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
-    return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
-
-
-def press(fake, post: dict[str, Any], action_id: str, *, user: str, value: str | None = None) -> dict[str, Any]:
-    """A block_actions payload: a click on a control of the message `post` created."""
-    action: dict[str, Any] = {"action_id": action_id, "block_id": "nst_again", "action_ts": "1700000001.0"}
-    if value is not None:
-        action |= {"type": "static_select", "selected_option": {"value": value}}
-    else:
-        action |= {"type": "button"}
-    ts, thread = post["result"]["ts"], post["params"].get("thread_ts")
-    in_thread = {"thread_ts": thread} if thread else {}
-    return {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": SLACK_TEAM},
-        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": False},
-        "channel": {"id": CHANNEL, "name": "photos"},
-        "message": {"type": "message", "ts": ts, "text": "Same picture again", **in_thread},
-        "trigger_id": "trig.click",
-        "response_url": f"{fake.base}/response/{user}",
-        "actions": [action],
-    }
-
-
 def pixels(img) -> np.ndarray:
     return np.asarray(img, dtype=np.int16)
 
@@ -140,7 +113,7 @@ def test_controls_under_a_result_rerun_the_same_picture_through_the_queue():
     run(scenario, NST_BOT_USER_COOLDOWN="600")
 
 
-def test_a_mention_with_two_pictures_paints_the_first_like_the_second(monkeypatch, squeezenet_path):
+def test_a_mention_with_two_pictures_and_best_paints_the_first_like_the_second_by_gatys(monkeypatch, squeezenet_path):
     monkeypatch.setenv("NST_SQUEEZENET_WEIGHTS", str(squeezenet_path))
 
     async def scenario(bot, fake, slack):
@@ -148,10 +121,11 @@ def test_a_mention_with_two_pictures_paints_the_first_like_the_second(monkeypatc
         painting = image_message(fake, "F0PAINT", ts="1690000002.000100", w=64, h=64)
         files = photo["files"] + painting["files"]
         await slack.event({"type": "app_mention", "user": "U0ALICE", "channel": CHANNEL, "ts": photo["ts"],
-                           "text": f"<@{SLACK_BOT_USER}> size=64", "files": files})  # fmt: skip
+                           "text": f"<@{SLACK_BOT_USER}> size=64 best", "files": files})  # fmt: skip
         params, img = await uploaded(fake, timeout=240)
         assert img.size == (64, 43) and params["thread_ts"] == photo["ts"]
-        assert "your style image" in params["initial_comment"]
+        assert "*your style image* (best quality)" in params["initial_comment"]
+        assert [j.method for j in bot.service.history] == ["gatys"]
         assert sorted(d["path"].split("/")[-1] for d in fake.of("download")) == ["f0paint.png", "f0photo.png"]
         texts = [c["params"]["text"] for c in fake.of("chat.postMessage") + fake.of("chat.update")]
         assert any(t.startswith("Stylising") for t in texts), texts  # the status line, as on Discord
@@ -163,5 +137,6 @@ def test_a_mention_with_two_pictures_paints_the_first_like_the_second(monkeypatc
         assert params["thread_ts"] == photo["ts"]  # in the same thread as the first result
         assert again.size == (64, 43) and np.abs(pixels(again) - pixels(img)).mean() > 1
         assert len(fake.of("download")) == 2
+        assert [j.method for j in bot.service.history] == ["gatys", "gatys"]
 
     run(scenario, NST_BOT_GATYS_LOSS_NET="squeezenet", NST_BOT_GATYS_STEPS="4", NST_BOT_PROGRESS_INTERVAL="0.01")

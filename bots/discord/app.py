@@ -9,6 +9,7 @@ No `from __future__ import annotations` here on purpose: discord.py reads the co
 and the size range and style choices are built at runtime from the configuration and installed styles.
 """
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from bots.config import DISCORD_MEDIA_HOSTS, CommonConfig, DiscordConfig
 from bots.fetch import fetch_image, fetch_media
 from bots.jobs import StylizeService
 from bots.messages import BotError, FetchError, friendly_error, human_size
-from bots.options import JobSpec, build_spec, default_style_name, installed_styles
+from bots.options import BEST, INSTANT, JobSpec, build_spec, default_style_name, installed_styles
 from bots.pipeline import Request, serve
 from bots.recent import RecentImages
 
@@ -179,6 +180,7 @@ class StylizeBot(discord.Client):
         *,
         style: str | None = None,
         style_image: ImageRef | None = None,
+        quality: object = None,
         strength: object = None,
         preserve_colors: object = None,
         size: object = None,
@@ -186,8 +188,8 @@ class StylizeBot(discord.Client):
         """A request with the options typed or picked (a private reply when they are wrong)."""
 
         def spec() -> JobSpec:
-            return build_spec(self.common, style=style, custom=style_image is not None, strength=strength,
-                              preserve_colors=preserve_colors, size=size)  # fmt: skip
+            return build_spec(self.common, style=style, custom=style_image is not None, quality=quality,
+                              strength=strength, preserve_colors=preserve_colors, size=size)  # fmt: skip
 
         await self.launch(interaction, spec, content, style_image)
 
@@ -239,6 +241,24 @@ def register_commands(bot: StylizeBot) -> None:
     add_styles(bot)
 
 
+def stylize_options(common: CommonConfig) -> dict[str, str]:
+    """The options of `/stylize` that this server offers, with their descriptions: `style_image` only where a
+    custom painting can run at all, `quality` only where both of its methods can."""
+    options = {
+        "image": "The picture, GIF or short video to repaint",
+        "style": "An installed style (ignored when style_image is given)",
+        "strength": "How strongly to apply the style, 0 to 1 (not with quality best)",
+        "preserve_colors": "Keep the colours of your picture",
+        "size": f"Long side of the result in pixels (default {common.default_size})",
+    }
+    if common.custom_enabled:
+        how = "in seconds" if common.arbitrary_enabled else "slower: optimisation-based"
+        options["style_image"] = f"Your own painting to copy instead of a style ({how})"
+    if common.arbitrary_enabled and common.gatys_enabled:
+        options["quality"] = f"With style_image: {INSTANT} (default, seconds) or {BEST} (optimisation, minutes)"
+    return options
+
+
 def add_stylize(bot: StylizeBot) -> None:
     common = bot.common
     styles = installed_styles()
@@ -246,55 +266,37 @@ def add_stylize(bot: StylizeBot) -> None:
     Size = app_commands.Range[int, common.min_size, common.max_size]
     Strength = app_commands.Range[float, 0.0, 1.0]
 
-    descriptions = {
-        "image": "The picture, GIF or short video to repaint",
-        "style": "An installed style (ignored when style_image is given)",
-        "strength": "How strongly to apply the style, 0 to 1 (installed styles only)",
-        "preserve_colors": "Keep the colours of your picture",
-        "size": f"Long side of the result in pixels (default {common.default_size})",
-        "style_image": "Your own style picture (slower: optimisation-based)",
-    }
-
-    async def run(interaction: discord.Interaction, image, style_image, **options) -> None:
+    async def stylize(
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        style: str | None = None,
+        strength: Strength | None = None,
+        preserve_colors: bool | None = None,
+        size: Size | None = None,
+        style_image: discord.Attachment | None = None,
+        quality: str | None = None,
+    ) -> None:
         if not isinstance(image, discord.Attachment) or not (
             style_image is None or isinstance(style_image, discord.Attachment)
         ):  # Discord sent an ID without the file's details
             await interaction.response.send_message("I could not see the attached file; try again.", ephemeral=True)
             return
         custom = ImageRef.from_attachment(style_image) if style_image else None
-        await bot.start_job(interaction, ImageRef.from_attachment(image), style_image=custom, **options)
+        await bot.start_job(interaction, ImageRef.from_attachment(image), style_image=custom, quality=quality,
+                            style=style, strength=strength, preserve_colors=preserve_colors, size=size)  # fmt: skip
 
-    # Two signatures because discord.py builds the command's options from the callback's parameters: with custom
-    # styles off (NST_BOT_GATYS=false) the option must not exist at all.
-    if common.gatys_enabled:
-
-        async def stylize(
-            interaction: discord.Interaction,
-            image: discord.Attachment,
-            style: str | None = None,
-            strength: Strength | None = None,
-            preserve_colors: bool | None = None,
-            size: Size | None = None,
-            style_image: discord.Attachment | None = None,
-        ) -> None:
-            await run(interaction, image, style_image, style=style, strength=strength,
-                      preserve_colors=preserve_colors, size=size)  # fmt: skip
-
-    else:
-        del descriptions["style_image"]
-
-        async def stylize(
-            interaction: discord.Interaction,
-            image: discord.Attachment,
-            style: str | None = None,
-            strength: Strength | None = None,
-            preserve_colors: bool | None = None,
-            size: Size | None = None,
-        ) -> None:
-            await run(interaction, image, None, style=style, strength=strength,
-                      preserve_colors=preserve_colors, size=size)  # fmt: skip
-
-    stylize = app_commands.describe(**descriptions)(stylize)
+    # discord.py builds the command's options from the callback's signature: an option this server does not
+    # offer (custom paintings off, one method only) is left out of it, so that Discord never shows it.
+    offered = stylize_options(common)
+    signature = inspect.signature(stylize)
+    stylize.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name == "interaction" or p.name in offered]
+    )
+    stylize = app_commands.describe(**offered)(stylize)
+    if "quality" in offered:
+        qualities = [app_commands.Choice(name=f"{INSTANT} (seconds)", value=INSTANT),
+                     app_commands.Choice(name=f"{BEST} (minutes)", value=BEST)]  # fmt: skip
+        stylize = app_commands.choices(quality=qualities)(stylize)
     if 0 < len(choices) <= MAX_CHOICES:
         stylize = app_commands.choices(style=choices)(stylize)
     elif len(choices) > MAX_CHOICES:

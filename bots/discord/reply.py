@@ -79,7 +79,7 @@ class DiscordReply:
 
     async def clip(self, spec: JobSpec, result: ClipResult) -> None:
         """A GIF or video result: the file and its caption, without the buttons (no clip is kept for them)."""
-        file = discord.File(io.BytesIO(result.data), filename=result.filename(f"stylized-{spec.style}"))
+        file = discord.File(io.BytesIO(result.data), filename=result.filename(f"stylized-{spec.style or 'custom'}"))
         text = caption(spec, result.size, what=f"{result.noun}, {result.frames} frames")
         await self.interaction.edit_original_response(content=text, attachments=[file], view=None)
 
@@ -105,7 +105,7 @@ async def report_privately(interaction: discord.Interaction, text: str) -> None:
 
 
 def caption(spec: JobSpec, size: tuple[int, int], *, what: str | None = None) -> str:
-    parts = [f"**{spec.label}**" if not spec.custom else "**custom style**"]
+    parts = [f"**{spec.label}**" if not spec.custom else f"**custom style** ({spec.quality_label})"]
     if spec.strength is not None:
         parts.append(f"strength {spec.strength:g}")
     if spec.preserve_colors:

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bots.options import default_style_name, installed_styles
+from bots.options import default_style_name, has_strength, installed_styles
 from bots.variations import can_strengthen, can_weaken, vary, with_style
 
 log = logging.getLogger("bots.discord")
@@ -88,13 +88,13 @@ class AgainButton(discord.ui.DynamicItem[discord.ui.Button], template=AGAIN_TEMP
 
 
 def result_view(spec: Any, enabled: bool = True) -> discord.ui.View | None:
-    """The buttons for a result made with `spec` (custom styles have no strength: no stronger/weaker)."""
+    """The buttons for a result made with `spec` (Gatys has no strength: no stronger/weaker)."""
     if not enabled:
         return None
     view = discord.ui.View(timeout=None)
     view.add_item(AgainButton("style"))
     view.add_item(AgainButton("reroll"))
-    if not spec.custom:
+    if has_strength(spec.method):
         view.add_item(AgainButton("stronger", disabled=not can_strengthen(spec)))
         view.add_item(AgainButton("weaker", disabled=not can_weaken(spec)))
     return view

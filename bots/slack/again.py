@@ -25,7 +25,7 @@ MAX_OPTIONS = 100  # Slack's limit for a static select
 
 
 def again_blocks(spec: JobSpec) -> list[dict[str, Any]]:
-    """The menu and buttons for a result made with `spec` (custom styles have no strength to change)."""
+    """The menu and buttons for a result made with `spec` (Gatys results have no strength to change)."""
     options = [
         {"text": {"type": "plain_text", "text": s.label[:75]}, "value": s.name}
         for s in installed_styles()[:MAX_OPTIONS]

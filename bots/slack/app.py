@@ -33,7 +33,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bots.config import SLACK_FILE_HOSTS, CommonConfig, SlackConfig, is_loopback
 from bots.jobs import StylizeService
 from bots.messages import BadOptions, BotError
-from bots.options import JobSpec, TextRequest, build_spec, installed_styles, parse_text
+from bots.options import BEST, JobSpec, TextRequest, build_spec, installed_styles, parse_text
 from bots.pipeline import Request, serve
 from bots.recent import RecentImages
 from bots.variations import vary, with_style
@@ -50,16 +50,26 @@ MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 MENTION_GRACE = 2.0  # seconds a mention without files waits for the same post's file_share message event
 
 
-def help_text(command: str, styles: list[Any]) -> str:
+def help_text(command: str, styles: list[Any], common: CommonConfig) -> str:
     names = ", ".join(f"`{s.name}`" for s in styles[:30]) or "(none installed yet)"
     return (
         f"*Usage:* `{command} [style] [strength=0..1] [colors=yes] [size=512] [file link]`\n"
         "I repaint your most recent image in this channel (or the Slack file you link). "
         "You can also use the message shortcut *Stylize image* on any message with a picture, "
-        "or mention me in a message with an image, a GIF or a short video attached (attach a second picture, "
-        f"a painting, to have the first painted like it). `{command} styles` shows every style's preview.\n"
+        f"or mention me in a message with an image, a GIF or a short video attached{painting_help(common)}. "
+        f"`{command} styles` shows every style's preview.\n"
         f"*Styles:* {names}"
     )
+
+
+def painting_help(common: CommonConfig) -> str:
+    """What the help says of a second picture, a painting to copy: only what this server can do with it."""
+    if not common.custom_enabled:
+        return ""
+    text = " (attach a second picture, a painting, to have the first painted like it"
+    if common.arbitrary_enabled and common.gatys_enabled:
+        return text + f" in seconds; add `{BEST}` for the slower, finer optimisation)"
+    return text + (" in seconds)" if common.arbitrary_enabled else "; this takes a minute or more)")
 
 
 def request_problem(body: str, content_type: str | None, timestamp: str | None) -> tuple[int, str] | None:
@@ -201,7 +211,7 @@ class SlackBot:
             await reply.refuse(exc)
             return
         if req.word == "help":
-            await ack(text=help_text(self.config.command, installed_styles()), response_type="ephemeral")
+            await ack(text=help_text(self.config.command, installed_styles(), self.common), response_type="ephemeral")
             return
         if req.word == "styles":
             await ack()
@@ -221,6 +231,7 @@ class SlackBot:
             self.common,
             style=req.style,
             custom=custom,
+            quality=opts.get("quality"),
             strength=opts.get("strength"),
             preserve_colors=opts.get("preserve_colors", False),
             size=opts.get("size"),
@@ -333,7 +344,7 @@ class SlackBot:
                 await answer_styles(self, channel=channel, thread_ts=thread_ts, user=user, tell=reply.tell)
                 return
             if req.word:
-                await reply.tell(help_text(self.config.command, installed_styles()))
+                await reply.tell(help_text(self.config.command, installed_styles(), self.common))
                 return
             images = images_in(event.get("files"))  # a second picture is the painting to copy (as on Discord)
             file, painting = [*images, None, None][:2]

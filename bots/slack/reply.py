@@ -39,6 +39,11 @@ async def safe(send: Send, text: str) -> None:
         log.warning("could not send a reply to Slack: %s", type(exc).__name__)
 
 
+def styled(spec: JobSpec) -> str:
+    """The style as a result's comment names it: `*Starry Night*`, `*your style image* (instant)`."""
+    return f"*{spec.label}*" + (f" ({spec.quality_label})" if spec.quality_label else "")
+
+
 def ephemeral(respond: Any) -> Send:
     """A private answer through Bolt's `respond` (the request's response URL), leaving the original alone."""
 
@@ -101,7 +106,7 @@ class SlackReply:
             encoded.data,
             encoded.filename(f"stylized-{spec.style or 'custom'}"),
             title,
-            f"<@{self.user}> here is your picture in the style of *{spec.label}*.",
+            f"<@{self.user}> here is your picture in the style of {styled(spec)}.",
         )
         await post_again(
             self.bot, channel=self.channel, thread_ts=self.thread_ts, spec=spec, content=content, style_image=style
@@ -112,9 +117,9 @@ class SlackReply:
         title = f"{spec.label} ({result.noun}, {result.frames} frames, {result.size[0]}×{result.size[1]})"
         await self.upload(
             result.data,
-            result.filename(f"stylized-{spec.style}"),
+            result.filename(f"stylized-{spec.style or 'custom'}"),
             title,
-            f"<@{self.user}> here is your {result.noun} in the style of *{spec.label}*.",
+            f"<@{self.user}> here is your {result.noun} in the style of {styled(spec)}.",
         )
 
     async def upload(self, data: bytes, filename: str, title: str, comment: str) -> None:

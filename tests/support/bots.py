@@ -41,6 +41,26 @@ def png_bytes(w: int = 96, h: int = 64, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
+DURATIONS = [80, 120, 160, 200]  # milliseconds per frame of `gif_bytes`: kept in the result
+
+
+def gif_bytes(w: int = 48, h: int = 32, durations: list[int] = DURATIONS) -> bytes:
+    frames = [picture(w, h, seed=i) for i in range(len(durations))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return buf.getvalue()
+
+
+def gif_frames(data: bytes) -> tuple[str, tuple[int, int], list[int]]:
+    """Format, size and each frame's duration of an uploaded animation."""
+    with Image.open(io.BytesIO(data)) as im:
+        durations = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            durations.append(im.info.get("duration"))
+        return im.format, im.size, durations
+
+
 def decode(data: bytes) -> Image.Image:
     img = Image.open(io.BytesIO(data))
     img.load()
@@ -79,6 +99,21 @@ class GatedStylize:
         self.calls += 1
         if not self._gate.wait(self.timeout):
             raise AssertionError("the test never released the stylisation job")
+        return self._stylize(*args, **kwargs)
+
+
+class RecordingStylize:
+    """The real `nst_core.stylize`, with the keyword arguments of every call kept (`calls`): what the bot asked
+    the engine for (method, strength, size), whatever the result looks like."""
+
+    def __init__(self) -> None:
+        import nst_core
+
+        self._stylize = nst_core.stylize
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Image.Image:
+        self.calls.append(kwargs)
         return self._stylize(*args, **kwargs)
 
 

@@ -64,9 +64,18 @@ def slash(fake: FakeDiscord, *, user_id: int = 1001, url: str | None = None, con
     url = url or fake.media.add(f"photo{user_id}.png", data)
     att = attachment(9001, url, size=declared if declared is not None else len(data), content_type=content_type)
     opts = [{"name": "image", "type": 11, "value": att["id"]}]
-    types = {"style": 3, "strength": 10, "preserve_colors": 5, "size": 4}
+    types = {"style": 3, "strength": 10, "preserve_colors": 5, "size": 4, "quality": 3}
     opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
     return interaction(slash_data(opts, [att]), user_id=user_id)
+
+
+def add_painting(fake: FakeDiscord, payload: dict, data: bytes | None = None, *, att_id: int = 9002) -> bytes:
+    """Attach a painting to a /stylize interaction as its `style_image`; returns the painting's bytes."""
+    data = data if data is not None else png_bytes(64, 64, seed=7)
+    att = attachment(att_id, fake.media.add(f"style{att_id}.png", data), filename="style.png", size=len(data))
+    payload["data"]["options"].append({"name": "style_image", "type": 11, "value": att["id"]})
+    payload["data"]["resolved"]["attachments"][att["id"]] = att
+    return data
 
 
 async def final_edit(fake: FakeDiscord, payload: dict, timeout: float = 90) -> dict:
@@ -86,3 +95,12 @@ async def private_followup(fake: FakeDiscord, payload: dict, timeout: float = 30
     assert call["payload"].get("flags", 0) & 64 and not call["files"], call
     assert not call["replaced_placeholder"], "the follow-up only replaced the public placeholder: not private"
     return call["payload"]["content"]
+
+
+def click(custom_id: str, message: dict, *, user_id: int) -> dict:
+    """A click on a button of `message`, as Discord's gateway delivers it."""
+    return interaction({"custom_id": custom_id, "component_type": 2}, kind=3, message=message, user_id=user_id)
+
+
+def buttons(message: dict) -> dict[str, dict]:
+    return {b["custom_id"]: b for row in message["components"] for b in row["components"]}

@@ -128,3 +128,30 @@ async def uploaded(fake: FakeSlack, pred=lambda c: True, timeout: float = 90) ->
     done = await fake.wait_for("files.completeUploadExternal", pred, timeout=timeout)
     fid = json.loads(done["params"]["files"])[0]["id"]
     return done["params"], decode(fake.uploads[fid])
+
+
+def elements(post: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    blocks = post["params"]["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    return {e["action_id"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+def press(fake, post: dict[str, Any], action_id: str, *, user: str, value: str | None = None) -> dict[str, Any]:
+    """A block_actions payload: a click on a control of the message `post` created."""
+    action: dict[str, Any] = {"action_id": action_id, "block_id": "nst_again", "action_ts": "1700000001.0"}
+    if value is not None:
+        action |= {"type": "static_select", "selected_option": {"value": value}}
+    else:
+        action |= {"type": "button"}
+    ts, thread = post["result"]["ts"], post["params"].get("thread_ts")
+    in_thread = {"thread_ts": thread} if thread else {}
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": SLACK_TEAM},
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": False},
+        "channel": {"id": CHANNEL, "name": "photos"},
+        "message": {"type": "message", "ts": ts, "text": "Same picture again", **in_thread},
+        "trigger_id": "trig.click",
+        "response_url": f"{fake.base}/response/{user}",
+        "actions": [action],
+    }
