@@ -49,7 +49,16 @@ SIZES = {
         "train": 256,
         "train_steps": 30,
     },
-    "quick": {"gatys": [48, 64], "ref_steps": 8, "fast": 96, "arbitrary": [64], "train": 32, "train_steps": 3},
+    "quick": {
+        "gatys": [48, 64],
+        "ref_steps": 8,
+        "fast": 96,
+        "arbitrary": [64],
+        "train": 32,
+        "train_steps": 3,
+        "batch": 48,
+        "batch_steps": 3,
+    },
 }
 
 
@@ -175,6 +184,33 @@ def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], N
     return rows
 
 
+def check_gatys_batch(dev: torch.device, sizes: dict, weights: str | None, log: Callable[[str], None]) -> dict:
+    """Batched Gatys (nst_core.gatys_batch): B requests of one size in one run against one request alone, at
+    the same steps; requests/s = B / the batch's wall time."""
+    from nst_core.gatys_batch import run_gatys_batch
+
+    side, steps, b = sizes["batch"], sizes["batch_steps"], 8
+    photos = [_scene(side, side * 3 // 4, 10 + i) for i in range(b)]
+    paintings = [[_scene(side, side, 30 + i)] for i in range(b)]
+    opts = GatysOptions(size=side, steps=steps, multiscale=False, device=str(dev), loss_net_weights=weights)
+    times = {}
+    for n in (1, b):
+        run_gatys_batch(photos[:n], paintings[:n], opts)  # warm-up
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        run_gatys_batch(photos[:n], paintings[:n], opts)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        times[n] = time.perf_counter() - t
+    row = {"size": f"{side}x{side * 3 // 4}", "steps": steps, "batch": b, "one_s": round(times[1], 3),
+           "batch_s": round(times[b], 3), "requests_per_s": round(b / times[b], 2),
+           "speedup_over_one_at_a_time": round(b * times[1] / times[b], 2)}  # fmt: skip
+    log(f"gatys batch of {b} at {row['size']}, {steps} steps: {row['batch_s']} s ({row['requests_per_s']} "
+        f"requests/s; one alone {row['one_s']} s)")  # fmt: skip
+    return row
+
+
 def check_arbitrary(dev: torch.device, side: int, quick: bool, log: Callable[[str], None]) -> dict:
     """The arbitrary method end to end through `stylize` (the paintings' statistics, the four-level cascade,
     host copies) on a side x 3/4 side photo: what one request of "any painting" costs on this device."""
@@ -273,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["tests"] = None if a.quick or a.skip_tests else run_tests(dev, log)
     result["gatys"] = check_gatys(dev, sizes, a.vgg_weights, log)
+    result["gatys_batch"] = check_gatys_batch(dev, sizes, a.vgg_weights, log)
     result["fast"] = check_fast(dev, sizes["fast"], a.quick, log)
     result["arbitrary"] = [check_arbitrary(dev, side, a.quick, log) for side in sizes["arbitrary"]]
     result["train"] = check_train(dev, sizes, a.vgg_weights, a.dataset, a.out / "work", log)

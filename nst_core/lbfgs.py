@@ -24,20 +24,33 @@ _ARMIJO = 1e-4  # sufficient-decrease constant c1
 _CURVATURE_EPS = 1e-10
 
 
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a * b).sum(-1)
+
+
 class DeviceLBFGS:
     """Minimise `closure()` (which sets `x.grad` and returns the loss) over the tensor `x`, one evaluation per
-    `step`. Nothing is read back to the host: no `.item()`, `float()` or tensor truthiness."""
+    `step`. Nothing is read back to the host: no `.item()`, `float()` or tensor truthiness.
 
-    def __init__(self, x: torch.Tensor, history: int = 50, lr: float = 1.0) -> None:
-        n = x.numel()
-        self.x, self.history, self.lr = x, history, lr
-        z = torch.zeros((), dtype=x.dtype, device=x.device)
-        self.s, self.y = x.new_zeros(history, n), x.new_zeros(history, n)
-        self.rho = x.new_zeros(history)
-        self.gamma = z + 1.0
+    With `batched=True`, each row of `x` (its first dimension) is its own problem: the closure returns one loss
+    per row, and every scalar of the method (step length, curvature pairs, acceptance) is kept per row, so a
+    batch of pictures is optimised as each would be alone. `freeze(rows)` stops some rows where they are."""
+
+    def __init__(self, x: torch.Tensor, history: int = 50, lr: float = 1.0, *, batched: bool = False) -> None:
+        self.rows = x.shape[0] if batched else 1
+        n = x.numel() // self.rows
+        self.x, self.history, self.lr, self.batched = x, history, lr, batched
+        self.s, self.y = x.new_zeros(history, self.rows, n), x.new_zeros(history, self.rows, n)
+        self.rho = x.new_zeros(history, self.rows)
+        self.gamma = x.new_ones(self.rows)
+        self.active = torch.ones(self.rows, dtype=torch.bool, device=x.device)
         self.pairs = 0  # host-side count of iterations that offered a pair (the ring's write position)
         self.x_prev: torch.Tensor | None = None
         self.g_prev = self.d = self.f_prev = self.t = None
+
+    def freeze(self, rows: torch.Tensor) -> None:
+        """Rows (a bool mask) that stop moving from now on: a cancelled request in a batch."""
+        self.active = self.active & ~rows.to(self.active.device)
 
     def _direction(self, g: torch.Tensor) -> torch.Tensor:
         """-H g by the two-loop recursion over the stored pairs, newest first (zero pairs add nothing)."""
@@ -45,46 +58,46 @@ class DeviceLBFGS:
         order = [(self.pairs - 1 - i) % self.history for i in range(used)]
         q, alphas = g.clone(), []
         for j in order:
-            a = self.rho[j] * torch.dot(self.s[j], q)
-            q -= a * self.y[j]
+            a = self.rho[j] * _dot(self.s[j], q)
+            q -= a[:, None] * self.y[j]
             alphas.append(a)
-        r = self.gamma * q
+        r = self.gamma[:, None] * q
         for j, a in zip(reversed(order), reversed(alphas), strict=True):
-            b = self.rho[j] * torch.dot(self.y[j], r)
-            r += (a - b) * self.s[j]
+            b = self.rho[j] * _dot(self.y[j], r)
+            r += (a - b)[:, None] * self.s[j]
         return -r
 
     @torch.no_grad()
     def _first(self, f: torch.Tensor, g: torch.Tensor) -> None:
-        self.x_prev, self.g_prev, self.f_prev = self.x.detach().flatten().clone(), g.clone(), f
+        self.x_prev, self.g_prev, self.f_prev = self.x.detach().reshape(self.rows, -1).clone(), g.clone(), f
         self.d = -g
         # Half a Newton step if f were a quadratic with minimum 0 (f / |g|^2): scale-free, unlike torch's
         # min(1, 1/|g|_1), whose first step is too short to matter without its line search extrapolating.
-        self.t = (f.abs() / torch.dot(g, g).clamp_min(1e-30)).clamp(max=1e6) * self.lr
+        self.t = (f.abs() / _dot(g, g).clamp_min(1e-30)).clamp(max=1e6) * self.lr
 
     @torch.no_grad()
     def _next(self, f: torch.Tensor, g: torch.Tensor) -> None:
-        x = self.x.detach().flatten()
-        ok = torch.isfinite(f) & (f <= self.f_prev + _ARMIJO * self.t * torch.dot(self.g_prev, self.d))
+        x = self.x.detach().reshape(self.rows, -1)
+        ok = torch.isfinite(f) & (f <= self.f_prev + _ARMIJO * self.t * _dot(self.g_prev, self.d)) & self.active
         s, y = x - self.x_prev, g - self.g_prev
-        ys = torch.dot(y, s)
+        ys = _dot(y, s)
         keep = ok & (ys > _CURVATURE_EPS)
         slot = self.pairs % self.history
-        self.s[slot] = torch.where(keep, s, 0.0)
-        self.y[slot] = torch.where(keep, y, 0.0)
+        self.s[slot] = torch.where(keep[:, None], s, 0.0)
+        self.y[slot] = torch.where(keep[:, None], y, 0.0)
         self.rho[slot] = torch.where(keep, 1.0 / ys.where(keep, 1.0), 0.0)
-        self.gamma = torch.where(keep, ys / torch.dot(y, y).clamp_min(1e-30), self.gamma)
+        self.gamma = torch.where(keep, ys / _dot(y, y).clamp_min(1e-30), self.gamma)
         self.pairs += 1
-        self.x_prev = torch.where(ok, x, self.x_prev)
-        self.g_prev = torch.where(ok, g, self.g_prev)
+        self.x_prev = torch.where(ok[:, None], x, self.x_prev)
+        self.g_prev = torch.where(ok[:, None], g, self.g_prev)
         self.f_prev = torch.where(ok, f, self.f_prev)
-        self.d = torch.where(ok, self._direction(self.g_prev), self.d)
+        self.d = torch.where(ok[:, None], self._direction(self.g_prev), self.d)
         self.t = torch.where(ok, self.t.new_tensor(self.lr), self._backtrack(f, ok))
 
     def _backtrack(self, f: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
         """The minimiser of the quadratic through f(0), f'(0) and f(t) along the rejected step, kept within
         [t/10, t/2] (a non-finite f gives t/10)."""
-        gd = torch.dot(self.g_prev, self.d)  # f'(0) < 0 along a descent direction
+        gd = _dot(self.g_prev, self.d)  # f'(0) < 0 along a descent direction
         t = self.t
         rise = (f - self.f_prev - gd * t).where(~ok & torch.isfinite(f), 1.0)
         interpolated = torch.where(rise > 0, -gd * t * t / (2 * rise), 0.1 * t)
@@ -95,13 +108,15 @@ class DeviceLBFGS:
         return self.x.detach() if self.x_prev is None else self.x_prev.view_as(self.x)
 
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """Evaluate at the current point, update the memory, move to the next point; returns the loss there."""
-        f = closure().detach()
-        g = self.x.grad.detach().flatten().to(self.s.dtype)
+        """Evaluate at the current point, update the memory, move to the next point; returns the loss there
+        (one per row when batched)."""
+        f = closure().detach().reshape(self.rows).to(self.s.dtype)
+        g = self.x.grad.detach().reshape(self.rows, -1).to(self.s.dtype)
         if self.x_prev is None:
             self._first(f, g)
         else:
             self._next(f, g)
         with torch.no_grad():
-            self.x.copy_((self.x_prev + self.t * self.d).view_as(self.x))
+            t = torch.where(self.active, self.t, 0.0)  # frozen rows stay at their last accepted point
+            self.x.copy_((self.x_prev + t[:, None] * self.d).view_as(self.x))
         return f

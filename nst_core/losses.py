@@ -155,32 +155,51 @@ class PerceptualLoss(nn.Module):
         return {n: feats[n].detach() for n in self.content_layers}
 
     def forward(
-        self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor]
+        self, generated: torch.Tensor, content_targets: Mapping[str, torch.Tensor], *, per_image: bool = False
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The objective and its terms, averaged over the batch, or one value per image with `per_image`
+        (batched Gatys optimises several pictures at once, each on its own objective)."""
         feats = self._features(generated, self.layers)
         with float32_region(generated.device.type):  # the sums below stay float32
-            return self._terms(generated.float(), feats, content_targets)
+            total, terms = self._terms(generated.float(), feats, content_targets)
+        if per_image:
+            return total, terms
+        return total.mean(), {k: v.mean() for k, v in terms.items()}
+
+    @torch.no_grad()
+    def set_style_per_image(self, styles: Sequence[Sequence[torch.Tensor]], blends: Sequence | None = None) -> None:
+        """Image i of the batch against its own paintings `styles[i]` (blended by `blends[i]`)."""
+        targets, scales = [], []
+        for i, images in enumerate(styles):
+            self.set_style(images, None if blends is None else blends[i])
+            targets.append(self.style_targets)
+            scales.append(self.style_scales)
+        self.style_targets = {n: torch.cat([t[n] for t in targets]) for n in self.style_layers}
+        self.style_scales = {n: torch.stack([s[n] for s in scales]) for n in self.style_layers}
 
     def _terms(
         self, generated: torch.Tensor, feats: Mapping[str, torch.Tensor], content_targets: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        zero = generated.new_zeros(())
+        """Per-image (B,) terms; their batch mean is the objective (every image counts the same)."""
+        zero = generated.new_zeros(generated.shape[0])
         j_content = zero
         for name in self.content_layers:
             target = content_targets[name]
             scale = target.pow(2).flatten(1).mean(1) + EPS  # per image, so a batch of mixed photos is fair
-            j_content = j_content + ((feats[name] - target).pow(2).flatten(1).mean(1) / scale).mean()
+            j_content = j_content + (feats[name] - target).pow(2).flatten(1).mean(1) / scale
         j_content = j_content / max(len(self.content_layers), 1)
         j_style = zero
         for name, w in zip(self.style_layers, self.style_layer_weights, strict=True):
             if not self.regions:
                 g = normalized_gram(feats[name])
-                j_style = j_style + w * (
-                    (g - self.style_targets[name]).pow(2).flatten(1).mean(1).mean() / self.style_scales[name]
+                j_style = (
+                    j_style + w * (g - self.style_targets[name]).pow(2).flatten(1).mean(1) / self.style_scales[name]
                 )
             for guide, share, targets, scales in self.regions:
                 g = guided_gram(feats[name], guide.to(feats[name].device))
-                j_style = j_style + w * share * ((g - targets[name]).pow(2).flatten(1).mean(1).mean() / scales[name])
-        j_tv = tv_loss(generated)
+                j_style = j_style + w * share * (g - targets[name]).pow(2).flatten(1).mean(1) / scales[name]
+        dy = (generated[..., 1:, :] - generated[..., :-1, :]).pow(2).flatten(1).mean(1)
+        dx = (generated[..., :, 1:] - generated[..., :, :-1]).pow(2).flatten(1).mean(1)
+        j_tv = dx + dy  # tv_loss per image
         total = total_loss(j_content, j_style, j_tv, self.content_weight, self.style_weight, self.tv_weight)
         return total, {"content": j_content, "style": j_style, "tv": j_tv}

@@ -204,6 +204,7 @@ def test_gpu_check_runs_quick_on_cpu(tmp_path, vgg19_path):
     assert all(r["tuned_ms"] > 0 and r["plain_fp32_ms"] > 0 for r in result["fast"])
     assert [r["precision"] for r in result["train"]] == ["fp32", "auto"]
     assert all(r["images_per_s"] > 0 for r in result["train"])
+    assert result["gatys_batch"]["batch"] == 8 and result["gatys_batch"]["requests_per_s"] > 0
     assert [r["size"] for r in result["arbitrary"]] == [[64, 48]] and result["arbitrary"][0]["end_to_end_ms"] > 0
     assert (tmp_path / "gpu_check.log").read_text().count("\n") >= 6
 

@@ -166,3 +166,45 @@ def test_cancel_stops_within_a_step(optimizer, vgg19_path):
                   GatysOptions(size=48, steps=30, optimizer=optimizer, loss_net_weights=str(vgg19_path)),
                   callback=cb, cancel=cancel)  # fmt: skip
     assert max(seen) <= 4
+
+
+def test_a_batch_paints_each_picture_as_it_would_alone(vgg19_path, content_dir, styles_dir):
+    from nst_core.gatys_batch import run_gatys_batch
+    from nst_core.images import load_image, resize_long_side
+    from nst_core.judge import objective
+
+    photos = [
+        resize_long_side(load_image(content_dir / f"{n}.jpg"), 64).resize((64, 48)) for n in ("tubingen", "chicago")
+    ]
+    paintings = [load_image(styles_dir / f"{n}.jpg") for n in ("starry_night", "the_scream")]
+    opts = GatysOptions(size=64, steps=30, multiscale=False, precision="fp32", loss_net_weights=str(vgg19_path))
+    batch = run_gatys_batch(photos, [[p] for p in paintings], opts)
+    for photo, painting, out in zip(photos, paintings, batch, strict=True):
+        alone = run_gatys(photo, [painting], opts)
+        a, b = (
+            objective(out, photo, painting, weights=vgg19_path),
+            objective(alone, photo, painting, weights=vgg19_path),
+        )
+        assert out.size == photo.size and abs(a["total"] - b["total"]) <= 0.02 * b["total"], (a, b)
+
+
+def test_a_cancelled_request_leaves_the_batch_and_the_others_finish(vgg19_path):
+    from PIL import Image
+
+    from nst_core.gatys_batch import run_gatys_batch
+
+    photos = [Image.new("RGB", (48, 48), c) for c in ((200, 60, 30), (30, 90, 200))]
+    paintings = [[Image.new("RGB", (48, 48), (20, 200, 40))]] * 2
+    cancel = threading.Event()
+    seen = []
+
+    def cb(p):
+        seen.append(p.step)
+        if p.step == 3:
+            cancel.set()
+
+    opts = GatysOptions(size=48, steps=12, multiscale=False, loss_net_weights=str(vgg19_path))
+    out = run_gatys_batch(photos, paintings, opts, cancels=[None, cancel], callback=cb)
+    assert out[1] is None and out[0] is not None and max(seen) == 12
+    with pytest.raises(Exception, match="one size"):
+        run_gatys_batch([photos[0], Image.new("RGB", (48, 20))], paintings, opts)

@@ -1,0 +1,123 @@
+"""Batched Gatys: several requests of one size optimised together, each with its own paintings and cancel (#21).
+
+A GPU spends a 512 px Gatys step mostly waiting (bench/RESULTS.md, "GPU: one H200"): a batch of N pictures costs
+little more per step than one. The batched `DeviceLBFGS` keeps every scalar per picture, so each picture follows
+the path it would alone; a cancelled request is frozen where it is and comes back as None while the others go on.
+The queues of the demo and the bots group requests by size bucket and call `run_gatys_batch`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .device import make_profile, resolve_device
+from .errors import OptionsError
+from .gatys import LOSS_READ_EVERY, MIN_NET_SIDE, GatysOptions, plan_scales
+from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
+from .lbfgs import DeviceLBFGS
+from .losses import PerceptualLoss
+from .lossnets import load_loss_net
+from .progress import Progress, ProgressCallback
+
+__all__ = ["run_gatys_batch"]
+
+
+def _check(contents: Sequence[Image.Image], styles: Sequence, opts: GatysOptions) -> list[Image.Image]:
+    if not contents or len(styles) != len(contents) or any(not s for s in styles):
+        raise OptionsError("give one list of style images per content image, none empty")
+    if opts.optimizer != "lbfgs" or opts.init != "content" or opts.preserve_colors or opts.style_blend:
+        raise OptionsError("batched Gatys runs the default L-BFGS from the content, without blends or colour keeping")
+    sized = [resize_long_side(c.convert("RGB"), opts.size) for c in contents]
+    if len({im.size for im in sized}) != 1:
+        raise OptionsError("a batch holds pictures of one size: group requests by their size first")
+    return sized
+
+
+def run_gatys_batch(
+    contents: Sequence[Image.Image],
+    styles: Sequence[Sequence[Image.Image]],
+    options: GatysOptions | None = None,
+    *,
+    cancels: Sequence[threading.Event | None] | None = None,
+    callback: ProgressCallback | None = None,
+) -> list[Image.Image | None]:
+    """Picture i stylised with `styles[i]`, all in one batch; None for a picture whose cancel was set."""
+    device = resolve_device((options or GatysOptions()).device)
+    opts = (options or GatysOptions()).resolved(device)
+    sized = _check(contents, styles, opts)
+    cancels = list(cancels or [None] * len(sized))
+    profile = make_profile(device, opts.precision, opts.memory_format)
+    crit = _criterion(opts, device, profile)
+    plan = plan_scales(opts.size, opts.multiscale, opts.steps)
+    frozen = torch.zeros(len(sized), dtype=torch.bool)
+    total, done, start = sum(n for _, n in plan), 0, time.perf_counter()
+    x = None
+    for side, steps in plan:
+        c = torch.cat([pil_to_tensor(pad_to_min_side(resize_long_side(im, side), MIN_NET_SIDE)[0]) for im in sized])
+        c = c.to(device)
+        with profile.autocast():
+            crit.set_style_per_image(
+                [
+                    [
+                        pil_to_tensor(pad_to_min_side(resize_long_side(s, side), MIN_NET_SIDE)[0]).to(device)
+                        for s in item
+                    ]
+                    for item in styles
+                ]
+            )
+            targets = crit.content_targets(c)
+        x = c.clone() if x is None else F.interpolate(x, size=c.shape[-2:], mode="bicubic").clamp(0, 1)
+        optim = DeviceLBFGS(x.requires_grad_(True), history=50, batched=True)
+        optim.freeze(frozen)
+        for _ in range(steps):
+            now = torch.tensor([ev is not None and ev.is_set() for ev in cancels])
+            if (now & ~frozen).any():
+                frozen |= now
+                optim.freeze(frozen)
+            if frozen.all():
+                return [None] * len(sized)
+            losses = _step(optim, x, crit, targets, profile)
+            done += 1
+            if callback is not None:
+                read = done % LOSS_READ_EVERY == 0 or done == total  # a read waits for the device
+                callback(
+                    Progress(
+                        step=done,
+                        total=total,
+                        elapsed=time.perf_counter() - start,
+                        size=(c.shape[-1], c.shape[-2]),
+                        losses={"total": float(losses.mean())} if read else {},
+                    )
+                )
+        x = optim.best().detach()
+    w, h = sized[0].size
+    return [None if frozen[i] else tensor_to_pil(x[i : i + 1, :, :h, :w].clamp(0, 1)) for i in range(len(sized))]
+
+
+def _criterion(opts: GatysOptions, device: torch.device, profile) -> PerceptualLoss:
+    net = load_loss_net(
+        opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
+        layers=opts.content_layers + opts.style_layers,
+    )  # fmt: skip
+    return PerceptualLoss.from_spec(
+        net.to(memory_format=profile.memory_format), content_layers=opts.content_layers,
+        style_layers=opts.style_layers, style_layer_weights=opts.style_layer_weights,
+        content_weight=opts.content_weight, style_weight=opts.style_weight, tv_weight=opts.tv_weight,
+    )  # fmt: skip
+
+
+def _step(optim: DeviceLBFGS, x: torch.Tensor, crit: PerceptualLoss, targets: dict, profile) -> torch.Tensor:
+    def closure() -> torch.Tensor:
+        x.grad = None
+        with profile.autocast():
+            per_image, _ = crit(profile.format(x), targets, per_image=True)
+        (per_image.sum() * profile.loss_scale).backward()
+        return per_image
+
+    return optim.step(closure)
