@@ -6,11 +6,13 @@ weights, the JSON record and the preview sheets.
 
 from __future__ import annotations
 
-import shlex
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ...errors import NSTError
+from ..install import portable_command
 from .config import ArbitraryTrainConfig, build_parser, parse_args
 from .loop import decoder_loss, distill_loss, train
 
@@ -23,7 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = parse_args(argv)
     except SystemExit as exc:  # a mistyped option (one line already printed) or --help
         return int(exc.code or 0)
-    cfg.command = "python -m nst_core.train arbitrary " + shlex.join(argv)
+    cfg.command = portable_command(["arbitrary", *(",".join(Path(p).name for p in a.split(",")) if "," in a and os.sep
+                                                   in a else a for a in argv)])  # fmt: skip
     try:
         train(cfg)
     except NSTError as exc:

@@ -28,13 +28,23 @@ def _sha256(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _portable(cfg: ArbitraryTrainConfig) -> dict[str, Any]:
+    """The config with file paths reduced to names (no local paths in shipped metadata)."""
+    d = {k: v for k, v in vars(cfg).items() if k != "command"}
+    for key in ("dataset", "out", "run_dir", "vgg_weights"):
+        if d.get(key):
+            d[key] = Path(d[key]).name
+    d["paintings"] = [Path(p).name for p in cfg.paintings]
+    return d
+
+
 def write_network(net: ArbitraryNet, cfg: ArbitraryTrainConfig, step: int, seconds: float, data: CropStream,
                   last_losses: dict[str, float]) -> dict[str, Any]:  # fmt: skip
     """The weights at `cfg.out` and NAME.json beside them: command, data, time and the last losses."""
     record = {
         "method": "arbitrary (WCT cascade on a distilled student encoder)",
         "command": cfg.command,
-        "config": {k: v for k, v in vars(cfg).items() if k != "command"},
+        "config": _portable(cfg),
         "steps_done": step,
         "steps_planned": cfg.total_steps,
         "train_seconds": round(seconds, 1),
