@@ -12,7 +12,7 @@ from .arbitrary import ArbitraryOptions, run_arbitrary
 from .errors import OptionsError
 from .fast import FastOptions, run_fast
 from .gatys import GatysOptions, run_gatys
-from .images import ImageSource, load_image
+from .images import ImageSource, load_image, restore_alpha, split_alpha
 from .masks import Regions
 from .progress import ProgressCallback
 from .regions import stylize_regions
@@ -45,7 +45,10 @@ def stylize(
 
     `mask` (a picture, see `nst_core.masks`) styles only part of the photo: one region (greyscale, soft edges
     kept; `invert_mask` swaps inside and outside) or several colour-coded ones, with one style (a name, or a
-    painting in `style_images`) per region, or one for all; outside every region the photo comes back exactly."""
+    painting in `style_images`) per region, or one for all; outside every region the photo comes back exactly.
+
+    A transparent photo is painted in colour and comes back with its own transparency (RGBA), so a cut-out
+    stays a cut-out in PNG/WebP; JPEG writers put it on white."""
     if method is None:
         method = "gatys" if style_images else "fast"
     if method not in METHODS:
@@ -56,7 +59,15 @@ def stylize(
         raise OptionsError(
             f"unknown option(s) for method {method!r}: {', '.join(unknown)}. Valid: {', '.join(sorted(allowed))}."
         )
-    image = load_image(content)
+    image, alpha = split_alpha(load_image(content, keep_alpha=True))
+    painted = _paint(image, method, style, style_images, style_blend, init_image, mask, invert_mask, callback,
+                     cancel, options)  # fmt: skip
+    return restore_alpha(painted, alpha)
+
+
+def _paint(image, method, style, style_images, style_blend, init_image, mask, invert_mask, callback, cancel,
+           options) -> Image.Image:  # fmt: skip
+    """The method's run on an RGB photo, once `stylize` has checked the method and the option names."""
     if mask is not None:
         if style_blend is not None:
             raise OptionsError("style_blend mixes paintings over the whole picture; with a mask give one per region")

@@ -72,6 +72,7 @@ def load_image(
     label: str | None = None,
     shrink_to: int | None = None,
     min_side: int | None = None,
+    keep_alpha: bool = False,
 ) -> Image.Image:
     """Decode `source` fully into a new 8-bit RGB image, or raise `ImageError` saying why it cannot be used.
 
@@ -84,16 +85,18 @@ def load_image(
     limit is checked, so a 9000x9000 camera photo is read as about 1100x1100 instead of being refused; any image
     comes back no larger than `shrink_to`. `min_side` refuses a picture whose short side (as sent, before any
     shrinking) is smaller: a 1x1 pixel or an 8 px strip is a mistake to point out, not something to paint.
+    `keep_alpha` returns RGBA when the picture has transparency (the colour channels as in the RGB policy,
+    alpha on white), so `stylize` can paint the colours and give the transparency back.
     """
     limit = _resolve_max_pixels(max_pixels)
     if shrink_to is not None and (isinstance(shrink_to, bool) or not isinstance(shrink_to, int) or shrink_to < 1):
         raise OptionsError(f"shrink_to must be a whole number of pixels of at least 1, got {shrink_to!r}")
-    read = _Read(limit, label, shrink_to, min_side)
+    read = _Read(limit, label, shrink_to, min_side, keep_alpha)
     if isinstance(source, Image.Image):
         _check_size(source.size, read)
         read.check_min_side(source, label or "the image")
         _decode(source, label or "the image")
-        return read.fit(_finish(source))
+        return read.fit(_finish(source, read.keep_alpha))
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _load_bytes(bytes(source), read, label or "the image data")
     if isinstance(source, (str, os.PathLike)):
@@ -111,6 +114,7 @@ class _Read:
     label: str | None = None
     shrink_to: int | None = None
     min_side: int | None = None
+    keep_alpha: bool = False
 
     def check_min_side(self, im: Image.Image, what: str) -> None:
         if self.min_side and min(im.size) < self.min_side:
@@ -217,7 +221,7 @@ def _open_and_load(fh: BinaryIO, read: _Read, what: str) -> Image.Image:
         read.draft(im)
         _check_size(im.size, read)
         _decode(im, what)
-        return read.fit(_finish(im))
+        return read.fit(_finish(im, read.keep_alpha))
 
 
 def _check_size(size: tuple[int, int], read: _Read) -> None:
@@ -241,15 +245,40 @@ def _decode(im: Image.Image, what: str) -> None:
         raise ImageError(f"{what} is a truncated or corrupt {fmt}image ({_reason(exc)})") from exc
 
 
-def _finish(im: Image.Image) -> Image.Image:
-    """First frame (already selected), EXIF orientation, then RGB; always a new image detached from files."""
+def _finish(im: Image.Image, keep_alpha: bool = False) -> Image.Image:
+    """First frame (already selected), EXIF orientation, then RGB (RGBA with `keep_alpha` when the picture is
+    transparent); always a new image detached from files."""
     try:
         oriented = ImageOps.exif_transpose(im)  # always a new image
     except Exception:  # unreadable EXIF should not cost the user their photo; orientation is best effort
-        return to_rgb(im)
-    if oriented.mode == "RGB" and not oriented.has_transparency_data:
+        oriented = im
+    if oriented.mode == "RGB" and not oriented.has_transparency_data and oriented is not im:
         return oriented  # already a detached copy: skip a second full-size copy
-    return to_rgb(oriented)
+    rgb = to_rgb(oriented)
+    if keep_alpha and oriented.has_transparency_data and not oriented.mode.startswith(("I", "F")):
+        rgb.putalpha(oriented.convert("RGBA").getchannel("A"))
+    return rgb
+
+
+def split_alpha(im: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """(RGB, alpha or None): what to paint, and the transparency to give back afterwards."""
+    if im.mode != "RGBA":
+        return im, None
+    alpha = im.getchannel("A")
+    if alpha.getextrema() == (255, 255):
+        return im.convert("RGB"), None
+    return im.convert("RGB"), alpha
+
+
+def restore_alpha(painted: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """Put the photo's transparency back on a painted RGB result (resized to it when the sizes differ)."""
+    if alpha is None:
+        return painted
+    if alpha.size != painted.size:
+        alpha = alpha.resize(painted.size, Image.Resampling.LANCZOS)
+    out = painted.convert("RGB")
+    out.putalpha(alpha)
+    return out
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+import nst_core
 from nst_core import budget, fast, styles, tiling
 from nst_core.errors import Cancelled, OptionsError, StyleNotFoundError
 from nst_core.fast import FastOptions, apply_model, run_fast, stylize_tensor
@@ -124,6 +125,20 @@ def test_preserve_colors_keeps_content_chroma(style):
 def test_non_rgb_input(style):
     out = run_fast(_photo().convert("L"), FastOptions(style))
     assert out.mode == "RGB"
+
+
+def test_transparent_photo_keeps_its_alpha(style, tmp_path):
+    photo = _photo().convert("RGBA")
+    alpha = np.zeros((72, 96), np.uint8)
+    alpha[10:60, 20:70] = 255
+    photo.putalpha(Image.fromarray(alpha))
+    out = nst_core.stylize(photo, style, size=48)
+    assert out.mode == "RGBA" and out.size == (48, 36)
+    assert np.abs(_arr(out.getchannel("A")) - _arr(Image.fromarray(alpha).resize((48, 36), Image.LANCZOS))).max() <= 1
+    nst_core.save_image(out, tmp_path / "out.png")
+    assert Image.open(tmp_path / "out.png").mode == "RGBA"
+    nst_core.save_image(out, tmp_path / "out.jpg")  # JPEG has no alpha: put on white, no error
+    assert Image.open(tmp_path / "out.jpg").mode == "RGB"
 
 
 def test_bf16_on_cpu_is_close_to_fp32(style):

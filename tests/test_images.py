@@ -114,6 +114,15 @@ def test_palette_with_transparency_is_composited_on_white():
     assert out.getpixel((0, 0)) == RED and out.getpixel((1, 0)) == WHITE
 
 
+def test_keep_alpha_gives_the_transparency_back_beside_the_rgb_policy():
+    im = Image.new("RGBA", (2, 1), (0, 0, 0, 0))
+    im.putpixel((1, 0), (10, 200, 30, 128))
+    out = load_image(_encode(im, "PNG"), keep_alpha=True)
+    assert out.mode == "RGBA" and list(out.getchannel("A").getdata()) == [0, 128]
+    assert out.getpixel((0, 0))[:3] == WHITE  # the colours are those load_image paints
+    assert load_image(_encode(_two_tone((4, 2)), "PNG"), keep_alpha=True).mode == "RGB"  # opaque stays RGB
+
+
 def test_cmyk_jpeg_becomes_rgb():
     data = _encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG", quality=95)
     assert Image.open(io.BytesIO(data)).mode == "CMYK"
