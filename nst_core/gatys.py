@@ -198,8 +198,12 @@ def _init_image(kind: str, content: torch.Tensor, init_image: Image.Image | None
 class _Reporter:
     """Turns optimiser iterations into Progress records (and previews every N steps)."""
 
-    def __init__(self, callback: ProgressCallback | None, total: int, scales: int, preview_every: int) -> None:
-        self.callback, self.total, self.scales, self.preview_every = callback, total, scales, preview_every
+    def __init__(self, callback: ProgressCallback | None, plan: list[tuple[int, int]], preview_every: int) -> None:
+        self.callback, self.preview_every = callback, preview_every
+        self.total, self.scales = sum(n for _, n in plan), len(plan)
+        # a step's cost grows with its scale's pixels: the ETA goes by work, not steps (issue #24 item 3)
+        self.cost = [side * side for side, _ in plan]
+        self.work_total, self.work = float(sum(side * side * n for side, n in plan)), 0.0
         self.done, self.start = 0, time.perf_counter()
         self.last_losses: dict[str, float] = {}
 
@@ -207,6 +211,7 @@ class _Reporter:
         """Losses may be device tensors: they are read (a device sync) only every LOSS_READ_EVERY steps, at the
         end, and with a preview; in between the record carries the last values read."""
         self.done += 1
+        self.work += self.cost[scale - 1]
         if self.callback is None:
             return
         if final or self.done % LOSS_READ_EVERY == 1 or (self.preview_every and self.done % self.preview_every == 0):
@@ -226,6 +231,8 @@ class _Reporter:
                 scale=scale,
                 scales=self.scales,
                 image=image,
+                work=self.work,
+                work_total=self.work_total,
             )
         )
 
@@ -375,7 +382,7 @@ def run_gatys(
     work_content = luminance(padded) if opts.preserve_colors else padded
     work_styles = [match_luminance(s, content_full) if opts.preserve_colors else s.convert("RGB") for s in styles]
     plan = plan_scales(max(padded.size), opts.multiscale, opts.steps)
-    reporter = _Reporter(callback, sum(n for _, n in plan), len(plan), opts.preview_every)
+    reporter = _Reporter(callback, plan, opts.preview_every)
     x: torch.Tensor | None = None
     try:
         for scale, (side, steps) in enumerate(plan, start=1):

@@ -24,6 +24,10 @@ class Progress:
     scales: int = 1
     image: Image.Image | None = None
     unit: str = "step"  # what step counts: "step" (optimisation, tiles) or "frame" (video)
+    # Work done and planned in the job's own cost units, when its steps cost unequal amounts (multi-scale Gatys:
+    # a step costs its scale's pixels). Zero when every step costs the same.
+    work: float = 0.0
+    work_total: float = 0.0
 
     @property
     def rate(self) -> float | None:
@@ -36,10 +40,13 @@ class Progress:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the pace so far, or None before there is a pace to go by. A rough figure for
-        multi-scale runs, whose later (larger) scales take longer per step: front ends say "about"."""
+        """Seconds left at the pace so far, or None before there is a pace to go by. With `work` set, the pace
+        is time per unit of work, so a run whose later scales cost four times as much per step is not
+        promised to end early (measured in bench/bench_eta.py)."""
         if self.step <= 0 or self.elapsed <= 0 or not self.total:
             return None
+        if self.work > 0 and self.work_total > 0:
+            return max(0.0, self.elapsed / self.work * (self.work_total - self.work))
         return max(0.0, self.elapsed / self.step * (self.total - self.step))
 
 

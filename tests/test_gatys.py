@@ -15,6 +15,7 @@ from nst_core.gatys import plan_scales, run_gatys
 from nst_core.images import load_image, pil_to_tensor, resize_long_side
 from nst_core.losses import PerceptualLoss
 from nst_core.lossnets import load_loss_net
+from nst_core.progress import Progress
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,23 @@ def test_progress_reports_every_step_and_previews(vgg19_path, pair):
     assert [p.step for p in seen] == list(range(1, 7)) and all(p.total == 6 for p in seen)
     assert [p.step for p in seen if p.image is not None] == [3, 6]
     assert {"content", "style", "tv", "total"} <= set(seen[-1].losses)
+
+
+def test_time_left_counts_the_larger_scales_cost():
+    from nst_core.gatys import _Reporter
+
+    seen = []
+    reporter = _Reporter(seen.append, [(192, 4), (384, 2)], preview_every=0)
+    x = torch.zeros(1, 3, 8, 8)
+    for scale, steps in ((1, 4), (2, 2)):
+        for _ in range(steps):
+            reporter.step(x, {}, scale)
+    work = [p.work for p in seen]
+    assert work == [192**2 * i for i in range(1, 5)] + [192**2 * 4 + 384**2 * i for i in (1, 2)]
+    assert seen[-1].work_total == seen[-1].work
+    p = seen[1]  # after 2 of 6 steps: 2 small steps done, 2 small + 2 four-times-larger ones left
+    assert p.eta == pytest.approx(p.elapsed / 2 * (2 + 2 * 4))
+    assert Progress(step=2, total=6, elapsed=1.0).eta == pytest.approx(2.0)  # no work given: by steps
 
 
 def test_cancel_stops_the_run(vgg19_path, pair):

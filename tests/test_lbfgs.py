@@ -141,7 +141,7 @@ def test_the_gatys_loop_reads_losses_only_every_few_steps(monkeypatch, tmp_path)
     from nst_core import gatys
 
     crit, targets, content = _gatys_problem()
-    reporter = gatys._Reporter(callback=lambda p: None, total=20, scales=1, preview_every=0)
+    reporter = gatys._Reporter(callback=lambda p: None, plan=[(64, 20)], preview_every=0)
     profile = gatys.make_profile("cpu", "fp32", "contiguous")
     with count_host_reads(monkeypatch) as counts:
         gatys._optimise(content, crit, targets, GatysOptions(optimizer="lbfgs"), 20, reporter, 1, None, profile)
