@@ -29,7 +29,7 @@ from .device import (
     precision_option,
 )
 from .errors import DeviceOutOfMemory, OptionsError
-from .images import pad_to_min_side, resize_long_side
+from .images import SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
 from .inference import apply_model, stylize_tensor
 from .options import option
 from .progress import Progress, ProgressCallback, check_cancel
@@ -64,7 +64,7 @@ class FastOptions:
     style: str = option(help="name of an installed style (see `styles`)", flag=False)  # the CLI's own --style
     strength: float = option(1.0, "0..1, blend toward the content", bounds=(0, 1))
     preserve_colors: bool = option(False, "keep the content's colours")
-    size: int | None = option(None, "long side of the output in pixels", bounds=(MIN_SIZE, MAX_SIZE))
+    size: int | None = option(None, SIZE_HELP, bounds=(MIN_SIZE, MAX_SIZE))
     device: str = device_option()
     precision: str = precision_option()  # auto | fp32 | bf16 | fp16 (see nst_core.device)
     memory_format: str = memory_format_option()  # auto | channels_last | contiguous
@@ -138,8 +138,8 @@ def run_fast(
     profile = make_profile(options.device, options.precision, options.memory_format)  # same errors at any strength
     info = styles.get_style(options.style)
     img = content.convert("RGB") if content.mode != "RGB" else content
-    if options.size is not None and max(img.size) != options.size:
-        img = resize_long_side(img, options.size)
+    if options.size is not None and sized_for(*img.size, options.size) != img.size:
+        img = resize_to_size(img, options.size)
     strength = float(options.strength)
     size = img.size
 

@@ -29,7 +29,7 @@ from .device import (
     resolve_device,
 )
 from .errors import DeviceOutOfMemory, OptionsError
-from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
+from .images import SIZE_HELP, pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
 from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
@@ -52,7 +52,7 @@ class GatysOptions:
     device / loss network" and is filled in by `resolved()`."""
 
     size: int | None = option(
-        None, "long side of the output in pixels (Gatys default: {cpu} on a CPU, {gpu} on a GPU)",
+        None, SIZE_HELP + ", default: {cpu} on a CPU, {gpu} on a GPU",
         bounds=(16, MAX_SIZE), auto=PerDevice(384, 512),
     )  # fmt: skip
     steps: int | None = option(
@@ -376,9 +376,10 @@ def run_gatys(
     )
     fmt = profile.memory_format
     net.to(memory_format=fmt)
-    content_full = resize_long_side(content.convert("RGB"), opts.size)
-    coarsest = plan_scales(opts.size, opts.multiscale, opts.steps)[0][0]  # VGG's four poolings need 32 px there
-    padded, box = pad_to_min_side(content_full, math.ceil(MIN_NET_SIDE * opts.size / coarsest))
+    content_full = resize_to_size(content.convert("RGB"), opts.size)
+    long = max(content_full.size)
+    coarsest = plan_scales(long, opts.multiscale, opts.steps)[0][0]  # VGG's four poolings need 32 px there
+    padded, box = pad_to_min_side(content_full, math.ceil(MIN_NET_SIDE * long / coarsest))
     work_content = luminance(padded) if opts.preserve_colors else padded
     work_styles = [match_luminance(s, content_full) if opts.preserve_colors else s.convert("RGB") for s in styles]
     plan = plan_scales(max(padded.size), opts.multiscale, opts.steps)

@@ -18,6 +18,7 @@ Pixel-mode policy (everything ends as 8-bit RGB):
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -341,6 +342,35 @@ def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
         return img.copy()
     scale = long_side / max(w, h)
     new = (long_side, max(1, round(h * scale))) if w >= h else (max(1, round(w * scale)), long_side)
+    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+PANORAMA_ASPECT = 2  # beyond this aspect ratio, `size` buys pixels, not a long side
+PANORAMA_MAX_STRETCH = 4  # ... but the long side grows to at most this many times `size`
+SIZE_HELP = "long side of the output in pixels (past 2:1, the pixels of a 2:1 picture)"  # every `size` option
+
+
+def sized_for(width: int, height: int, size: int) -> tuple[int, int]:
+    """The (width, height) a picture is painted at for the option `size`: its long side becomes `size`, except
+    that a picture longer than 2:1 gets as many pixels as a 2:1 picture of that size (a 6000x800 panorama at 512
+    is painted at 990x132, not as a 512x68 strip), never more than the picture has nor a long side over 4x."""
+    long = max(width, height)
+    scale = size / long
+    if long > PANORAMA_ASPECT * min(width, height):
+        budget = math.sqrt(size * size / PANORAMA_ASPECT / (width * height))
+        scale = max(scale, min(budget, 1.0, PANORAMA_MAX_STRETCH * size / long))
+    if scale == size / long:  # the long side exactly `size`, whatever the rounding
+        return (size, max(1, round(height * scale))) if width >= height else (max(1, round(width * scale)), size)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_to_size(img: Image.Image, size: int) -> Image.Image:
+    """`img` at `sized_for` its size: the one sizing rule of every method (see `sized_for`)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise OptionsError(f"size must be a whole number of pixels of at least 1, got {size!r}")
+    new = sized_for(*img.size, size)
+    if new == img.size:
+        return img.copy()
     return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 

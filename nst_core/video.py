@@ -23,6 +23,7 @@ from .atomic import atomic_write
 from .errors import OptionsError, VideoError
 from .fast import MAX_SIZE, MIN_SIZE
 from .frames import FrameStylizer
+from .images import sized_for
 from .progress import Progress, ProgressCallback, check_cancel
 from .sniff import IMAGE_SIGNATURES, looks_like_text
 from .temporal import StabilizerSettings
@@ -138,10 +139,7 @@ def stylize_video(
 
 
 def _out_size(width: int, height: int, size: int | None) -> tuple[int, int]:
-    if size is None or max(width, height) == size:
-        return width, height
-    scale = size / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    return (width, height) if size is None else sized_for(width, height, size)
 
 
 class _Job:

@@ -141,6 +141,11 @@ def test_transparent_photo_keeps_its_alpha(style, tmp_path):
     assert Image.open(tmp_path / "out.jpg").mode == "RGB"
 
 
+def test_a_panorama_is_painted_with_a_two_to_one_pictures_pixels(style):
+    out = nst_core.stylize(_photo(1200, 100), style, size=128)
+    assert out.size == (314, 26)  # not a 128x11 strip
+
+
 def test_bf16_on_cpu_is_close_to_fp32(style):
     img = _photo()
     a = _arr(run_fast(img, FastOptions(style, precision="fp32")))

@@ -123,6 +123,26 @@ def test_keep_alpha_gives_the_transparency_back_beside_the_rgb_policy():
     assert load_image(_encode(_two_tone((4, 2)), "PNG"), keep_alpha=True).mode == "RGB"  # opaque stays RGB
 
 
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((4000, 3000), (512, 384)),  # an ordinary photo: the long side
+        ((3000, 4000), (384, 512)),
+        ((2000, 1000), (512, 256)),  # 2:1 exactly: still the long side
+        ((6000, 800), (991, 132)),  # a panorama: a 2:1 picture's pixels, not a 512x68 strip
+        ((800, 6000), (132, 991)),
+        ((1000, 100), (1000, 100)),  # never more pixels than the picture has
+        ((20000, 100), (2048, 10)),  # nor a long side over four times the size
+        ((300, 200), (512, 341)),  # a small photo is enlarged to the size, as before
+    ],
+)
+def test_sized_for_is_the_long_side_with_a_pixel_floor_for_panoramas(size, expected):
+    from nst_core.images import resize_to_size, sized_for
+
+    assert sized_for(*size, 512) == expected
+    assert resize_to_size(Image.new("RGB", size), 512).size == expected
+
+
 def test_cmyk_jpeg_becomes_rgb():
     data = _encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG", quality=95)
     assert Image.open(io.BytesIO(data)).mode == "CMYK"

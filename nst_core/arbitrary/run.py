@@ -22,7 +22,7 @@ from ..budget import memory_budget_bytes
 from ..colors import match_luminance, preserve_colors
 from ..device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option
 from ..errors import DeviceOutOfMemory, OptionsError, WeightsError
-from ..images import pil_to_tensor, resize_long_side, tensor_to_pil
+from ..images import SIZE_HELP, pil_to_tensor, resize_long_side, resize_to_size, sized_for, tensor_to_pil
 from ..options import check_options, comma_floats, option
 from ..progress import Progress, ProgressCallback, check_cancel
 from ..tiling import MIN_TILE, Ticker, plan_tiles
@@ -66,7 +66,7 @@ class ArbitraryOptions:
         None, "blend weights, one per style image", parse=comma_floats, metavar="W1,W2", check=_check_blend
     )
     preserve_colors: bool = option(False, "keep the content's colours")
-    size: int | None = option(None, "long side of the output in pixels", bounds=(MIN_SIZE, MAX_SIZE))
+    size: int | None = option(None, SIZE_HELP, bounds=(MIN_SIZE, MAX_SIZE))
     device: str = device_option()
     precision: str = precision_option()
     memory_format: str = memory_format_option()
@@ -161,8 +161,8 @@ class Painter:
         start = time.monotonic()
         check_cancel(cancel)
         img = content.convert("RGB")
-        if self.options.size is not None and max(img.size) != self.options.size:
-            img = resize_long_side(img, self.options.size)
+        if self.options.size is not None and sized_for(*img.size, self.options.size) != img.size:
+            img = resize_to_size(img, self.options.size)
         if float(self.options.strength) == 0.0:
             return img.copy()
         stats = self._statistics(img)
