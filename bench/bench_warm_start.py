@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--painting", default="starry_night")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--single-scale-steps",
+        type=int,
+        default=0,
+        help="warm run at full size only, for this many steps (0: the default coarse-to-fine plan)",
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     painting = load_image(DATA / "styles" / f"{a.painting}.jpg")
@@ -63,21 +69,26 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         start = stylize(photo, method="arbitrary", style_images=[painting])
         arbitrary_s = time.perf_counter() - t
-        warm, warm_s = _run(photo, painting, init_image=start)
+        single = {"multiscale": False, "steps": a.single_scale_steps} if a.single_scale_steps else {}
+        warm, warm_s = _run(photo, painting, init_image=start, **single)
         target = _last_scale(cold)[-1][2]
         reach = next(((step, sec) for sec, step, loss in _last_scale(warm) if loss <= target), None)
+        cold_reach = next(sec for sec, step, loss in _last_scale(cold) if loss <= target)
         row = {
             "photo": path.stem, "default_final": round(target, 4), "warm_final": round(_last_scale(warm)[-1][2], 4),
             "default_first": round(_last_scale(cold)[0][2], 4), "warm_first": round(_last_scale(warm)[0][2], 4),
             "last_scale_steps": _last_scale(cold)[-1][1], "default_s": round(cold_s, 1),
             "warm_s": round(warm_s + arbitrary_s, 1),
             "warm_steps_to_default_final": reach[0] if reach else None,
+            "default_s_to_its_final": round(cold_reach, 1),
+            "warm_s_to_default_final": round(reach[1] + arbitrary_s, 1) if reach else None,
         }  # fmt: skip
         rows.append(row)
         print(row, flush=True)
     if a.json:
         report = {"command": "python bench/bench_warm_start.py " + " ".join(sys.argv[1:] if argv is None else argv),
                   "cpu": cpu_model(), "threads": a.threads, "size": size, "painting": a.painting,
+                  "warm_plan": f"single scale, {a.single_scale_steps} steps" if a.single_scale_steps else "default",
                   "torch": torch.__version__, "rows": rows}  # fmt: skip
         a.json.write_text(json.dumps(report, indent=1) + "\n")
 
