@@ -34,9 +34,11 @@ from nst_core.envvars import env_number
 from nst_core.errors import NSTError
 from nst_core.styles import default_style
 
+from .availability import check_availability
 from .config import DemoConfig, load_config
-from .handlers import Stylist
-from .photo_tabs import Output, content_input, fast_tab, gatys_tab, wire_photo_tabs
+from .handlers import LOSS_NET_CHOICES, Stylist
+from .painting_tab import painting_tab
+from .photo_tabs import Output, content_input, fast_tab, wire_photo_tabs
 from .video_tabs import video_and_webcam
 
 log = logging.getLogger("nst.demo")
@@ -83,7 +85,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
     """Lay out the page: the photo and its two tabs on the left, the result on the right, video and webcam below.
     Each tab is built and wired in its own module (demo/photo_tabs.py, demo/video_tabs.py); no stylisation here."""
     config = config or config_or_exit()
-    stylist = Stylist(config)
+    stylist = Stylist(config, available=check_availability(LOSS_NET_CHOICES))  # only what loads is offered
     infos = stylist.styles()
     with gr.Blocks(title="Neural style transfer", delete_cache=(1800, config.file_ttl)) as demo:
         gr.Markdown(INTRO, elem_id="intro")
@@ -95,7 +97,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     with gr.Tab("Fast styles", id="fast"):
                         fast = fast_tab(stylist, config, infos, content, out)
                     with gr.Tab("Your own style image", id="gatys"):
-                        gatys = gatys_tab(stylist, config)
+                        painting = painting_tab(stylist, config)
             with gr.Column(scale=6):
                 out.result.render()
                 out.download.render()
@@ -105,7 +107,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     elem_id="device-note",
                 )
         video_and_webcam(demo, config, stylist, infos, default.name if (default := default_style(infos)) else None)
-        wire_photo_tabs(demo, stylist, config, content, fast, gatys, out)
+        wire_photo_tabs(demo, stylist, config, content, fast, painting, out)
     demo.queue(max_size=config.max_queue, default_concurrency_limit=config.fast_concurrency)
     return demo
 
