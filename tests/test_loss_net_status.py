@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import torch
 from PIL import Image
 
 import nst_core
@@ -14,21 +13,8 @@ from nst_core.arbitrary import WEIGHTS_ENV, load_arbitrary
 from nst_core.errors import WeightsError
 from nst_core.lossnets import loss_net_status
 
-DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: a download fails at once, offline or not
 
-
-@pytest.fixture
-def empty_hub(tmp_path, monkeypatch):
-    """No torch hub cache, and a proxy that refuses every connection (so the test never downloads 500 MB)."""
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(var, DEAD_PROXY)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    return tmp_path / "hub"
-
-
-def test_a_network_without_weights_is_not_available_and_nothing_is_downloaded(empty_hub, monkeypatch):
+def test_a_network_without_weights_is_not_available_and_nothing_is_downloaded(offline_hub, monkeypatch):
     import torchvision.models._api as tv_api
 
     monkeypatch.setattr(tv_api, "load_state_dict_from_url", lambda *a, **k: pytest.fail("must not download"))
@@ -38,7 +24,7 @@ def test_a_network_without_weights_is_not_available_and_nothing_is_downloaded(em
     assert "torch hub cache" in status.detail and "Fix:" in status.detail  # the operator's part
 
 
-def test_the_environment_file_is_checked(squeezenet_path, tmp_path, empty_hub, monkeypatch):
+def test_the_environment_file_is_checked(squeezenet_path, tmp_path, offline_hub, monkeypatch):
     monkeypatch.setenv("NST_SQUEEZENET_WEIGHTS", str(squeezenet_path))
     status = loss_net_status("squeezenet")
     assert status.available and "$NST_SQUEEZENET_WEIGHTS" in status.source
@@ -50,14 +36,14 @@ def test_the_environment_file_is_checked(squeezenet_path, tmp_path, empty_hub, m
     assert "broken.pth" in status.detail and str(tmp_path) not in status.reason
 
 
-def test_the_hub_cache_counts(squeezenet_path, empty_hub):
-    (empty_hub / "checkpoints").mkdir(parents=True)
-    shutil.copy(squeezenet_path, empty_hub / "checkpoints" / "squeezenet1_1-b8a52dc0.pth")
+def test_the_hub_cache_counts(squeezenet_path, offline_hub):
+    (offline_hub / "checkpoints").mkdir(parents=True)
+    shutil.copy(squeezenet_path, offline_hub / "checkpoints" / "squeezenet1_1-b8a52dc0.pth")
     assert loss_net_status("squeezenet").available
     assert not loss_net_status("vgg19").available
 
 
-def test_a_failed_download_tells_the_visitor_without_paths_or_advice(empty_hub):
+def test_a_failed_download_tells_the_visitor_without_paths_or_advice(offline_hub):
     """The real engine, offline: the operator's message keeps the tried list and the fix; the visitor's is one
     sentence that keeps the download's own words (`<urlopen error ...>`) and no path."""
     photo = Image.new("RGB", (32, 24), (90, 120, 200))
@@ -67,7 +53,7 @@ def test_a_failed_download_tells_the_visitor_without_paths_or_advice(empty_hub):
     assert visitor.startswith("The SqueezeNet network could not be loaded on this server: the download failed (")
     assert "<urlopen error" in visitor and visitor.endswith(").")
     assert "/" not in visitor and "Fix" not in visitor and "$NST" not in visitor
-    assert "Fix:" in str(err.value) and str(empty_hub) in str(err.value)
+    assert "Fix:" in str(err.value) and str(offline_hub) in str(err.value)
 
 
 def test_a_missing_arbitrary_network_has_a_visitor_sentence(tmp_path, monkeypatch):
