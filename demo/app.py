@@ -4,11 +4,15 @@ Stable API (gradio_client, and MCP tools where the installed gradio has the `mcp
 
 - ``/stylize`` (image, style, strength, preserve_colors, size) -> ((original, stylised), png_file)
   Fast feed-forward styles from the registry; `style` is a registry name (see ``python -m nst_core styles``).
+- ``/stylize_arbitrary`` (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
+  -> ((original, stylised), png_file). Instant: any painting in one pass of the bundled network (about a second).
 - ``/stylize_gatys`` (content, style_image, loss_net, size, steps, content_weight, style_weight, tv_weight,
   optimizer, preserve_colors, seed, extra_styles, blend_weights) -> ((original, stylised), png_file)
   Optimisation with any style image; streams intermediate results (``Client.submit`` yields them).
-- ``/stylize_image`` and ``/stylize_with_painting``: the same two jobs with one picture out; these two are the MCP
-  tools (demo/mcp_tools.py says why).
+- ``/stylize_image``, ``/stylize_with_painting_instant`` and ``/stylize_with_painting``: the same three jobs with
+  one picture out; these are the MCP tools (demo/mcp_tools.py says why).
+
+Only what loads here is offered (demo/availability.py, asked once at start-up).
 
 Queue layout (why): Gatys holds a loss network plus activations for minutes, so it gets its own queue of
 `gatys_concurrency` (1) slots; fast requests are small and short, so they run `fast_concurrency` at a time
@@ -61,8 +65,8 @@ CSS = """
 INTRO = """
 # Neural style transfer
 Turn a photo into a painting: **1.** add a photo · **2.** pick a style · **3.** press **Stylize**.
-*Fast styles* answer in about a second. *Your own style image* paints with any picture you give it;
-it takes longer and shows its progress as it goes.
+*Fast styles* answer in about a second. *Your own style image* paints with any picture you give it:
+*Instant* in about a second, *Best quality* in minutes, showing its progress as it goes.
 """
 
 
