@@ -89,7 +89,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
     """Lay out the page: the photo and its two tabs on the left, the result on the right, video and webcam below.
     Each tab is built and wired in its own module (demo/photo_tabs.py, demo/video_tabs.py); no stylisation here."""
     config = config or config_or_exit()
-    stylist = Stylist(config, available=check_availability(LOSS_NET_CHOICES))  # only what loads is offered
+    available = check_availability(LOSS_NET_CHOICES, download=config.fetch_loss_nets)  # only what loads is offered
+    stylist = Stylist(config, available=available)
     infos = stylist.styles()
     with gr.Blocks(title="Neural style transfer", delete_cache=(1800, config.file_ttl)) as demo:
         gr.Markdown(INTRO, elem_id="intro")

@@ -55,8 +55,9 @@ class Availability:
         return None
 
 
-def check_availability(loss_nets: Sequence[tuple[str, str]]) -> Availability:
-    """Ask the core about the arbitrary network and each (label, name) loss network; log what is missing."""
+def check_availability(loss_nets: Sequence[tuple[str, str]], download: bool = False) -> Availability:
+    """Ask the core about the arbitrary network and each (label, name) loss network (downloading a missing one
+    only when `download`: NST_DEMO_FETCH_LOSS_NETS); log what is missing."""
     reasons: dict[str, str] = {}
     try:
         load_arbitrary()
@@ -67,7 +68,7 @@ def check_availability(loss_nets: Sequence[tuple[str, str]]) -> Availability:
         log.warning("Instant (the arbitrary method) is off: %s", exc)
     usable = []
     for label, name in loss_nets:
-        status = loss_net_status(name)
+        status = loss_net_status(name, download=download)
         if status.available:
             usable.append(name)
             log.info("loss network %s: %s", name, status.source)

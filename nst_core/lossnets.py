@@ -447,17 +447,17 @@ class LossNetStatus:
     source: str = ""  # where the weights were found, when available
 
 
-def loss_net_status(name: str, weights: str | os.PathLike | None = None) -> LossNetStatus:
+def loss_net_status(name: str, weights: str | os.PathLike | None = None, *, download: bool = False) -> LossNetStatus:
     """Can `name` be loaded from what is on this machine (`weights`, its environment variable, the torch hub cache,
-    in `load_loss_net`'s order)? Never downloads: a server asks at start-up, when it may be offline. The network is
-    loaded and checked, then dropped (it is not kept in the cache a run would use)."""
+    in `load_loss_net`'s order)? No download unless `download` (into the hub cache): a server asks at start-up,
+    when it may be offline. The network is loaded and checked, then dropped (not kept in the cache a run uses)."""
     spec = get_spec(name)
     env = os.environ.get(spec.env_var) or None
     named = str(Path(weights).expanduser().resolve()) if weights is not None else None
     layers = (*spec.content_layers, *spec.style_layers)
     depth = max(spec.index(n) for n in layers) + 1
     try:
-        net = _build(spec.name, named, "cpu", "max", depth, None, True, 0, env, download=False)
+        net = _build(spec.name, named, "cpu", "max", depth, None, True, 0, env, download=download)
     except WeightsError as exc:
         found = any(path.is_file() for _, path in _local_files(spec, weights, env))
         label = spec.label or spec.name

@@ -100,3 +100,18 @@ def test_the_webcam_paints_with_the_visitors_painting(photo, tmp_path):
     assert painted.shape == (48, 64, 3) and painted.mean() != 128
     with pytest.raises(gr.Error, match="pick a style"):
         webcam.frame(frame, None, 1.0, True, None)
+
+
+def test_stop_reaches_an_instant_job_too(photo, tmp_path):
+    """Stop pressed while Instant waits in the queue (armed at the click): the job ends with "Stopped." at once."""
+    from types import SimpleNamespace
+
+    stylist = Stylist(DemoConfig(device="cpu"), tmp_path)
+    visitor = SimpleNamespace(session_hash="visitor-1")
+    stylist.arm_stop(visitor)
+    stylist.stop(visitor)
+    answers = _drain(stylist.stylize_arbitrary(str(photo), str(photo), progress=_no_progress, request=visitor))
+    assert answers == [(gr.skip(), None)]  # nothing painted, nothing to download
+    (_, after), png = _drain(stylist.stylize_arbitrary(str(photo), str(photo), size=64, progress=_no_progress,
+                                                            request=visitor))[-1]  # fmt: skip
+    assert after.size == (64, 43) and png  # the switch was used up: the next job runs
