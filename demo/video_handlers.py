@@ -265,8 +265,8 @@ class WebcamStylist:
         style: str | None,
         strength: float = 1.0,
         stabilize: bool = True,
-        painting: str | None = None,
         request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+        painting: str | None = None,  # after `request`: callers that pass the request fifth keep working
     ) -> Any:
         """One webcam frame in, stylised at `webcam_size` px (long side) out, in the style or the painting."""
         if frame is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
@@ -21,10 +22,14 @@ from demo.video_handlers import WebcamStylist
 
 
 def _drain(gen) -> list:
+    """Every answer of an async handler, on a thread of its own: the browser tests' Playwright keeps an event loop
+    in the main thread."""
+
     async def go() -> list:
         return [item async for item in gen]
 
-    return asyncio.run(go())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(go())).result()
 
 
 def _no_progress(*args, **kwargs) -> None:
@@ -96,10 +101,11 @@ def test_instant_reports_progress_and_answers_with_the_pair_and_png(photo, tmp_p
 def test_the_webcam_paints_with_the_visitors_painting(photo, tmp_path):
     webcam = WebcamStylist(DemoConfig(device="cpu", webcam_size=64))
     frame = np.full((48, 64, 3), 128, np.uint8)
-    painted = webcam.frame(frame, None, 1.0, True, str(make_photo(tmp_path / "art.png", color=(200, 30, 30))))
+    art = str(make_photo(tmp_path / "art.png", color=(200, 30, 30)))
+    painted = webcam.frame(frame, None, 1.0, True, painting=art)
     assert painted.shape == (48, 64, 3) and painted.mean() != 128
     with pytest.raises(gr.Error, match="pick a style"):
-        webcam.frame(frame, None, 1.0, True, None)
+        webcam.frame(frame, None, 1.0, True)
 
 
 def test_stop_reaches_an_instant_job_too(photo, tmp_path):
