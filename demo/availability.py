@@ -64,7 +64,7 @@ def check_availability(loss_nets: Sequence[tuple[str, str]], download: bool = Fa
         instant = True
     except WeightsError as exc:
         instant = False
-        reasons[INSTANT] = f"Instant is off: {exc.visitor_message}"
+        reasons[INSTANT] = f"Instant is off: {_continued(exc.visitor_message)}"
         log.warning("Instant (the arbitrary method) is off: %s", exc)
     usable = []
     for label, name in loss_nets:
@@ -91,3 +91,8 @@ def quality_note(available: Availability, choices: Sequence[tuple[str, str]]) ->
     """The line under Best quality's levels: which levels are missing and why."""
     missing = [available.reasons[n] for _, n in choices if n not in available.loss_nets and n in available.reasons]
     return " ".join(["Fast preview suits a CPU; full quality wants a GPU.", *missing])
+
+
+def _continued(sentence: str) -> str:
+    """A sentence continued after a colon: "The network is..." -> "the network is..." (names keep their capital)."""
+    return sentence[0].lower() + sentence[1:] if sentence.startswith("The ") else sentence

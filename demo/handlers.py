@@ -378,7 +378,8 @@ class Stylist:
             The (original, stylised) pair, and the stylised image as a PNG file.
         """
         try:
-            self._refuse_unavailable(BEST, loss_net or self.config.gatys_loss_net)
+            loss_net = loss_net or self.available.default_loss_net(self.config.gatys_loss_net)
+            self._refuse_unavailable(BEST, loss_net)
             photo = self._load(content, "a photo")
             styles = self._paintings(style_image, extra_styles)
             weights = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight}
