@@ -4,11 +4,15 @@ Stable API (gradio_client, and MCP tools where the installed gradio has the `mcp
 
 - ``/stylize`` (image, style, strength, preserve_colors, size) -> ((original, stylised), png_file)
   Fast feed-forward styles from the registry; `style` is a registry name (see ``python -m nst_core styles``).
+- ``/stylize_arbitrary`` (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
+  -> ((original, stylised), png_file). Instant: any painting in one pass of the bundled network (about a second).
 - ``/stylize_gatys`` (content, style_image, loss_net, size, steps, content_weight, style_weight, tv_weight,
   optimizer, preserve_colors, seed, extra_styles, blend_weights) -> ((original, stylised), png_file)
   Optimisation with any style image; streams intermediate results (``Client.submit`` yields them).
-- ``/stylize_image`` and ``/stylize_with_painting``: the same two jobs with one picture out; these two are the MCP
-  tools (demo/mcp_tools.py says why).
+- ``/stylize_image``, ``/stylize_with_painting_instant`` and ``/stylize_with_painting``: the same three jobs with
+  one picture out; these are the MCP tools (demo/mcp_tools.py says why).
+
+Only what loads here is offered (demo/availability.py, asked once at start-up).
 
 Queue layout (why): Gatys holds a loss network plus activations for minutes, so it gets its own queue of
 `gatys_concurrency` (1) slots; fast requests are small and short, so they run `fast_concurrency` at a time
@@ -34,9 +38,11 @@ from nst_core.envvars import env_number
 from nst_core.errors import NSTError
 from nst_core.styles import default_style
 
+from .availability import check_availability
 from .config import DemoConfig, load_config
-from .handlers import Stylist
-from .photo_tabs import Output, content_input, fast_tab, gatys_tab, wire_photo_tabs
+from .handlers import LOSS_NET_CHOICES, Stylist
+from .painting_tab import painting_tab
+from .photo_tabs import Output, content_input, fast_tab, wire_photo_tabs
 from .video_tabs import video_and_webcam
 
 log = logging.getLogger("nst.demo")
@@ -59,8 +65,8 @@ CSS = """
 INTRO = """
 # Neural style transfer
 Turn a photo into a painting: **1.** add a photo · **2.** pick a style · **3.** press **Stylize**.
-*Fast styles* answer in about a second. *Your own style image* paints with any picture you give it;
-it takes longer and shows its progress as it goes.
+*Fast styles* answer in about a second. *Your own style image* paints with any picture you give it:
+*Instant* in about a second, *Best quality* in minutes, showing its progress as it goes.
 """
 
 
@@ -83,7 +89,8 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
     """Lay out the page: the photo and its two tabs on the left, the result on the right, video and webcam below.
     Each tab is built and wired in its own module (demo/photo_tabs.py, demo/video_tabs.py); no stylisation here."""
     config = config or config_or_exit()
-    stylist = Stylist(config)
+    available = check_availability(LOSS_NET_CHOICES, download=config.fetch_loss_nets)  # only what loads is offered
+    stylist = Stylist(config, available=available)
     infos = stylist.styles()
     with gr.Blocks(title="Neural style transfer", delete_cache=(1800, config.file_ttl)) as demo:
         gr.Markdown(INTRO, elem_id="intro")
@@ -95,7 +102,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     with gr.Tab("Fast styles", id="fast"):
                         fast = fast_tab(stylist, config, infos, content, out)
                     with gr.Tab("Your own style image", id="gatys"):
-                        gatys = gatys_tab(stylist, config)
+                        painting = painting_tab(stylist, config)
             with gr.Column(scale=6):
                 out.result.render()
                 out.download.render()
@@ -105,7 +112,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     elem_id="device-note",
                 )
         video_and_webcam(demo, config, stylist, infos, default.name if (default := default_style(infos)) else None)
-        wire_photo_tabs(demo, stylist, config, content, fast, gatys, out)
+        wire_photo_tabs(demo, stylist, config, content, fast, painting, out)
     demo.queue(max_size=config.max_queue, default_concurrency_limit=config.fast_concurrency)
     return demo
 

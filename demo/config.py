@@ -51,6 +51,9 @@ class DemoConfig:
     preview_every: int = 10  # Gatys steps between streamed intermediate images
     file_ttl: int = 3600  # seconds a result PNG stays downloadable
     examples_dir: str | None = None  # NST_DEMO_EXAMPLES: a folder with photos/ and paintings/ (demo/examples.py)
+    # NST_DEMO_FETCH_LOSS_NETS=1: missing loss networks are downloaded at start-up (an online Space without weights
+    # files); off by default, so a start never waits on the network and an offline one offers what it has.
+    fetch_loss_nets: bool = False
     # Video tab: its own queue (a clip takes minutes on a CPU), limits checked from the header before any work.
     video_size: int = 384  # default long side of a stylised clip
     video_max_size: int = 512
@@ -107,6 +110,7 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
         preview_every=_int(env, "NST_DEMO_PREVIEW_EVERY", 10),
         file_ttl=_int(env, "NST_DEMO_FILE_TTL", 3600, minimum=60),
         examples_dir=env.get("NST_DEMO_EXAMPLES", "").strip() or None,
+        fetch_loss_nets=bool(env_number("NST_DEMO_FETCH_LOSS_NETS", 0, lo=0, hi=1, env=env)),
         **_video_settings(env, gpu),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import colorsys
 import contextlib
 import hashlib
+import html
 import logging
 import re
 import time
@@ -24,6 +25,7 @@ from PIL import Image, ImageDraw
 import nst_core
 from nst_core.progress import human_duration
 
+from .availability import BEST, INSTANT, Availability
 from .config import DemoConfig
 from .examples import painting_for, painting_tile
 from .jobs import StopSwitches, run_in_thread
@@ -54,12 +56,21 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def visitor_text(message: str) -> str:
+    """A message as the page must receive it: the toast renders HTML, so `<urlopen error ...>` would vanish as an
+    unknown tag; escaped, the visitor reads the whole sentence."""
+    return html.escape(message, quote=False)
+
+
 def friendly_error(exc: BaseException) -> gr.Error:
-    """NSTError messages are written for people; anything else is our bug: log it, show a generic line."""
+    """NSTError messages are written for people (the visitor's part of them: a WeightsError's paths and fixes are
+    the operator's, so they go to the log); anything else is our bug: log it, show a generic line."""
     if isinstance(exc, gr.Error):
         return exc
+    if isinstance(exc, nst_core.WeightsError):
+        log.warning("weights could not be loaded: %s", exc)
     if isinstance(exc, nst_core.NSTError):
-        return gr.Error(str(exc), print_exception=False)
+        return gr.Error(visitor_text(exc.visitor_message), print_exception=False)
     log.error("stylisation failed", exc_info=(type(exc), exc, exc.__traceback__))
     return gr.Error(GENERIC_ERROR, print_exception=False)
 
@@ -103,10 +114,11 @@ def placeholder_preview(name: str, label: str) -> Image.Image:
 class Stylist:
     """The handlers bound to one server config; methods are wired to Gradio events in `demo.app`."""
 
-    def __init__(self, config: DemoConfig, out_dir: Path | None = None) -> None:
+    def __init__(self, config: DemoConfig, out_dir: Path | None = None, available: Availability | None = None) -> None:
         import tempfile
 
         self.config = config
+        self.available = available or Availability()  # what loads here (demo/availability.py); all, by default
         self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._stops = StopSwitches()  # page session -> the stop switch of its queued/running Gatys job
@@ -212,6 +224,14 @@ class Stylist:
         return tuple(updates)
 
     # -- helpers --------------------------------------------------------------------------------------------
+    def _refuse_unavailable(self, method: str, loss_net: str | None = None) -> None:
+        """An API caller may ask for what the page does not offer: the same plain reason the page shows."""
+        if (why := self.available.refusal(method, loss_net)) is not None:
+            raise gr.Error(visitor_text(why), print_exception=False)
+
+    def _paintings(self, style_image: Any, extra_styles: Sequence[str] | None) -> list[Image.Image]:
+        return [self._load(p, "a style image") for p in (style_image, *(extra_styles or ()))]
+
     def _load(self, path: Any, what: str) -> Image.Image:
         if path is None or (isinstance(path, str) and not path):
             raise gr.Error(f"Please add {what} first.")
@@ -358,38 +378,97 @@ class Stylist:
             The (original, stylised) pair, and the stylised image as a PNG file.
         """
         try:
+            loss_net = loss_net or self.available.default_loss_net(self.config.gatys_loss_net)
+            self._refuse_unavailable(BEST, loss_net)
             photo = self._load(content, "a photo")
-            styles = [self._load(p, "a style image") for p in (style_image, *(extra_styles or ()))]
+            styles = self._paintings(style_image, extra_styles)
             weights = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight}
             options = self._gatys_options(loss_net, size, steps, optimizer, preserve_colors, seed, weights)
-            blend = parse_blend(blend_weights)
+            options |= {"method": "gatys", "style_images": styles, "style_blend": parse_blend(blend_weights)}
         except Exception as exc:
             raise friendly_error(exc) from None
+        progress(0.0, desc="Loading the loss network…")
+        async for answer in self._streamed(photo, options, request, progress, "gatys", _describe):
+            yield answer
 
+    async def stylize_arbitrary(
+        self,
+        content: str | None,
+        style_image: str | None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        size: int = 512,
+        extra_styles: Sequence[str] | None = None,
+        blend_weights: str | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
+        request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        """Paint a photo in the style of any painting in one pass (the Instant method: about a second on a CPU).
+
+        Args:
+            content: the content photo.
+            style_image: the painting whose style to copy.
+            strength: 0..1, how much of the painting to apply (1 = full style, 0 = the original photo).
+            preserve_colors: keep the photo's own colours, take only strokes and texture from the painting.
+            size: long side of the result in pixels.
+            extra_styles: more paintings to blend with the first one.
+            blend_weights: one number per painting (first painting first), e.g. "0.7, 0.3"; empty = equal.
+
+        Returns:
+            The (original, stylised) pair, and the stylised image as a PNG file.
+        """
+        try:
+            self._refuse_unavailable(INSTANT)
+            photo = self._load(content, "a photo")
+            options = {
+                "method": "arbitrary",
+                "style_images": self._paintings(style_image, extra_styles),
+                "style_blend": parse_blend(blend_weights),
+                "strength": float(strength),
+                "preserve_colors": bool(preserve_colors),
+                "size": capped_int(size, "Output size (px)", self.config.max_size),
+                "device": self.config.device,
+                "precision": self.config.precision,
+                "memory_format": self.config.memory_format,
+            }
+        except Exception as exc:
+            raise friendly_error(exc) from None
+        progress(0.0, desc="Reading the painting…")
+        async for answer in self._streamed(photo, options, request, progress, "instant", _describe_instant):
+            yield answer
+
+    async def _streamed(
+        self,
+        photo: Image.Image,
+        options: dict[str, Any],
+        request: gr.Request | None,
+        progress: Any,
+        stem: str,
+        describe: Callable[[nst_core.Progress], str],
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        """One `nst_core.stylize` job on a worker thread, for either painting method: progress and pictures so far
+        to the page, the result and its PNG at the end; Stop (the page session's switch) keeps the picture so far."""
         session = getattr(request, "session_hash", None)
         cancel = self._stops.claim(session)  # the page's stop switch, armed at the click (or made here)
         pair = self._pairs(photo)
 
-        options |= {"method": "gatys", "style_images": styles, "style_blend": blend, "cancel": cancel}
-
         def work(callback: Any) -> Image.Image:
-            return nst_core.stylize(photo, callback=callback, **options)
+            return nst_core.stylize(photo, callback=callback, cancel=cancel, **options)
 
-        progress(0.0, desc="Loading the loss network…")
         shown: Image.Image | None = None  # the newest picture on the page, kept when the visitor stops the run
         try:
-            async with contextlib.aclosing(run_in_thread(work, cancel, "nst-gatys")) as events:
+            async with contextlib.aclosing(run_in_thread(work, cancel, f"nst-{stem}")) as events:
                 async for kind, payload in events:
                     if kind == "done":
-                        yield pair(payload), self._save_png(payload, "gatys")
+                        yield pair(payload), self._save_png(payload, stem)
                         return
-                    progress(payload.fraction, desc=_describe(payload))
+                    progress(payload.fraction, desc=describe(payload))
                     if payload.image is not None:
                         shown = payload.image
                         yield pair(shown), gr.skip()
         except nst_core.Cancelled:  # the Stop button
             gr.Info("Stopped. The picture so far can be downloaded." if shown else "Stopped.")
-            yield (pair(shown), self._save_png(shown, "gatys")) if shown else (gr.skip(), None)
+            yield (pair(shown), self._save_png(shown, stem)) if shown else (gr.skip(), None)
         except Exception as exc:
             raise friendly_error(exc) from None
         finally:
@@ -406,3 +485,8 @@ def _describe(p: nst_core.Progress) -> str:
     if p.eta is not None and p.step >= 3:
         text += f", about {human_duration(p.eta)} left"
     return text
+
+
+def _describe_instant(p: nst_core.Progress) -> str:
+    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes)."""
+    return f"Painting… pass {p.step} of {p.total} · {human_duration(p.elapsed)}"

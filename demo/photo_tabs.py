@@ -1,4 +1,5 @@
-"""The two photo tabs, *Fast styles* and *Your own style image*: their layout, then their events.
+"""The photo tabs: *Fast styles* (built here) and *Your own style image* (demo/painting_tab.py), the output they
+share, and their events.
 
 Each tab is built by one function that returns its components, and wired by another; `demo.app.build_app` lays
 out the page around them. No stylisation here: events call `Stylist` (demo/handlers.py).
@@ -17,9 +18,10 @@ import gradio as gr
 from nst_core.styles import default_style
 
 from .config import DemoConfig
-from .examples import painting_examples, photo_examples
-from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
+from .examples import photo_examples
+from .handlers import Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
+from .painting_tab import PaintingTab, wire_painting_tab
 from .widgets import photo_input, quiet_errors
 
 # Pressing Stylize brings the result (where progress and the picture appear) into view: on a phone it sits below
@@ -68,29 +70,6 @@ class FastTab:
     colors: gr.Checkbox
     button: gr.Button
     examples: gr.Examples | None
-
-
-@dataclass
-class GatysTab:
-    style_image: gr.Image
-    loss_net: gr.Radio
-    steps: gr.Slider
-    button: gr.Button
-    stop: gr.Button
-    size: gr.Slider
-    optimizer: gr.Radio
-    content_weight: gr.Number
-    style_weight: gr.Number
-    tv_weight: gr.Number
-    colors: gr.Checkbox
-    seed: gr.Number
-    extra_styles: gr.File
-    blend: gr.Textbox
-
-    @property
-    def quality_form(self) -> list[Any]:
-        """The fields that follow the quality choice, in the order of handlers.GATYS_FORM_FIELDS."""
-        return [self.size, self.steps, self.content_weight, self.style_weight, self.tv_weight]
 
 
 def content_input() -> gr.Image:
@@ -143,57 +122,6 @@ def fast_tab(stylist: Stylist, config: DemoConfig, infos: list[Any], content: gr
     return FastTab(style, gallery, gr.State(names), strength, size, colors, button, examples)
 
 
-def gatys_tab(stylist: Stylist, config: DemoConfig) -> GatysTab:
-    defaults = stylist.gatys_defaults(config.gatys_loss_net)
-    style_image = photo_input(
-        label="2. Style image (a painting)",
-        type="filepath",
-        image_mode=None,
-        sources=["upload", "clipboard"],
-        height=180,
-        elem_id="style-image",
-    )
-    if rows := painting_examples(_examples_dir(config)):
-        gr.Examples(rows, [style_image], label="Or click a painting", elem_id="painting-examples")
-    loss_net = gr.Radio(
-        LOSS_NET_CHOICES,
-        value=config.gatys_loss_net,
-        label="Quality",
-        info="Fast preview suits a CPU; full quality wants a GPU.",
-    )
-    steps = gr.Slider(1, config.gatys_max_steps, value=defaults["steps"], step=1, label="Steps")
-    with gr.Row():
-        button = gr.Button("3. Stylize", variant="primary", elem_id="gatys-run", scale=3)
-        stop = gr.Button("Stop", variant="stop", elem_id="gatys-stop", scale=1)
-    with gr.Accordion("Advanced", open=False):
-        return GatysTab(style_image, loss_net, steps, button, stop, *_gatys_advanced(config, defaults))
-
-
-def _gatys_advanced(config: DemoConfig, defaults: dict[str, Any]) -> tuple[Any, ...]:
-    with gr.Row():
-        size = gr.Slider(
-            config.min_size, config.max_size, value=defaults["size"], step=32, label="Output size (long side, px)"
-        )
-        optimizer = gr.Radio(OPTIMIZER_CHOICES, value="lbfgs", label="Optimizer")
-    with gr.Row():
-        content_weight = gr.Number(label="Content weight", value=defaults.get("content_weight"), minimum=0)
-        style_weight = gr.Number(label="Style weight", value=defaults.get("style_weight"), minimum=0)
-        tv_weight = gr.Number(label="Smoothness (TV) weight", value=defaults.get("tv_weight"), minimum=0)
-    gr.Markdown("Empty weight = the recommended value for the chosen quality.")
-    with gr.Row():
-        colors = gr.Checkbox(value=False, label="Keep the photo's colours")
-        seed = gr.Number(label="Seed", value=0, precision=0)
-    extra_styles = gr.File(
-        label="More style images to blend (optional)", file_count="multiple", file_types=["image"], type="filepath"
-    )
-    blend = gr.Textbox(
-        value="",  # an initial value makes the API parameter optional
-        label="Blend weights",
-        placeholder="one number per style image, e.g. 0.7, 0.3 (empty = equal)",
-    )
-    return size, optimizer, content_weight, style_weight, tv_weight, colors, seed, extra_styles, blend
-
-
 def _examples_dir(config: DemoConfig) -> Path | None:
     return Path(config.examples_dir) if config.examples_dir else None
 
@@ -233,25 +161,20 @@ def wire_photo_tabs(
     config: DemoConfig,
     content: gr.Image,
     fast: FastTab,
-    gatys: GatysTab,
+    painting: PaintingTab,
     out: Output,
 ) -> None:
-    """The two Stylize buttons (the stable API), Download's on/off, Stop, quality presets, style pickers, MCP."""
+    """The Stylize buttons (the stable API), Download's on/off, the painting tab's events, style pickers, MCP."""
     fast_inputs = [content, fast.style, fast.strength, fast.colors, fast.size]
-    gatys_inputs = [content, gatys.style_image, gatys.loss_net, gatys.size, gatys.steps, gatys.content_weight,
-                    gatys.style_weight, gatys.tv_weight, gatys.optimizer, gatys.colors, gatys.seed,
-                    gatys.extra_styles, gatys.blend]  # fmt: skip
-    quiet_errors(fast.strength, fast.size, gatys.steps, gatys.size, gatys.loss_net, gatys.optimizer,
-                 gatys.content_weight, gatys.style_weight, gatys.tv_weight, gatys.seed, fast.style)  # fmt: skip
+    quiet_errors(fast.strength, fast.size, fast.style)
     # Page-only events: results come back as plain paths (clean API) and the page enables Download itself when
     # there is a file; it is off while a job is queued or running, so it never serves the previous picture.
     page_only = {"outputs": [out.download], **PRIVATE}
     enable = {"fn": lambda f: gr.DownloadButton(interactive=bool(f)), "inputs": [out.download], **page_only}
     disable = {"fn": lambda: gr.DownloadButton(interactive=False), "inputs": None, **page_only}
-    for button in (fast.button, gatys.button):
+    for button in (fast.button, painting.gatys.button, painting.instant.button):
         button.click(**disable)
         button.click(None, None, None, js=SCROLL_TO_RESULT, **PRIVATE)
-    gatys.button.click(stylist.arm_stop, None, None, **PRIVATE)
     fast.button.click(
         hide_from_mcp(stylist.stylize),
         fast_inputs,
@@ -260,41 +183,41 @@ def wire_photo_tabs(
         concurrency_limit=config.fast_concurrency,
         concurrency_id="fast",
     ).success(**enable)
-    gatys.button.click(
-        hide_from_mcp(stylist.stylize_gatys),
-        gatys_inputs,
-        out.both,
-        api_name="stylize_gatys",
-        concurrency_limit=config.gatys_concurrency,
-        concurrency_id="gatys",
-        time_limit=config.gatys_time_limit,
-        # The bar covers the style image (not needed while painting, and next to Stop), so the slider stays clear.
-        show_progress_on=[gatys.style_image],
-    ).success(**enable)
+    for event in wire_painting_tab(stylist, config, content, painting, out.both):
+        event.success(**enable)
     if fast.examples is not None:  # an example's picture is downloadable too, once it is there
         fast.examples.dataset.click(**disable)
         fast.examples.cache_event.success(**enable)
-    form = gatys.quality_form
-    gatys.loss_net.change(stylist.on_loss_net_change, [gatys.loss_net, *form], form, **PRIVATE)
-    gatys.stop.click(stylist.stop, None, None, **PRIVATE)  # see Stylist.stop
-    mcp_inputs = [content, gatys.style_image, gatys.loss_net, gatys.size, gatys.steps, gatys.seed]
-    add_mcp_tools(ImageTools(stylist), config, fast_inputs, mcp_inputs)
+    g = painting.gatys
+    gatys_inputs = [content, g.style_image, g.loss_net, g.size, g.steps, g.seed]
+    instant_inputs = [content, g.style_image, painting.instant.strength, g.colors, painting.instant.size]
+    add_mcp_tools(ImageTools(stylist), config, fast_inputs, gatys_inputs, instant_inputs)
     fast.gallery.select(stylist.on_style_selected, [fast.names], [fast.style], **PRIVATE)
     # .change, not .input: an example sets the style too. No loop: a gallery update does not fire its .select.
     fast.style.change(stylist.on_style_picked, [fast.names, fast.style], [fast.gallery], **PRIVATE)
     demo.load(stylist.refresh_styles, [fast.style], [fast.gallery, fast.style, fast.names], **PRIVATE)
 
 
-def add_mcp_tools(tools: ImageTools, config: DemoConfig, fast_inputs: list[Any], gatys_inputs: list[Any]) -> None:
+def add_mcp_tools(
+    tools: ImageTools, config: DemoConfig, fast_inputs: list[Any], gatys_inputs: list[Any], instant_inputs: list[Any]
+) -> None:
     """API endpoints with one picture out, for MCP clients (see demo/mcp_tools.py); invisible on the page."""
     with gr.Row(visible=False):
-        fast_btn, gatys_btn = gr.Button(), gr.Button()
+        fast_btn, gatys_btn, instant_btn = gr.Button(), gr.Button(), gr.Button()
         picture = gr.Image(type="filepath", format="png", label="Stylised image")
     fast_btn.click(
         tools.stylize_image,
         fast_inputs,
         [picture],
         api_name="stylize_image",
+        concurrency_limit=config.fast_concurrency,
+        concurrency_id="fast",
+    )
+    instant_btn.click(
+        tools.stylize_with_painting_instant,
+        instant_inputs,
+        [picture],
+        api_name="stylize_with_painting_instant",
         concurrency_limit=config.fast_concurrency,
         concurrency_id="fast",
     )

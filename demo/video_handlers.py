@@ -1,5 +1,6 @@
 """What the Video and Webcam tabs call: a clip in, `nst_core.stylize_video` with this server's limits, the
-stylised clip and friendly words back; webcam frames through one `FrameStylizer` per visitor.
+stylised clip and friendly words back; webcam frames through one `FrameStylizer` per visitor. Either paints with a
+fast style or, when the visitor gives one, with their own painting (the Instant method, `style_images=`).
 
 As in demo/handlers.py, no stylisation logic lives here: the core recognises the file by its bytes, checks the
 limits from the header and writes messages for people ("your video lasts 95.0 s, over the limit of 30 s").
@@ -26,8 +27,9 @@ from PIL import Image
 import nst_core
 from nst_core.progress import human_duration
 
+from .availability import INSTANT, Availability
 from .config import DemoConfig
-from .handlers import capped_int, friendly_error
+from .handlers import MIN_UPLOAD_SIDE, capped_int, friendly_error, visitor_text
 from .jobs import StopSwitches, run_in_thread
 
 log = logging.getLogger("nst.demo")
@@ -36,6 +38,26 @@ LABEL = "your video"  # how messages name the upload: never a path on the server
 PREVIEW_EVERY = 1.0  # seconds between frames shown while a clip is being painted
 WEBCAM_IDLE = 3.0  # seconds without a frame after which a visitor's stream counts as ended (state dropped)
 MAX_WEBCAM_SESSIONS = 64
+PAINTING_SIDE = 1024  # a painting is read at most this large: the network takes its statistics, not its pixels
+
+
+def _path(upload: Any) -> str | None:
+    """A file input's path; a FileData dict when an API client bypasses preprocessing."""
+    if isinstance(upload, dict):
+        upload = upload.get("path")
+    return str(upload) if upload else None
+
+
+def load_painting(upload: Any, config: DemoConfig, available: Availability) -> list[Image.Image]:
+    """The visitor's painting as `style_images` (empty: none given, paint with the style); refused in plain words
+    when the Instant network does not load here."""
+    path = _path(upload)
+    if path is None:
+        return []
+    if (why := available.refusal(INSTANT)) is not None:
+        raise gr.Error(visitor_text(why), print_exception=False)
+    return [nst_core.load_image(path, max_pixels=config.max_pixels, label="your painting", shrink_to=PAINTING_SIDE,
+                                min_side=MIN_UPLOAD_SIDE)]  # fmt: skip
 
 
 def _out_suffix(path: str) -> str:
@@ -61,8 +83,9 @@ def describe(p: nst_core.Progress) -> str:
 class VideoStylist:
     """The Video tab's handlers, bound to one server config; wired to the page in `demo.video_tabs`."""
 
-    def __init__(self, config: DemoConfig, out_dir: Path) -> None:
+    def __init__(self, config: DemoConfig, out_dir: Path, available: Availability | None = None) -> None:
         self.config = config
+        self.available = available or Availability()
         self.out_dir = out_dir
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.stops = StopSwitches()
@@ -91,18 +114,20 @@ class VideoStylist:
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", style)[:40] or "style"
         return self.out_dir / f"nst_video_{safe}_{uuid.uuid4().hex[:8]}{suffix}"
 
-    def _job(self, video: Any, style: Any, strength: Any, stabilize: Any, size: Any) -> dict[str, Any]:
+    def _job(self, video: Any, style: Any, strength: Any, stabilize: Any, size: Any, painting: Any) -> dict[str, Any]:
         """Widget values -> stylize_video's arguments; a missing or wrong input raises gr.Error."""
-        if isinstance(video, dict):  # a FileData dict, when an API client bypasses preprocessing
-            video = video.get("path")
+        video = _path(video)
         if not video:
             raise gr.Error("Please add a video or an animated GIF first.")
-        if not style:
+        paintings = load_painting(painting, self.config, self.available)
+        if not style and not paintings:
             raise gr.Error("Please pick a style first.")
+        name = "painting" if paintings else str(style)
         return {
-            "source": str(video),
-            "destination": self._destination(str(style), _out_suffix(str(video))),
-            "style": str(style),
+            "source": video,
+            "destination": self._destination(name, _out_suffix(video)),
+            "style": None if paintings else str(style),
+            "style_images": paintings,
             "strength": float(strength),
             "size": capped_int(size, "Output size (px)", self.config.video_max_size),
             "stabilize": bool(stabilize),
@@ -119,23 +144,26 @@ class VideoStylist:
         strength: float = 1.0,
         stabilize: bool = True,
         size: int = 384,
+        painting: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
         request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
     ) -> AsyncIterator[tuple[Any, Any]]:
-        """Repaint every frame of a video (MP4, MOV, MKV, WebM, AVI) or an animated GIF/WebP in a fast style.
+        """Repaint every frame of a video (MP4, MOV, MKV, WebM, AVI) or an animated GIF/WebP in a fast style, or in
+        the style of your own painting (the Instant method).
 
         Args:
             video: the clip; a video comes back as MP4 (sound kept), an animation as the same kind.
-            style: name of an installed style, e.g. "starry_night".
+            style: name of an installed style, e.g. "starry_night" (not used when a painting is given).
             strength: 0..1, how much of the style to apply.
             stabilize: steady the strokes from frame to frame (optical flow), so the picture does not flicker.
             size: long side of the result in pixels.
+            painting: optional, any painting to paint with instead of the style.
 
         Returns:
             The last stylised frame (for an animation: the stylised animation itself), and the stylised file.
         """
         try:
-            job = self._job(video, style, strength, stabilize, size)
+            job = self._job(video, style, strength, stabilize, size, painting)
         except Exception as exc:
             raise friendly_error(exc) from None
         session = getattr(request, "session_hash", None)
@@ -182,21 +210,28 @@ class WebcamStylist:
     previous frame), kept by page session, made anew when the options change, dropped after `WEBCAM_IDLE` seconds
     without a frame (the stream ended) or when too many visitors came since."""
 
-    def __init__(self, config: DemoConfig) -> None:
+    def __init__(self, config: DemoConfig, available: Availability | None = None) -> None:
         self.config = config
+        self.available = available or Availability()
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._lock = threading.Lock()  # several visitors' frames arrive on worker threads at once
 
-    def _stylizer(self, session: str | None, style: str, strength: float, stabilize: bool) -> nst_core.FrameStylizer:
-        key = (style, strength, stabilize)
+    def _stylizer(
+        self, session: str | None, style: str | None, strength: float, stabilize: bool, painting: str | None
+    ) -> nst_core.FrameStylizer:
+        key = (painting or style, strength, stabilize)
         with self._lock:
             found = self._current(session, key)
         if found is not None:
             return found
         c = self.config  # made outside the lock: loading a style must not pause every other visitor's frames
+        paintings = load_painting(painting, c, self.available)
+        if not style and not paintings:
+            raise gr.Error("Please pick a style first.")
         made = nst_core.FrameStylizer(
-            style, strength=strength, stabilize=stabilize, device=c.device, precision=c.precision
-        )
+            None if paintings else style, style_images=paintings, strength=strength, stabilize=stabilize,
+            device=c.device, precision=c.precision,
+        )  # fmt: skip
         with self._lock:
             return self._keep(session, _Stream(key, made, time.monotonic()))
 
@@ -231,15 +266,14 @@ class WebcamStylist:
         strength: float = 1.0,
         stabilize: bool = True,
         request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+        painting: str | None = None,  # after `request`: callers that pass the request fifth keep working
     ) -> Any:
-        """One webcam frame in, stylised at `webcam_size` px (long side) out."""
+        """One webcam frame in, stylised at `webcam_size` px (long side) out, in the style or the painting."""
         if frame is None:
             return gr.skip()
         try:
-            if not style:
-                raise gr.Error("Please pick a style first.")
-            stylizer = self._stylizer(getattr(request, "session_hash", None), str(style), float(strength),
-                                      bool(stabilize))  # fmt: skip
+            stylizer = self._stylizer(getattr(request, "session_hash", None), style or None, float(strength),
+                                      bool(stabilize), _path(painting))  # fmt: skip
             picture = Image.fromarray(np.asarray(frame, dtype=np.uint8)).convert("RGB")
             side = self.config.webcam_size
             if max(picture.size) > side:

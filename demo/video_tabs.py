@@ -3,7 +3,8 @@
 Queues (why): a clip takes minutes on a CPU, so videos get their own queue of `video_concurrency` slots and never
 hold up the photo tabs; a webcam stream holds its slot for as long as it streams, so it has its own queue too
 (`webcam_concurrency`) and a per-visitor `webcam_time_limit` so nobody keeps it. Stable API: ``/stylize_video``
-(video, style, strength, stabilize, size) -> (last frame or the animation, the stylised file).
+(video, style, strength, stabilize, size, painting=None) -> (last frame or the animation, the stylised file).
+Both tabs take the visitor's own painting next to the fast styles (the Instant method), when its network loads here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from .availability import Availability
 from .config import DemoConfig
 from .handlers import Stylist
 from .mcp_tools import hide_from_mcp
@@ -31,6 +33,24 @@ def _style_choice(infos: Sequence[Any], first: str | None, elem_id: str) -> gr.D
     )
 
 
+def _painting_choice(available: Availability, elem_id: str) -> gr.Image:
+    """The visitor's own painting, used instead of the style when given; hidden when Instant does not load here."""
+    return gr.Image(
+        label="…or your own painting (Instant; leave empty to use the style)",
+        type="filepath",
+        sources=["upload", "clipboard"],
+        height=140,
+        visible=available.instant,
+        elem_id=elem_id,
+    )
+
+
+def _follow_painting(painting: gr.Image, style: gr.Dropdown) -> None:
+    """A painting given greys the style out (it is not used), and clearing the painting brings the style back."""
+    painting.change(lambda p: gr.Dropdown(interactive=not p), [painting], [style], api_visibility="private",
+                    queue=False)  # fmt: skip
+
+
 def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], first: str | None) -> gr.Dropdown:
     """Upload a clip, pick a style, watch the frames come, play and download the result. Returns its dropdown."""
     with gr.Tab("Video", id="video"):
@@ -43,6 +63,7 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
             with gr.Column():
                 clip = gr.File(label="1. Your video", file_types=VIDEO_TYPES, type="filepath", elem_id="video-in")
                 style = _style_choice(infos, first, "video-style")
+                painting = _painting_choice(videos.available, "video-painting")
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
                 stabilize = gr.Checkbox(value=True, label="Steady strokes (less flicker between frames)")
                 size = gr.Slider(
@@ -59,7 +80,7 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
     run.click(lambda: gr.Video(value=None, visible=False), None, [player], api_visibility="private", queue=False)
     event = run.click(
         hide_from_mcp(videos.stylize_video),  # HTTP API only: the MCP tools answer with one picture
-        [clip, style, strength, stabilize, size],
+        [clip, style, strength, stabilize, size, painting],
         [preview, download],
         api_name="stylize_video",
         concurrency_limit=config.video_concurrency,
@@ -68,6 +89,7 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
     )
     event.success(videos.show_result, [download], [player], api_visibility="private", queue=False)
     stop.click(videos.stop, None, None, api_visibility="private", queue=False)
+    _follow_painting(painting, style)
     return style
 
 
@@ -84,12 +106,13 @@ def webcam_tab(config: DemoConfig, webcam: WebcamStylist, infos: Sequence[Any], 
                     label="Your camera", sources=["webcam"], streaming=True, type="numpy", elem_id="webcam-in"
                 )
                 style = _style_choice(infos, first, "webcam-style")
+                painting = _painting_choice(webcam.available, "webcam-painting")
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
                 stabilize = gr.Checkbox(value=True, label="Steady strokes (less flicker between frames)")
             painted = gr.Image(label="Painted", format="jpeg", interactive=False, elem_id="webcam-out")
     camera.stream(
         webcam.frame,
-        [camera, style, strength, stabilize],
+        [camera, style, strength, stabilize, painting],
         [painted],
         stream_every=config.webcam_interval,
         time_limit=config.webcam_time_limit,
@@ -98,6 +121,7 @@ def webcam_tab(config: DemoConfig, webcam: WebcamStylist, infos: Sequence[Any], 
         api_visibility="private",
         show_progress="hidden",
     )
+    _follow_painting(painting, style)
     return style
 
 
@@ -105,7 +129,8 @@ def video_and_webcam(
     demo: gr.Blocks, config: DemoConfig, stylist: Stylist, infos: Sequence[Any], first: str | None
 ) -> None:
     """The two tabs under their own heading, below the photo tabs; their style lists follow the registry."""
-    videos, webcam = VideoStylist(config, stylist.out_dir), WebcamStylist(config)
+    videos = VideoStylist(config, stylist.out_dir, stylist.available)
+    webcam = WebcamStylist(config, stylist.available)
     gr.Markdown("## Moving pictures: video and webcam", elem_id="motion-heading")
     with gr.Tabs(elem_id="motion"):
         dropdowns = [video_tab(config, videos, infos, first), webcam_tab(config, webcam, infos, first)]

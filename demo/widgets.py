@@ -5,6 +5,7 @@ Shared by every tab (photo, painting, video); no stylisation here.
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -53,6 +54,7 @@ def quiet_errors(*components: Any) -> None:
                 if not exc.print_exception:
                     raise
                 log.info("refused %s: %s", _name, exc.message)
-                raise gr.Error(exc.message, print_exception=False) from None
+                # escaped: the page renders the message as HTML and a value in <...> would vanish from it
+                raise gr.Error(html.escape(exc.message, quote=False), print_exception=False) from None
 
         component.preprocess = preprocess

@@ -10,6 +10,12 @@ from __future__ import annotations
 class NSTError(Exception):
     """Base class: the message is safe and meant to be shown to the user as is."""
 
+    @property
+    def visitor_message(self) -> str:
+        """What a server shows someone who is not its operator (a web visitor): the message itself, unless a
+        subclass keeps operator detail (paths, settings, fixes) apart from it."""
+        return str(self)
+
 
 class ImageError(NSTError):
     """The input could not be used as an image (not an image, truncated, too large, zero-size...)."""
@@ -24,7 +30,20 @@ class OptionsError(NSTError, ValueError):
 
 
 class WeightsError(NSTError):
-    """Model weights could not be found, read or validated."""
+    """Model weights could not be found, read or validated.
+
+    The message (`str`) is for whoever runs the program: where weights were looked for and how to fix it (the CLI
+    prints it). `visitor` is the same failure in plain words for a server's visitors, who can fix none of it and
+    must not see the server's paths; it defaults to the message.
+    """
+
+    def __init__(self, message: str, *, visitor: str | None = None) -> None:
+        super().__init__(message)
+        self.visitor = visitor
+
+    @property
+    def visitor_message(self) -> str:
+        return self.visitor or str(self)
 
 
 class StyleNotFoundError(NSTError, KeyError):

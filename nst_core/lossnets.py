@@ -45,6 +45,7 @@ class LossNetSpec:
     hub_filename: str | None  # torchvision's checkpoint name in the torch hub cache
     torchvision_weights: Callable[[], object] | None  # lazily returns a torchvision WeightsEnum member
     description: str = ""
+    label: str = ""  # the network's name as people write it ("VGG-19"), for messages
     # Defaults for the normalised objective (see losses.PerceptualLoss), chosen by measurement per network.
     default_weights: dict[str, float] = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ register(
         hub_filename="vgg19-dcbb9e9d.pth",
         torchvision_weights=lambda: models.VGG19_Weights.IMAGENET1K_V1,
         description="VGG-19 (Gatys et al. 2015): the paper's network, best quality.",
+        label="VGG-19",
         default_weights={"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 1e2},
     )
 )
@@ -153,6 +155,7 @@ register(
         hub_filename="vgg16-397923af.pth",
         torchvision_weights=lambda: models.VGG16_Weights.IMAGENET1K_V1,
         description="VGG-16 (Johnson et al. 2016's loss network).",
+        label="VGG-16",
         default_weights={"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 1e2},
     )
 )
@@ -169,6 +172,7 @@ register(
         hub_filename="squeezenet1_1-b8a52dc0.pth",
         torchvision_weights=lambda: models.SqueezeNet1_1_Weights.IMAGENET1K_V1,
         description="SqueezeNet 1.1: ~50x cheaper than VGG-19, style transfer in seconds on a CPU.",
+        label="SqueezeNet",
         default_weights={"content_weight": 1.0, "style_weight": 100.0, "tv_weight": 1e2},
     )
 )
@@ -269,8 +273,22 @@ def _sidecar_convention(path: Path) -> str | None:
     return None
 
 
-def _candidates(spec: LossNetSpec, weights: str | os.PathLike | None, env: str | None) -> list[tuple[str, Callable]]:
-    """The weight sources in the order they are tried: (description, loader returning (state, path|None))."""
+def _local_files(spec: LossNetSpec, weights: str | os.PathLike | None, env: str | None) -> list[tuple[str, Path]]:
+    """The files on this machine that may hold the weights, in the order they are tried: (label, path)."""
+    if weights is not None:  # an explicit choice that fails must not silently fall back to something else
+        return [("explicit path", Path(weights).expanduser())]
+    if env:  # the user named a file: a typo must be an error, not a silent fall-through to a download
+        return [(f"${spec.env_var}", Path(env).expanduser())]
+    if spec.hub_filename:
+        return [("torch hub cache", Path(torch.hub.get_dir()) / "checkpoints" / spec.hub_filename)]
+    return []
+
+
+def _candidates(
+    spec: LossNetSpec, weights: str | os.PathLike | None, env: str | None, download: bool = True
+) -> list[tuple[str, Callable]]:
+    """The weight sources in the order they are tried: (description, loader returning (state, path|None)); the
+    torchvision download comes last, only when `download` and no file was named."""
     tried: list[tuple[str, Callable]] = []
 
     def from_path(p: Path, label: str):
@@ -281,16 +299,8 @@ def _candidates(spec: LossNetSpec, weights: str | os.PathLike | None, env: str |
 
         return (f"{label}: {p}", load)
 
-    if weights is not None:
-        tried.append(from_path(Path(weights).expanduser(), "explicit path"))
-        return tried  # an explicit choice that fails must not silently fall back to something else
-    if env:  # the user named a file: a typo must be an error, not a silent fall-through to a download
-        tried.append(from_path(Path(env).expanduser(), f"${spec.env_var}"))
-        return tried
-    if spec.hub_filename:
-        hub = Path(torch.hub.get_dir()) / "checkpoints" / spec.hub_filename
-        tried.append(from_path(hub, "torch hub cache"))
-    if spec.torchvision_weights is not None:
+    tried.extend(from_path(path, label) for label, path in _local_files(spec, weights, env))
+    if weights is None and not env and download and spec.torchvision_weights is not None:
 
         def download():
             w = spec.torchvision_weights()
@@ -315,6 +325,21 @@ def _load_cached(
     seed: int,
     env: str | None,
 ) -> FeatureExtractor:
+    return _build(name, weights, device, pooling, depth, convention, pretrained, seed, env)
+
+
+def _build(
+    name: str,
+    weights: str | None,
+    device: str,
+    pooling: str,
+    depth: int,
+    convention: str | None,
+    pretrained: bool,
+    seed: int,
+    env: str | None,
+    download: bool = True,
+) -> FeatureExtractor:
     spec = get_spec(name)
     features = spec.build_features()[:depth]
     for i, m in enumerate(features):
@@ -330,19 +355,19 @@ def _load_cached(
                 nn.init.zeros_(m.bias)
         net = FeatureExtractor(spec, features, convention or "torchvision", f"random init (seed {seed})")
         return net.to(device)
-    errors = []
-    candidates = _candidates(spec, weights, env)
-    for label, load in candidates:
+    errors, download_failure = [], ""
+    for label, load in _candidates(spec, weights, env, download):
         try:
             state, path = load()
         except Exception as e:  # every failure is reported to the user below
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             if weights is not None or env:  # the one file the user named: say what is wrong with it, in one line
                 name = Path(weights or env).name
-                if weights is None:
-                    raise WeightsError(f"${spec.env_var} names {name}: {reason}") from None
-                raise WeightsError(reason if name in reason else f"weights file {name}: {reason}") from None
+                text = f"${spec.env_var} names {name}: {reason}" if weights is None else (
+                    reason if name in reason else f"weights file {name}: {reason}")  # fmt: skip
+                raise WeightsError(text, visitor=_visitor_reason(spec)) from None
             errors.append(f"  - {label}: {reason}")
+            download_failure = reason if label.startswith("torchvision download") else download_failure
             continue
         sd = _features_state(state, depth)
         missing = [k for k in features.state_dict() if k not in sd]
@@ -350,7 +375,8 @@ def _load_cached(
             if weights is not None or env:
                 raise WeightsError(
                     f"{Path(weights or env).name} does not hold {spec.name} weights (missing "
-                    f"{', '.join(missing[:3])}...)"
+                    f"{', '.join(missing[:3])}...)",
+                    visitor=_visitor_reason(spec),
                 )
             errors.append(f"  - {label}: not {spec.name} weights (missing {', '.join(missing[:3])}...)")
             continue
@@ -363,7 +389,16 @@ def _load_cached(
         + f"\nFix: pass a weights file (--loss-net-weights PATH), set ${spec.env_var}, "
         f"or go online once so torchvision can download them into {torch.hub.get_dir()}."
     )
-    raise WeightsError(msg)
+    raise WeightsError(msg, visitor=_visitor_reason(spec, download_failure))
+
+
+def _visitor_reason(spec: LossNetSpec, download_failure: str = "") -> str:
+    """The failure in plain words for a server's visitors: no paths and no settings to change (those are the
+    operator's, in the message); a download's own failure is kept when it names no file (`<urlopen error ...>`)."""
+    text = f"The {spec.label or spec.name} network could not be loaded on this server"
+    if download_failure and "/" not in download_failure and "\\" not in download_failure:
+        return f"{text}: the download failed ({download_failure})."
+    return f"{text}."
 
 
 def load_loss_net(
@@ -398,3 +433,38 @@ def load_loss_net(
             seed,
             os.environ.get(spec.env_var) or None,
         )
+
+
+@dataclass(frozen=True)
+class LossNetStatus:
+    """Whether a loss network loads here, asked once at a server's start-up: `reason` says why not in plain words
+    (for visitors), `detail` is the operator's (what was tried, where, how to fix it; for the log)."""
+
+    name: str
+    available: bool
+    reason: str = ""
+    detail: str = ""
+    source: str = ""  # where the weights were found, when available
+
+
+def loss_net_status(name: str, weights: str | os.PathLike | None = None, *, download: bool = False) -> LossNetStatus:
+    """Can `name` be loaded from what is on this machine (`weights`, its environment variable, the torch hub cache,
+    in `load_loss_net`'s order)? No download unless `download` (into the hub cache): a server asks at start-up,
+    when it may be offline. The network is loaded and checked, then dropped (not kept in the cache a run uses)."""
+    spec = get_spec(name)
+    env = os.environ.get(spec.env_var) or None
+    named = str(Path(weights).expanduser().resolve()) if weights is not None else None
+    layers = (*spec.content_layers, *spec.style_layers)
+    depth = max(spec.index(n) for n in layers) + 1
+    try:
+        net = _build(spec.name, named, "cpu", "max", depth, None, True, 0, env, download=download)
+    except WeightsError as exc:
+        found = any(path.is_file() for _, path in _local_files(spec, weights, env))
+        label = spec.label or spec.name
+        reason = (
+            f"{label}'s weights on this server cannot be read."
+            if found
+            else f"{label} is not installed on this server."
+        )
+        return LossNetStatus(spec.name, False, reason, str(exc))
+    return LossNetStatus(spec.name, True, source=net.source)

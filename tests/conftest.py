@@ -57,6 +57,21 @@ def _no_user_weight_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: a download fails at once, offline or not
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """An empty torch hub cache and a proxy that refuses every connection: no loss network on this machine, and a
+    download fails at once with the real `<urlopen error ...>` (never 500 MB fetched by a test)."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, DEAD_PROXY)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "hub"
+
+
 @pytest.fixture(scope="session")
 def demo_page_server(tmp_path_factory):
     """The `python -m demo` that the browser tests of every tab share (test_demo_browser.py, test_demo_video.py):

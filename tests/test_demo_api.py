@@ -27,7 +27,9 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 FAST_PARAMS = ["image", "style", "strength", "preserve_colors", "size"]
-VIDEO_PARAMS = ["video", "style", "strength", "stabilize", "size"]
+VIDEO_PARAMS = ["video", "style", "strength", "stabilize", "size", "painting"]
+INSTANT_PARAMS = ["content", "style_image", "strength", "preserve_colors", "size", "extra_styles", "blend_weights"]
+INSTANT_MCP_PARAMS = ["content", "style_image", "strength", "preserve_colors", "size"]
 GATYS_PARAMS = [
     "content",
     "style_image",
@@ -83,13 +85,18 @@ def test_api_is_stable(client):
     assert [p["parameter_name"] for p in api["/stylize_gatys"]["parameters"]] == GATYS_PARAMS
     # Page plumbing (style refresh, gallery clicks, Stop) stays out of the public API.
     assert [p["parameter_name"] for p in api["/stylize_video"]["parameters"]] == VIDEO_PARAMS
-    assert set(api) == {"/stylize", "/stylize_gatys", "/stylize_image", "/stylize_with_painting", "/stylize_video"}
+    assert [p["parameter_name"] for p in api["/stylize_arbitrary"]["parameters"]] == INSTANT_PARAMS
+    assert [p["parameter_name"] for p in api["/stylize_with_painting_instant"]["parameters"]] == INSTANT_MCP_PARAMS
+    assert set(api) == {"/stylize", "/stylize_gatys", "/stylize_image", "/stylize_with_painting", "/stylize_video",
+                        "/stylize_arbitrary", "/stylize_with_painting_instant"}  # fmt: skip
     # Only the pictures are required: the generated snippets must work as written (no "Hello!!" blend weights).
     for name, images in (
         ("/stylize", {"image"}),
         ("/stylize_gatys", {"content", "style_image"}),
         ("/stylize_image", {"image"}),
         ("/stylize_with_painting", {"content", "style_image"}),
+        ("/stylize_arbitrary", {"content", "style_image"}),
+        ("/stylize_with_painting_instant", {"content", "style_image"}),
         ("/stylize_video", {"video"}),
     ):
         required = {p["parameter_name"] for p in api[name]["parameters"] if not p["parameter_has_default"]}
@@ -131,14 +138,23 @@ def test_mcp_clients_get_an_image(server, photo):
     data = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
     tools, result = _mcp_call(server.url, "stylize_image", {"image": data, "style": STYLE, "size": 64})
     by_name = {t.name: t for t in tools}
-    assert set(by_name) == {"stylize_image", "stylize_with_painting"}  # the page's pair endpoints stay API-only
+    # the page's pair endpoints stay API-only
+    assert set(by_name) == {"stylize_image", "stylize_with_painting", "stylize_with_painting_instant"}
     assert list(by_name["stylize_image"].inputSchema["properties"]) == FAST_PARAMS
+    assert list(by_name["stylize_with_painting_instant"].inputSchema["properties"]) == INSTANT_MCP_PARAMS
     assert set(by_name["stylize_with_painting"].inputSchema.get("required", [])) <= {"content", "style_image"}
     assert not result.isError, result.content
     images = [c for c in result.content if c.type == "image"]
     assert len(images) == 1 and images[0].mimeType == "image/png"
     with Image.open(io.BytesIO(base64.b64decode(images[0].data))) as picture:
         assert max(picture.size) == 64 and picture.size[0] > picture.size[1]  # the 96x64 photo, painted at 64 px
+    arguments = {"content": data, "style_image": data, "size": 72}  # Instant, the bundled network: one picture
+    _, result = _mcp_call(server.url, "stylize_with_painting_instant", arguments)
+    assert not result.isError, result.content
+    images = [c for c in result.content if c.type == "image"]
+    assert len(images) == 1 and images[0].mimeType == "image/png"
+    with Image.open(io.BytesIO(base64.b64decode(images[0].data))) as picture:
+        assert picture.size == (72, 48)
 
 
 def test_fast_endpoint_returns_before_after_and_png(client, photo):
@@ -445,3 +461,39 @@ def test_gallery_tiles_show_the_painting_when_the_operator_has_it(tmp_path, monk
 
     (paintings / f"{STYLE}.png").write_bytes(b"not a picture")
     assert stylist.gallery_items([info])[0][0] == str(info.preview_path)
+
+
+# -- Instant: any painting in one pass, the bundled network -------------------------------------------------------
+def _rgb(img: Image.Image):
+    import numpy as np
+
+    return np.asarray(img.convert("RGB"), dtype=np.float64)
+
+
+def _mean_difference(a: Image.Image, b: Image.Image) -> float:
+    return float(abs(_rgb(a) - _rgb(b.resize(a.size))).mean())
+
+
+def test_instant_blends_paintings_and_answers_with_before_after_and_png(client, photo, tmp_path):
+    red = make_photo(tmp_path / "red.png", size=(80, 100), color=(220, 30, 30))
+    blue = make_photo(tmp_path / "blue.png", size=(80, 100), color=(20, 40, 230))
+    answers = {}
+    for blend in ("1, 0", "0, 1"):
+        slider, png = client.predict(handle_file(str(photo)), handle_file(str(red)), 1.0, False, 64,
+                                     [handle_file(str(blue))], blend, api_name="/stylize_arbitrary")  # fmt: skip
+        before, after, full = _open(slider[0]), _open(slider[1]), _open(png)
+        assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert before.size == after.size == full.size and max(full.size) == 64
+        answers[blend] = full.convert("RGB")
+    reddish = [float((_rgb(img)[..., 0] - _rgb(img)[..., 2]).mean()) for img in answers.values()]
+    assert reddish[0] > reddish[1], "the blend weights must decide which painting's colours win"
+
+
+def test_instant_strength_zero_gives_the_photo_and_bad_blends_are_refused(client, photo):
+    slider, png = client.predict(handle_file(str(photo)), handle_file(str(photo)), 0.0, False, 96, None, "",
+                                 api_name="/stylize_arbitrary")  # fmt: skip
+    assert _mean_difference(_open(slider[0]), _open(png)) < 3
+    with pytest.raises(AppError, match=r"got 3 for 1 image") as err:
+        client.predict(handle_file(str(photo)), handle_file(str(photo)), 1.0, False, 64, None, "1, 2, 3",
+                       api_name="/stylize_arbitrary")  # fmt: skip
+    assert "Traceback" not in str(err.value)

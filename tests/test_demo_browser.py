@@ -164,6 +164,8 @@ def test_stop_ends_a_gatys_run_with_a_message_and_the_picture_so_far(browser, se
         page.locator("#content-image input[type=file]").set_input_files(str(_photo(tmp_path)))
         page.locator("#content-image img").first.wait_for(timeout=30_000)
         page.get_by_role("tab", name="Your own style image").click()
+        page.locator("#painting-method").get_by_test_id("Best quality-radio-label").click()  # Instant is the default
+        page.locator("#gatys-run").wait_for(timeout=10_000)
         style = make_photo(tmp_path / "style.png", size=(200, 160))
         page.locator("#style-image input[type=file]").set_input_files(str(style))
         page.locator("#style-image img").first.wait_for(timeout=30_000)

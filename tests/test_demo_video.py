@@ -78,6 +78,22 @@ def test_api_video_keeps_its_frames_and_size(client, tmp_path):
     assert count_frames(out) == (8, (64, 48))
 
 
+def test_api_video_with_the_visitors_own_painting(client, tmp_path):
+    """Instant (the bundled any-painting network) instead of a fast style: same frames, same size, painted."""
+    from gradio_client import handle_file
+
+    painting = Image.new("RGB", (60, 80), (220, 40, 40))
+    painting.paste((30, 30, 200), (0, 0, 30, 40))
+    painting.save(tmp_path / "painting.png")
+    clip = make_clip(tmp_path / "clip.mp4")
+    _, out = client.predict(handle_file(str(clip)), None, 1.0, True, 64, handle_file(str(tmp_path / "painting.png")),
+                            api_name="/stylize_video")  # fmt: skip
+    assert count_frames(out) == (8, (64, 48))
+    with av.open(out) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    assert abs(first - moving_bar(0, 64, 48)).mean() > 10, "the frames should be painted, not the clip as it was"
+
+
 def test_api_animated_gif_comes_back_as_a_gif_with_its_frames(client, tmp_path):
     preview, out = stylize(client, make_gif(tmp_path / "anim.gif"), size=64)
     with Image.open(out) as gif:

@@ -42,6 +42,9 @@ __all__ = [
 
 WEIGHTS_ENV = "NST_ARBITRARY_WEIGHTS"
 BUNDLED = Path(__file__).resolve().parents[2] / "weights" / "arbitrary" / "wct_student.safetensors"
+# What a server's visitors are told (no file names, nothing they could fix); the message keeps the operator's detail.
+VISITOR_MISSING = "The any-painting network is not installed on this server."
+VISITOR_BROKEN = "The any-painting network on this server cannot be read."
 MIN_SIZE, MAX_SIZE = 16, 8192
 MAX_STYLE_SIDE = 1024  # paintings are read at the output's long side, at most this (statistics need no more)
 _BYTES_PER_PX = 2200  # peak activation memory per pixel of one level-1 pass, float32, measured on CPU
@@ -107,9 +110,13 @@ def load_arbitrary(weights: str | os.PathLike | None = None, profile: DeviceProf
         origin = "the given file" if weights else f"${WEIGHTS_ENV}" if os.environ.get(WEIGHTS_ENV) else "bundled"
         raise WeightsError(
             f"The arbitrary-style network ({origin}: {path.name}) is missing; reinstall nst, or train one with "
-            "`python -m nst_core.train arbitrary`."
+            "`python -m nst_core.train arbitrary`.",
+            visitor=VISITOR_MISSING,
         )
-    return _load(str(path.resolve()), path.stat().st_mtime, str(profile.device), profile.channels_last)
+    try:
+        return _load(str(path.resolve()), path.stat().st_mtime, str(profile.device), profile.channels_last)
+    except WeightsError as exc:  # a broken file: its name is the operator's business
+        raise WeightsError(str(exc), visitor=VISITOR_BROKEN) from None
 
 
 def arbitrary_status(weights: str | os.PathLike | None = None) -> tuple[bool, str]:
