@@ -24,6 +24,7 @@ class Progress:
     scales: int = 1
     image: Image.Image | None = None
     unit: str = "step"  # what step counts: "step" (optimisation, tiles) or "frame" (video)
+    position: int = 0  # place in a shared job queue (nst_core.serve) while waiting for a worker; 0 once running
 
     @property
     def rate(self) -> float | None:
