@@ -275,14 +275,14 @@ class JobHandle:
                 raise JobTimedOut("That took too long and was stopped; try a smaller size.")
             snap = self._look()
             if snap is not None:
-                if snap.status not in WAITING or (snap.status is None and snap.position is None):
-                    return
                 state = (snap.position, snap.progress)
-                if state != last:
+                if state != last:  # the last record too, when the job ended between two looks
                     last = state
                     record, previews = self._record(snap, previews)
                     if record is not None:
                         yield record
+                if snap.status not in WAITING or (snap.status is None and snap.position is None):
+                    return
             time.sleep(POLL_SECONDS)
 
     def _record(self, snap: Snapshot, previews: int) -> tuple[Progress | None, int]:
@@ -346,12 +346,19 @@ class JobHandle:
                 data, _ = pipe.execute()
             if data is None:
                 raise JobLost(LOST)
-            job.delete()
+            self._forget(job)
             return JobResult(data, answer)
         except NoSuchJobError:
             raise JobLost(LOST) from None
         except self.queue._errors:
             raise QueueUnavailable(UNAVAILABLE) from None
+
+    def _forget(self, job: Any) -> None:
+        """The job's own records go as soon as its answer is read (RQ would keep them for result_ttl)."""
+        try:
+            job.delete()
+        except (ValueError, *self.queue._errors):  # a retried job's first execution died with its worker
+            self.queue.conn.delete(job.key)
 
     @staticmethod
     def _failure(job: Any) -> NSTError:

@@ -60,7 +60,7 @@ class Reporter:
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
-        if now - self.last < PROGRESS_EVERY and progress.step < progress.total and progress.image is None:
+        if now - self.last < PROGRESS_EVERY and progress.step < progress.total:
             return
         self.last = now
         try:

@@ -4,7 +4,7 @@ Why this shape:
 - **RQ's SimpleWorker** (no fork per job): the styles, loss networks and CUDA context a job loads stay warm for
   the next job, and CUDA never meets `fork()`. The price is that a job which crashes the process takes the worker
   with it, so
-- **a supervisor** (this module's `main`) starts the worker as a child process and starts it again when it dies
+- **a supervisor** (this module's `main`) forks the worker as a child process and starts it again when it dies
   (a kill -9, a segfault, out of memory), with a growing pause if it keeps dying. The child dies with the
   supervisor (Linux's parent-death signal).
 - **a heartbeat every second** while a job runs, with a TTL of a few seconds (RQ's default is a minute or more):
@@ -22,7 +22,6 @@ import ctypes
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ from collections.abc import Sequence
 from . import queue_protocol as qp
 
 log = logging.getLogger("nst.worker")
-RESTART_PAUSE, MAX_RESTART_PAUSE, STABLE_SECONDS = 1.0, 30.0, 60.0
+RESTART_PAUSE, MAX_RESTART_PAUSE, STABLE_SECONDS = 0.5, 30.0, 60.0
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -47,34 +46,66 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The supervisor: run the worker in a child process, again whenever it dies, until told to stop."""
+    """The supervisor: run the worker in a child process, again whenever it dies, until told to stop. The child is
+    forked after the imports (torch's included, CUDA not yet touched), so a restart takes a moment, not seconds."""
     args = parse_args(argv)
     logging.basicConfig(level=os.environ.get("NST_WORKER_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     if args.child:
         return run_child(args)
-    child_argv = [sys.executable, "-m", "nst_core.worker", "--child", *(argv if argv is not None else sys.argv[1:])]
+    import torch  # noqa: F401 - loaded once here, shared by every forked child
+
     stop = threading.Event()
-    child: list[subprocess.Popen | None] = [None]
+    child = [0]
 
     def forward(signum: int, _frame: object) -> None:
         stop.set()
-        if child[0] is not None and child[0].poll() is None:
-            child[0].send_signal(signum)
+        if child[0]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child[0], signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     pause = RESTART_PAUSE
     while True:
         started = time.monotonic()
-        child[0] = subprocess.Popen(child_argv)
-        code = child[0].wait()
+        child[0] = fork_child(args)
+        code = wait_child(child[0])
+        child[0] = 0
         if stop.is_set() or code == 0:
             return 0 if stop.is_set() else code
         pause = RESTART_PAUSE if time.monotonic() - started > STABLE_SECONDS else min(pause * 2, MAX_RESTART_PAUSE)
-        log.warning("worker process ended with %s; starting a new one in %.0f s", describe_exit(code), pause)
+        log.warning("worker process ended with %s; starting a new one in %.1f s", describe_exit(code), pause)
         if stop.wait(pause):
             return 0
+
+
+def fork_child(args: argparse.Namespace) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # RQ installs its own (warm shut-down) in work()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    code = 1
+    try:
+        code = run_child(args)
+    except BaseException:
+        log.exception("worker process failed")
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def wait_child(pid: int) -> int:
+    """The child's exit code, negative for a signal (as subprocess reports it)."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 1
 
 
 def describe_exit(code: int) -> str:

@@ -67,7 +67,7 @@ def make_worker(conn: redis.Redis, queue: str, name: str | None, allowed: Iterab
         connection=conn,
         serializer=JSONSerializer,
         maintenance_interval=qp.MAINTENANCE_SECONDS,
-        worker_ttl=20,  # idle: a blocking dequeue of 5 s, then maintenance
+        worker_ttl=17,  # idle: a blocking dequeue of 2 s (RQ: worker_ttl - 15), then maintenance
         log_job_description=False,  # the log says which job, never what was in it
     )
     worker.allowed = frozenset(allowed)
