@@ -13,7 +13,8 @@ Keys (besides RQ's own `rq:*` ones; `ID` is the RQ job id, a random UUID):
 | `nst:progress:ID` | the latest `Progress` record as JSON | worker | `PROGRESS_TTL` after its last write |
 | `nst:preview:ID` | the latest intermediate picture (PNG) | worker | as the progress |
 | `nst:cancel:ID` | "1": stop this job | front end | `wait_ttl` + `job_timeout` |
-| `nst:out:ID` | the result's bytes (PNG, MP4, GIF...) | worker | `result_ttl`, deleted as soon as it is read |
+| `nst:out:ID` | the answer: `meta` (JSON: size... or the error), `data` | worker | `result_ttl`, or until read |
+| `nst:note:ID` | pushed on each progress and on the answer: BLPOP wakes the front end | worker | as the answer |
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import threading
 import time
@@ -211,6 +212,11 @@ class Snapshot:
     status: str | None
     progress: bytes | None
     position: int | None
+    answered: bool  # the worker's answer (result or error) is in nst:out:ID
+
+    @property
+    def over(self) -> bool:
+        return self.answered or self.status not in WAITING or (self.status is None and self.position is None)
 
 
 class JobHandle:
@@ -231,14 +237,16 @@ class JobHandle:
                 pipe.hget(Job.key_for(self.id), "status")
                 pipe.get(qp.key("progress", self.id))
                 pipe.lpos(self.queue.rq.key, self.id)
-                status, progress, index = pipe.execute()
+                pipe.exists(qp.key("out", self.id))
+                status, progress, index, answered = pipe.execute()
         except self.queue._errors:
             self._outage = self._outage or time.monotonic()
             if time.monotonic() - self._outage > self.queue.settings.reconnect_seconds:
                 raise QueueUnavailable(UNAVAILABLE) from None
             return None
         self._outage = None
-        return Snapshot(status.decode() if status else None, progress, None if index is None else index + 1)
+        position = None if index is None else index + 1
+        return Snapshot(status.decode() if status else None, progress, position, bool(answered))
 
     def position(self) -> int:
         """1 = next for a worker; 0 once a worker has it (or it is done)."""
@@ -281,8 +289,15 @@ class JobHandle:
                     record, previews = self._record(snap, previews)
                     if record is not None:
                         yield record
-                if snap.status not in WAITING or (snap.status is None and snap.position is None):
+                if snap.over:
                     return
+            self._nap()
+
+    def _nap(self) -> None:
+        """Sleep until the worker says something (progress, the answer) or POLL_SECONDS pass."""
+        try:
+            self.queue.conn.blpop([qp.key("note", self.id)], timeout=POLL_SECONDS)
+        except self.queue._errors:
             time.sleep(POLL_SECONDS)
 
     def _record(self, snap: Snapshot, previews: int) -> tuple[Progress | None, int]:
@@ -330,35 +345,31 @@ class JobHandle:
             snap = self._look()
         self._answered = True
         try:
+            if snap.answered:
+                return self._answer()
             if snap.status == "canceled":
                 raise Cancelled("Stopped on request.")
-            if snap.status is None:
-                raise JobLost(LOST)
-            job = Job.fetch(self.id, connection=self.queue.conn, serializer=self.queue.rq.serializer)
             if snap.status == "failed":
-                raise self._failure(job)
-            answer = job.return_value() or {}
-            if "error" in answer:
-                raise qp.error_from_json(answer["error"])
-            with self.queue.conn.pipeline() as pipe:
-                pipe.get(qp.key("out", self.id))
-                pipe.delete(qp.key("out", self.id), qp.key("progress", self.id), qp.key("preview", self.id))
-                data, _ = pipe.execute()
-            if data is None:
-                raise JobLost(LOST)
-            self._forget(job)
-            return JobResult(data, answer)
+                raise self._failure(Job.fetch(self.id, connection=self.queue.conn, serializer=self.queue.rq.serializer))
+            raise JobLost(LOST)
         except NoSuchJobError:
             raise JobLost(LOST) from None
         except self.queue._errors:
             raise QueueUnavailable(UNAVAILABLE) from None
 
-    def _forget(self, job: Any) -> None:
-        """The job's own records go as soon as its answer is read (RQ would keep them for result_ttl)."""
-        try:
-            job.delete()
-        except (ValueError, *self.queue._errors):  # a retried job's first execution died with its worker
-            self.queue.conn.delete(job.key)
+    def _answer(self) -> JobResult:
+        """The worker's answer, read once: its keys go now (RQ's own job record, JSON only, ends with result_ttl)."""
+        names = [qp.key(k, self.id) for k in ("out", "progress", "preview", "note")]
+        with self.queue.conn.pipeline() as pipe:
+            pipe.hgetall(names[0])
+            pipe.delete(*names)
+            answer, _ = pipe.execute()
+        meta = json.loads(answer.get(b"meta") or b"{}")
+        if "error" in meta:
+            raise qp.error_from_json(meta["error"])
+        if b"data" not in answer:
+            raise JobLost(LOST)
+        return JobResult(answer[b"data"], meta)
 
     @staticmethod
     def _failure(job: Any) -> NSTError:

@@ -9,6 +9,7 @@ RQ never retries a job that failed on its own options. Only a dead worker makes 
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import threading
@@ -71,6 +72,9 @@ class Reporter:
                     self.previews += 1
                     pipe.set(qp.key("preview", self.job_id), png, ex=qp.PROGRESS_TTL)
             pipe.set(qp.key("progress", self.job_id), qp.progress_to_json(progress, self.previews), ex=qp.PROGRESS_TTL)
+            pipe.rpush(qp.key("note", self.job_id), 1)
+            pipe.ltrim(qp.key("note", self.job_id), -1, -1)  # one wake-up is enough
+            pipe.expire(qp.key("note", self.job_id), qp.PROGRESS_TTL)
             pipe.execute()
         except Exception as exc:  # a lost progress line must never stop the job
             log.warning("progress not written: %s", type(exc).__name__)
@@ -92,19 +96,46 @@ def run_job(kind: str, options: dict[str, Any], timeout: float) -> dict[str, Any
         data, meta = _run(kind, options, inputs, Reporter(conn, job.id), watch.cancel)
         if len(data) > settings.max_result_mb * 1024 * 1024:
             raise OptionsError(f"The result is over the queue's {settings.max_result_mb} MB limit; ask for less.")
-        conn.set(qp.key("out", job.id), data, ex=settings.result_ttl)
-        log.info("job %s: %s done in %.2f s (%d bytes)", job.id, kind, time.monotonic() - started, len(data))
-        return {"bytes": len(data), **meta}
+        summary = {"bytes": len(data), **meta}
+        log.info("job %s: %s done in %.3f s (%d bytes)", job.id, kind, time.monotonic() - started, len(data))
+        answer(conn, job.id, summary, data, settings.result_ttl)
+        return summary
     except Exception as exc:
-        answer: BaseException = exc
+        error: BaseException = exc
         if watch.timed_out:
-            answer = JobTimedOut(f"That took over {timeout:.0f} s and was stopped; try a smaller size.")
+            error = JobTimedOut(f"That took over {timeout:.0f} s and was stopped; try a smaller size.")
         elif not isinstance(exc, qp.errors.NSTError):
             log.exception("job %s failed", job.id)
-        return {"error": qp.error_to_json(answer)}
+        summary = {"error": qp.error_to_json(error)}
+        answer(conn, job.id, summary, None, settings.result_ttl)
+        return summary
     finally:
         watch.stopped.set()
         conn.delete(qp.key("in", job.id), qp.key("cancel", job.id))
+
+
+def refused(*_args: Any) -> dict[str, Any]:
+    """What a job naming any other function gets instead (`nst_core.worker_rq`): an answer, not a run."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    summary = {"error": {"type": "OptionsError", "message": "This worker runs stylisation jobs only."}}
+    answer(job.connection, job.id, summary, None, qp.QueueSettings.from_env().result_ttl)
+    return summary
+
+
+def answer(conn: Any, job_id: str, meta: dict[str, Any], data: bytes | None, ttl: int) -> None:
+    """The answer in `nst:out:ID` (meta as JSON, the file's bytes) and a note that wakes the waiting front end at
+    once, without waiting for RQ to book the job as finished."""
+    fields: dict[str, Any] = {"meta": json.dumps(meta)}
+    if data is not None:
+        fields["data"] = data
+    pipe = conn.pipeline()
+    pipe.hset(qp.key("out", job_id), mapping=fields)
+    pipe.expire(qp.key("out", job_id), ttl)
+    pipe.rpush(qp.key("note", job_id), 1)
+    pipe.expire(qp.key("note", job_id), ttl)
+    pipe.execute()
 
 
 def _run(kind: str, options: dict[str, Any], inputs: dict[str, bytes], callback: Reporter, cancel: threading.Event):

@@ -34,7 +34,7 @@ class NSTWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         if job.func_name not in self.allowed:  # never import a function a Redis writer named
             log.error("refused job %s: %s is not an nst task", job.id, job.func_name)
-            job.func_name = "nst_core.worker_rq.refused"
+            job.func_name = "nst_core.tasks.refused"
             job.args, job.kwargs = (), {}
         execution = self.prepare_execution(job)
         stop = threading.Event()
@@ -53,11 +53,6 @@ class NSTWorker(SimpleWorker):
                 self.maintain_heartbeats(job, execution)
             except redis.RedisError as exc:  # the main thread meets the outage too and deals with it
                 log.warning("heartbeat not sent: %s", type(exc).__name__)
-
-
-def refused() -> dict[str, Any]:
-    """What a job naming another function gets instead of running it."""
-    return {"error": {"type": "OptionsError", "message": "This worker runs stylisation jobs only."}}
 
 
 def make_worker(conn: redis.Redis, queue: str, name: str | None, allowed: Iterable[str]) -> NSTWorker:

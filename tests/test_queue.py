@@ -81,7 +81,8 @@ def test_redis_holds_json_and_bytes_only_and_nothing_after_collection(queue):
     assert 0 < queue.conn.ttl(qp.key("out", handle.id)) <= queue.settings.result_ttl
     assert not queue.conn.exists(qp.key("in", handle.id))  # inputs go as soon as the job is answered
     handle.result(timeout=10)
-    assert not queue.conn.exists(qp.key("out", handle.id), Job.key_for(handle.id))
+    assert not queue.conn.keys(f"nst:*:{handle.id}")  # the answer goes as it is read
+    assert 0 < queue.conn.ttl(Job.key_for(handle.id)) <= queue.settings.result_ttl  # RQ's record: JSON, short-lived
 
 
 def test_cancel_reaches_the_running_job_within_a_second(queue):
