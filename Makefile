@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # CPU-only torch which the PyPI torchvision cannot load.
 TORCH_PINS := torch==2.13.0 torchvision==0.28.0
 
-.PHONY: setup demo test lint bench browser clean discord slack gpu-check
+.PHONY: setup demo test lint bench browser redis clean discord slack gpu-check worker
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,13 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Debian's redis-server for the queue tests (tests/test_queue*.py start their own on a free loopback port).
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
@@ -34,7 +41,10 @@ discord: $(STAMP)
 slack: $(STAMP)
 	$(BIN)/python -m bots.slack
 
-test: $(STAMP) browser
+worker: $(STAMP)
+	$(BIN)/python -m nst_core.worker
+
+test: $(STAMP) browser redis
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -ra --durations=15

@@ -24,6 +24,7 @@ from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
 from nst_core.gatys import GatysOptions
 from nst_core.lossnets import get_spec
 from nst_core.options import field_default
+from nst_core.queue_protocol import QueueSettings
 from nst_core.video_io import VideoLimits
 
 log = logging.getLogger("bots.config")
@@ -120,6 +121,14 @@ def _arbitrary(env: Mapping[str, str]) -> bool:
     return ok
 
 
+def _queue_url(env: Mapping[str, str]) -> Secret:
+    """NST_QUEUE_URL, checked at start by the core's one definition (it may hold Redis's password: a Secret)."""
+    try:
+        return Secret(QueueSettings.from_env(env).url)
+    except OptionsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 SYNC_MODES = {
     "auto": "auto",
     "true": "auto",
@@ -184,6 +193,7 @@ class CommonConfig:
     clip_max_frames: int = 450  # NST_BOT_VIDEO_MAX_FRAMES
     clip_max_pixels: int = 1920 * 1080  # NST_BOT_VIDEO_MAX_PIXELS: per frame, as sent
     clip_size: int = 320  # NST_BOT_VIDEO_SIZE: largest long side of a GIF/video result (never enlarging)
+    queue_url: Secret = field(default_factory=lambda: Secret(""))  # NST_QUEUE_URL: jobs go to queue workers
 
     @property
     def custom_enabled(self) -> bool:
@@ -252,6 +262,7 @@ class CommonConfig:
             clip_max_frames=_int(env, "NST_BOT_VIDEO_MAX_FRAMES", 450, 1),
             clip_max_pixels=_int(env, "NST_BOT_VIDEO_MAX_PIXELS", 1920 * 1080, 1),
             clip_size=min(_int(env, "NST_BOT_VIDEO_SIZE", 320, 64, FAST_MAX_SIZE), max_size),
+            queue_url=_queue_url(env),
         )
 
 

@@ -4,12 +4,19 @@ Stylisation is CPU/GPU-bound and not async, so it runs in a ThreadPoolExecutor w
 (one by default: one GPU job at a time). The event loop stays free to answer Discord's and Slack's 3-second
 deadlines while a job runs. A job keeps its worker slot until its thread really ends, even when the waiting
 coroutine is cancelled or times out, so the GPU is never oversubscribed.
+
+With NST_QUEUE_URL set, a job's thread hands it to the GPU workers (`nst_core.serve.JobQueue.stylize` and
+`.stylize_video`, drop-ins for the engine's calls) and waits for it there, so everything below (admission, FIFO,
+progress, cancel, timeouts) stays the same. Admission is this pool's alone: the queue takes whatever is admitted
+here, in order. NST_BOT_WORKERS is then how many of this bot's jobs may be on the queue at once (set it to the
+number of GPU workers); the status line shows the queue's own position once a job is on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -96,6 +103,18 @@ class JobRecord:
     kind: str  # picture | clip
 
 
+def remote_queue(config: CommonConfig) -> Any:
+    """The job queue of NST_QUEUE_URL (with this bot's job timeout), or None: jobs run in this process."""
+    if not config.queue_url:
+        return None
+    from nst_core.queue_protocol import QueueSettings
+    from nst_core.serve import JobQueue
+
+    settings = dataclasses.replace(QueueSettings.from_env(), url=config.queue_url.get(), job_timeout=config.job_timeout)
+    log.info("jobs go to the queue at %s", settings.redacted_url)
+    return JobQueue(settings=settings)
+
+
 def progress_sink() -> tuple[list[str | None], Callable[[nst_core.Progress], None]]:
     """A one-slot box for the latest status text and the callback that fills it from the worker thread."""
     latest: list[str | None] = [None]
@@ -131,6 +150,9 @@ class StylizeService:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.remote = remote_queue(config) if stylize is None and stylize_video is None else None
+        if self.remote is not None:  # the engine's two calls, run by the queue's workers
+            stylize, stylize_video = self.remote.stylize, self.remote.stylize_video
         self._stylize = stylize or nst_core.stylize
         self._stylize_video = stylize_video  # None: nst_core.stylize_video (tests pass a stand-in)
         self._clock = clock

@@ -81,6 +81,8 @@ def queue_text(position: int) -> str:
 def progress_text(progress: nst_core.Progress) -> str:
     """'Stylising… 40%' (plus the scale when a multi-scale Gatys run reports one); 'Stylising… frame 12 of 40'
     for a GIF or a video."""
+    if getattr(progress, "position", 0) > 0:  # waiting on the shared job queue (NST_QUEUE_URL)
+        return queue_text(progress.position)
     pct = round(100 * max(0.0, min(1.0, progress.fraction)))
     text = f"Stylising… {pct}%"
     if getattr(progress, "unit", "step") == "frame":

@@ -59,3 +59,19 @@ class Cancelled(NSTError):
 
 class DeviceOutOfMemory(NSTError):
     """The accelerator ran out of memory; the message suggests a smaller size."""
+
+
+class QueueUnavailable(NSTError):
+    """The job queue (Redis) cannot be reached: the message says so in one sentence."""
+
+
+class JobLost(NSTError):
+    """The queue no longer knows the job (it restarted without its data, or the job waited too long)."""
+
+
+class WorkerLost(NSTError):
+    """The worker process running the job died, on the retry too."""
+
+
+class JobTimedOut(NSTError):
+    """The job ran past its time limit and was stopped."""

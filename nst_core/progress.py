@@ -28,6 +28,7 @@ class Progress:
     # a step costs its scale's pixels). Zero when every step costs the same.
     work: float = 0.0
     work_total: float = 0.0
+    position: int = 0  # place in a shared job queue (nst_core.serve) while waiting for a worker; 0 once running
 
     @property
     def rate(self) -> float | None:

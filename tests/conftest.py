@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support.queue import queue_weights, queue_workers, redis_server  # noqa: F401 - the queue tests' fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NST_SHARED_DATA", REPO.parent / "shared" / "data"))
