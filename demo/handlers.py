@@ -245,6 +245,7 @@ class Stylist:
             label=label,
             shrink_to=self.config.max_size,
             min_side=MIN_UPLOAD_SIDE,
+            keep_alpha=what == "a photo",  # a cut-out stays a cut-out: the engine gives its transparency back
         )
 
     def _save_png(self, img: Image.Image, stem: str) -> str:

@@ -169,6 +169,19 @@ def test_fast_endpoint_returns_before_after_and_png(client, photo):
     assert b > r and b > 150
 
 
+def test_a_transparent_png_comes_back_transparent(client, photo, tmp_path):
+    cutout = _open(str(photo)).convert("RGBA").resize((96, 64))
+    alpha = Image.new("L", cutout.size, 0)
+    alpha.paste(255, (24, 16, 72, 48))  # an opaque rectangle on a transparent ground
+    cutout.putalpha(alpha)
+    cutout.save(tmp_path / "cutout.png")
+    slider, png = client.predict(handle_file(str(tmp_path / "cutout.png")), STYLE, 1.0, False, 96, api_name="/stylize")
+    full = _open(png)
+    assert full.mode == "RGBA" and full.size == (96, 64)
+    assert full.getchannel("A").getpixel((2, 2)) == 0 and full.getchannel("A").getpixel((48, 32)) == 255
+    assert _open(slider[1]).mode == "RGBA"  # the slider's "after" too
+
+
 def test_fast_strength_zero_returns_the_photo(client, photo):
     slider, png = client.predict(handle_file(str(photo)), STYLE, 0.0, False, 96, api_name="/stylize")
     before, full = _open(slider[0]).convert("RGB"), _open(png).convert("RGB")
