@@ -27,6 +27,7 @@ from nst_core.progress import human_duration
 
 from .availability import BEST, INSTANT, Availability
 from .config import DemoConfig
+from .dispatch import engine_from_env, show_progress
 from .examples import painting_for, painting_tile
 from .jobs import StopSwitches, run_in_thread
 
@@ -118,6 +119,7 @@ class Stylist:
         import tempfile
 
         self.config = config
+        self.engine = engine_from_env()  # this process, or the queue's workers (NST_QUEUE_URL)
         self.available = available or Availability()  # what loads here (demo/availability.py); all, by default
         self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -302,7 +304,7 @@ class Stylist:
             if not style:
                 raise gr.Error("Please pick a style first.")
             content = self._load(image, "a photo")
-            result = nst_core.stylize(
+            result = self.engine.stylize(
                 content,
                 style,
                 method="fast",
@@ -454,7 +456,7 @@ class Stylist:
         pair = self._pairs(photo)
 
         def work(callback: Any) -> Image.Image:
-            return nst_core.stylize(photo, callback=callback, cancel=cancel, **options)
+            return self.engine.stylize(photo, callback=callback, cancel=cancel, **options)
 
         shown: Image.Image | None = None  # the newest picture on the page, kept when the visitor stops the run
         try:
@@ -463,7 +465,7 @@ class Stylist:
                     if kind == "done":
                         yield pair(payload), self._save_png(payload, stem)
                         return
-                    progress(payload.fraction, desc=describe(payload))
+                    show_progress(progress, payload, describe)
                     if payload.image is not None:
                         shown = payload.image
                         yield pair(shown), gr.skip()

@@ -29,6 +29,7 @@ from nst_core.progress import human_duration
 
 from .availability import INSTANT, Availability
 from .config import DemoConfig
+from .dispatch import engine_from_env, show_progress
 from .handlers import MIN_UPLOAD_SIDE, capped_int, friendly_error, visitor_text
 from .jobs import StopSwitches, run_in_thread
 
@@ -85,6 +86,7 @@ class VideoStylist:
 
     def __init__(self, config: DemoConfig, out_dir: Path, available: Availability | None = None) -> None:
         self.config = config
+        self.engine = engine_from_env()  # this process, or the queue's workers (NST_QUEUE_URL)
         self.available = available or Availability()
         self.out_dir = out_dir
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,11 +173,14 @@ class VideoStylist:
         progress(0.0, desc="Reading your video…")
         shown_at = 0.0
         try:
-            work = lambda callback: nst_core.stylize_video(callback=callback, cancel=cancel, **job)  # noqa: E731
+            work = lambda callback: self.engine.stylize_video(callback=callback, cancel=cancel, **job)  # noqa: E731
             async with contextlib.aclosing(run_in_thread(work, cancel, "nst-video")) as events:
                 async for kind, payload in events:
                     if kind == "progress":
-                        progress((payload.step, payload.total), desc=describe(payload), unit="frames")
+                        if payload.position:  # still waiting for a queue worker
+                            show_progress(progress, payload, describe)
+                        else:
+                            progress((payload.step, payload.total), desc=describe(payload), unit="frames")
                         if payload.image is not None and time.monotonic() - shown_at >= PREVIEW_EVERY:
                             shown_at = time.monotonic()
                             yield payload.image, gr.skip()
