@@ -63,10 +63,16 @@ def visitor_text(message: str) -> str:
     return html.escape(message, quote=False)
 
 
+def refuse(message: str) -> gr.Error:
+    """A visitor's mistake, said in one sentence: answered on the page, one log line, no traceback."""
+    return gr.Error(visitor_text(message), print_exception=False)
+
+
 def friendly_error(exc: BaseException) -> gr.Error:
     """NSTError messages are written for people (the visitor's part of them: a WeightsError's paths and fixes are
     the operator's, so they go to the log); anything else is our bug: log it, show a generic line."""
     if isinstance(exc, gr.Error):
+        exc.print_exception = False  # ours or Gradio's input checks: the visitor's mistake, not a fault
         return exc
     if isinstance(exc, nst_core.WeightsError):
         log.warning("weights could not be loaded: %s", exc)
@@ -84,7 +90,7 @@ def parse_blend(text: str | None) -> list[float] | None:
     try:
         return [float(p) for p in parts]
     except ValueError:
-        raise gr.Error("Blend weights must be numbers separated by commas, like 0.7, 0.3.") from None
+        raise refuse("Blend weights must be numbers separated by commas, like 0.7, 0.3.") from None
 
 
 def capped_int(value: Any, what: str, cap: int) -> int:
@@ -95,9 +101,9 @@ def capped_int(value: Any, what: str, cap: int) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(f"{what} must be a whole number, at most {cap} on this server.") from None
+        raise refuse(f"{what} must be a whole number, at most {cap} on this server.") from None
     if number > cap:
-        raise gr.Error(f"{what} can be at most {cap} on this server (you asked for {number}).")
+        raise refuse(f"{what} can be at most {cap} on this server (you asked for {number}).")
     return number
 
 
@@ -236,7 +242,7 @@ class Stylist:
 
     def _load(self, path: Any, what: str) -> Image.Image:
         if path is None or (isinstance(path, str) and not path):
-            raise gr.Error(f"Please add {what} first.")
+            raise refuse(f"Please add {what} first.")
         if isinstance(path, dict):  # a FileData dict, when an API client bypasses preprocessing
             path = path.get("path")
         label = what.replace("a ", "your ", 1)  # "your photo": messages never show the server's upload path
@@ -302,7 +308,7 @@ class Stylist:
         """
         try:
             if not style:
-                raise gr.Error("Please pick a style first.")
+                raise refuse("Please pick a style first.")
             content = self._load(image, "a photo")
             result = self.engine.stylize(
                 content,

@@ -30,7 +30,7 @@ from nst_core.progress import human_duration
 from .availability import INSTANT, Availability
 from .config import DemoConfig
 from .dispatch import engine_from_env, show_progress
-from .handlers import MIN_UPLOAD_SIDE, capped_int, friendly_error, visitor_text
+from .handlers import MIN_UPLOAD_SIDE, capped_int, friendly_error, refuse, visitor_text
 from .jobs import StopSwitches, run_in_thread
 
 log = logging.getLogger("nst.demo")
@@ -120,10 +120,10 @@ class VideoStylist:
         """Widget values -> stylize_video's arguments; a missing or wrong input raises gr.Error."""
         video = _path(video)
         if not video:
-            raise gr.Error("Please add a video or an animated GIF first.")
+            raise refuse("Please add a video or an animated GIF first.")
         paintings = load_painting(painting, self.config, self.available)
         if not style and not paintings:
-            raise gr.Error("Please pick a style first.")
+            raise refuse("Please pick a style first.")
         name = "painting" if paintings else str(style)
         return {
             "source": video,
@@ -171,7 +171,7 @@ class VideoStylist:
         session = getattr(request, "session_hash", None)
         cancel = self.stops.claim(session)  # the page's Stop switch, armed at the click (or made here)
         progress(0.0, desc="Reading your video…")
-        shown_at = 0.0
+        shown_at, last_frame = 0.0, None
         try:
             work = lambda callback: self.engine.stylize_video(callback=callback, cancel=cancel, **job)  # noqa: E731
             async with contextlib.aclosing(run_in_thread(work, cancel, "nst-video")) as events:
@@ -181,13 +181,15 @@ class VideoStylist:
                             show_progress(progress, payload, describe)
                         else:
                             progress((payload.step, payload.total), desc=describe(payload), unit="frames")
+                        last_frame = payload.image if payload.image is not None else last_frame
                         if payload.image is not None and time.monotonic() - shown_at >= PREVIEW_EVERY:
                             shown_at = time.monotonic()
                             yield payload.image, gr.skip()
                     else:
                         out = str(job["destination"])
                         log.info("video: %d frames in %.1f s", payload.frames, payload.seconds)
-                        yield (out if payload.kind == "animation" else gr.skip()), out
+                        # the documented first output: the animation itself, or a video's last painted frame
+                        yield (out if payload.kind == "animation" else last_frame), out
         except nst_core.Cancelled:
             gr.Info("Stopped. Nothing was saved.")
             yield gr.skip(), None
@@ -232,7 +234,7 @@ class WebcamStylist:
         c = self.config  # made outside the lock: loading a style must not pause every other visitor's frames
         paintings = load_painting(painting, c, self.available)
         if not style and not paintings:
-            raise gr.Error("Please pick a style first.")
+            raise refuse("Please pick a style first.")
         made = nst_core.FrameStylizer(
             None if paintings else style, style_images=paintings, strength=strength, stabilize=stabilize,
             device=c.device, precision=c.precision,

@@ -19,6 +19,7 @@ from .config import DemoConfig
 from .handlers import Stylist
 from .mcp_tools import hide_from_mcp
 from .video_handlers import VideoStylist, WebcamStylist
+from .widgets import quiet_errors
 
 VIDEO_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif", ".webp"]
 
@@ -62,6 +63,7 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
         with gr.Row(equal_height=False):
             with gr.Column():
                 clip = gr.File(label="1. Your video", file_types=VIDEO_TYPES, type="filepath", elem_id="video-in")
+                quiet_errors(clip)  # a wrong file type is the sender's mistake: one log line, no traceback
                 style = _style_choice(infos, first, "video-style")
                 painting = _painting_choice(videos.available, "video-painting")
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
@@ -73,7 +75,8 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
                     run = gr.Button("2. Stylize video", variant="primary", elem_id="video-run", scale=3)
                     stop = gr.Button("Stop", variant="stop", elem_id="video-stop", scale=1)
             with gr.Column():
-                preview = gr.Image(label="Painting…", type="filepath", interactive=False, elem_id="video-preview")
+                preview = gr.Image(label="Latest painted frame", type="filepath", interactive=False,
+                                   elem_id="video-preview")  # fmt: skip
                 player = gr.Video(label="Your stylised video", visible=False, interactive=False, elem_id="video-out")
                 download = gr.File(label="Download", interactive=False, elem_id="video-file")
     run.click(videos.arm_stop, None, None, api_visibility="private", queue=False)
@@ -86,6 +89,7 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
         concurrency_limit=config.video_concurrency,
         concurrency_id="video",
         time_limit=config.video_time_limit,
+        show_progress_on=[preview],  # one bar, over the picture, not one per output
     )
     event.success(videos.show_result, [download], [player], api_visibility="private", queue=False)
     stop.click(videos.stop, None, None, api_visibility="private", queue=False)

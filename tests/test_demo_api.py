@@ -425,9 +425,14 @@ def test_visitor_mistakes_log_a_line_not_a_traceback(client, server, photo, tmp_
         (handle_file(str(photo)), "no_such_style", 1.0, False, 64),
         (handle_file(str(photo)), STYLE, 1.0, False, 5000),
         (handle_file(str(photo)), STYLE, 7.0, False, 64),
+        (None, STYLE, 1.0, False, 64),  # "Please add a photo first."
     ]:
         with pytest.raises(AppError):
             client.predict(*args, api_name="/stylize")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a clip, honest\n")
+    with pytest.raises(AppError):  # Gradio's own "Invalid file type" check of the video input
+        client.predict(handle_file(str(notes)), STYLE, 1.0, True, 64, api_name="/stylize_video")
     # Gradio prints a traceback before it answers with the error, and stderr is unbuffered: no wait needed
     assert server.log_tail(10**8).count("Traceback") == before, server.log_tail(3000)
 

@@ -73,9 +73,11 @@ def stylize(client, path: Path, size: int = 64):
 
 
 def test_api_video_keeps_its_frames_and_size(client, tmp_path):
-    _, out = stylize(client, make_clip(tmp_path / "clip.mp4"))
+    last, out = stylize(client, make_clip(tmp_path / "clip.mp4"))
     assert Path(out).suffix == ".mp4"
     assert count_frames(out) == (8, (64, 48))
+    with Image.open(last) as frame:  # the documented first output: the last painted frame, not an update
+        assert frame.size == (64, 48)
 
 
 def test_api_video_with_the_visitors_own_painting(client, tmp_path):
