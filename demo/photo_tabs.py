@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from nst_core.styles import default_style
 
@@ -50,9 +51,7 @@ class Output:
             elem_id="result-slider",
             render=False,
         )
-        download = gr.DownloadButton(
-            "Download full-resolution PNG", interactive=False, elem_id="download", render=False
-        )
+        download = gr.DownloadButton(DOWNLOAD_LABEL, interactive=False, elem_id="download", render=False)
         return cls(result, download)
 
     @property
@@ -70,6 +69,21 @@ class FastTab:
     colors: gr.Checkbox
     button: gr.Button
     examples: gr.Examples | None
+
+
+DOWNLOAD_LABEL = "Download PNG"
+
+
+def download_button(path: str | None) -> gr.DownloadButton:
+    """Download named for what it serves: 'Download PNG (979x734)', the size of this result (a stopped run's
+    picture is smaller than a finished one's)."""
+    if not path:
+        return gr.DownloadButton(DOWNLOAD_LABEL, interactive=False)
+    try:
+        with Image.open(path) as im:
+            return gr.DownloadButton(f"{DOWNLOAD_LABEL} ({im.width}x{im.height})", interactive=True)
+    except OSError:
+        return gr.DownloadButton(DOWNLOAD_LABEL, interactive=bool(path))
 
 
 def content_input() -> gr.Image:
@@ -170,8 +184,8 @@ def wire_photo_tabs(
     # Page-only events: results come back as plain paths (clean API) and the page enables Download itself when
     # there is a file; it is off while a job is queued or running, so it never serves the previous picture.
     page_only = {"outputs": [out.download], **PRIVATE}
-    enable = {"fn": lambda f: gr.DownloadButton(interactive=bool(f)), "inputs": [out.download], **page_only}
-    disable = {"fn": lambda: gr.DownloadButton(interactive=False), "inputs": None, **page_only}
+    enable = {"fn": download_button, "inputs": [out.download], **page_only}
+    disable = {"fn": lambda: gr.DownloadButton(DOWNLOAD_LABEL, interactive=False), "inputs": None, **page_only}
     for button in (fast.button, painting.gatys.button, painting.instant.button):
         button.click(**disable)
         button.click(None, None, None, js=SCROLL_TO_RESULT, **PRIVATE)

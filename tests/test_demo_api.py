@@ -515,3 +515,12 @@ def test_instant_strength_zero_gives_the_photo_and_bad_blends_are_refused(client
         client.predict(handle_file(str(photo)), handle_file(str(photo)), 1.0, False, 64, None, "1, 2, 3",
                        api_name="/stylize_arbitrary")  # fmt: skip
     assert "Traceback" not in str(err.value)
+
+
+def test_download_is_named_for_the_picture_it_serves(tmp_path):
+    from demo.photo_tabs import download_button
+
+    Image.new("RGB", (979, 734)).save(tmp_path / "result.png")
+    button = download_button(str(tmp_path / "result.png"))
+    assert button.label == "Download PNG (979x734)" and button.interactive is True
+    assert download_button(None).interactive is False
