@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from nst_core.envvars import env_number
 from nst_core.gatys import GatysOptions
 from nst_core.options import field_default
+
+BUNDLED_EXAMPLES = Path(__file__).resolve().parent / "assets"  # what we may ship: demo/assets/CREDITS.md
 
 # The fast preview (SqueezeNet) on a CPU paints smaller than the core's default (384 px) on purpose: a visitor
 # waits seconds, not minutes. Full quality and GPUs use the core's own per-device default.
@@ -50,10 +53,12 @@ class DemoConfig:
     max_file_size: str = "25mb"
     preview_every: int = 10  # Gatys steps between streamed intermediate images
     file_ttl: int = 3600  # seconds a result PNG stays downloadable
-    examples_dir: str | None = None  # NST_DEMO_EXAMPLES: a folder with photos/ and paintings/ (demo/examples.py)
+    # NST_DEMO_EXAMPLES: a folder with photos/ and paintings/ (demo/examples.py); by default the bundled ones
+    examples_dir: str | None = str(BUNDLED_EXAMPLES)
     # NST_DEMO_FETCH_LOSS_NETS=1: missing loss networks are downloaded at start-up (an online Space without weights
     # files); off by default, so a start never waits on the network and an offline one offers what it has.
     fetch_loss_nets: bool = False
+    first_impression: bool = True  # NST_DEMO_FIRST_IMPRESSION=0: the page opens with an empty result panel
     # Video tab: its own queue (a clip takes minutes on a CPU), limits checked from the header before any work.
     video_size: int = 384  # default long side of a stylised clip
     video_max_size: int = 512
@@ -109,8 +114,9 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
         max_file_size=env.get("NST_DEMO_MAX_FILE_SIZE") or "25mb",
         preview_every=_int(env, "NST_DEMO_PREVIEW_EVERY", 10),
         file_ttl=_int(env, "NST_DEMO_FILE_TTL", 3600, minimum=60),
-        examples_dir=env.get("NST_DEMO_EXAMPLES", "").strip() or None,
+        examples_dir=env.get("NST_DEMO_EXAMPLES", "").strip() or str(BUNDLED_EXAMPLES),
         fetch_loss_nets=bool(env_number("NST_DEMO_FETCH_LOSS_NETS", 0, lo=0, hi=1, env=env)),
+        first_impression=bool(env_number("NST_DEMO_FIRST_IMPRESSION", 1, lo=0, hi=1, env=env)),
         **_video_settings(env, gpu),
     )
 

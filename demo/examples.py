@@ -1,9 +1,11 @@
 """Clickable examples (a photo with a style that paints itself, paintings for the custom-style tab) and the style
 gallery's painting insets.
 
-What we may ship: the core's built-in synthetic scene (generated, no file in the repo). Real photos and paintings
-come from NST_DEMO_EXAMPLES (a folder with `photos/` and `paintings/`), so a Space operator adds images whose
-rights they hold (e.g. public-domain paintings) without a code change. A painting there named as a style's training
+What we ship (demo/assets, credits in its CREDITS.md, written by tools/make_demo_assets.py): thumbnails of at most
+320 px of public-domain paintings, and four public-domain / CC0 photographs from scikit-image's sample data; the
+core's built-in synthetic scene comes last. NST_DEMO_EXAMPLES (a folder with `photos/` and `paintings/`) replaces
+the bundled folder, so a Space operator shows images whose rights they hold without a code change.
+A painting there named as a style's training
 painting also appears, inset, on that style's gallery tile. Results of photo examples are cached lazily
 by Gradio: the first visitor to click one waits about a second, later visitors get the picture at once.
 """
@@ -11,6 +13,7 @@ by Gradio: the first visitor to click one waits about a second, later visitors g
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,8 +44,18 @@ def photo_examples(examples_dir: Path | None, cache_dir: Path, styles: Sequence[
     """[photo, style] rows: each photo shown with a different style, the best-scoring (first) style first."""
     if not styles:
         return []
-    photos = [builtin_photo(cache_dir), *_images(examples_dir / "photos" if examples_dir else None)]
+    photos = [*_images(examples_dir / "photos" if examples_dir else None), builtin_photo(cache_dir)]
     return [[str(photo), style] for photo, style in zip(photos, itertools.cycle(styles))]
+
+
+def credit(path: Path) -> str | None:
+    """'The Starry Night, Vincent van Gogh (1889)': a picture's caption from its folder's credits.json (the
+    bundled examples have one; an operator's folder may)."""
+    try:
+        labels = json.loads((path.parent.parent / "credits.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return labels.get(f"{path.parent.name}/{path.name}") if isinstance(labels, dict) else None
 
 
 def painting_examples(examples_dir: Path | None) -> list[list[str]]:

@@ -126,6 +126,7 @@ class Stylist:
 
         self.config = config
         self.engine = engine_from_env()  # this process, or the queue's workers (NST_QUEUE_URL)
+        self._first: ImagePair | None = None  # the opening example, painted once (first_impression)
         self.available = available or Availability()  # what loads here (demo/availability.py); all, by default
         self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -325,6 +326,19 @@ class Stylist:
         except Exception as exc:
             raise friendly_error(exc) from None
         return (self._before(content, result.size), result), png
+
+    def first_impression(self, rows: list[list[str]]) -> ImagePair | None:
+        """The first photo example, finished, for the slider when the page opens: a visitor sees what the page
+        does before touching anything. Painted once per server (a fast style: a fraction of a second)."""
+        if not rows:
+            return None
+        if self._first is None:
+            try:
+                self._first = self.stylize_example(*rows[0])[0]
+            except Exception:  # an example that cannot be painted leaves the page as it was, never breaks it
+                log.warning("the first example could not be painted", exc_info=True)
+                return None
+        return self._first
 
     def stylize_example(self, image: str | None, style: str | None) -> tuple[ImagePair, str]:
         """A clicked photo example: the fast style at this server's default settings (cached by Gradio)."""

@@ -20,7 +20,7 @@ from nst_core.options import field_default, field_range
 
 from .availability import BEST, INSTANT, METHOD_CHOICES, method_note, quality_note
 from .config import DemoConfig
-from .examples import painting_examples
+from .examples import credit, painting_examples
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 from .mcp_tools import hide_from_mcp
 from .widgets import photo_input, quiet_errors
@@ -85,6 +85,9 @@ def painting_tab(stylist: Stylist, config: DemoConfig) -> PaintingTab:
                               sources=["upload", "clipboard"], height=180, elem_id="style-image")  # fmt: skip
     if rows := painting_examples(Path(config.examples_dir) if config.examples_dir else None):
         gr.Examples(rows, [style_image], label="Or click a painting", elem_id="painting-examples")
+        if credits := [c for row in rows if (c := credit(Path(row[0])))]:
+            gr.Markdown("<small>Example paintings (public domain): " + "; ".join(credits) + ".</small>",
+                        elem_id="painting-credits")  # fmt: skip
     choice = gr.Radio(METHOD_CHOICES, value=method, label="Method", info=method_note(available),
                       interactive=len(available.methods()) > 1, elem_id="painting-method")  # fmt: skip
     lo, hi = field_range(ArbitraryOptions, "strength")

@@ -19,7 +19,7 @@ from PIL import Image
 from nst_core.styles import default_style
 
 from .config import DemoConfig
-from .examples import photo_examples
+from .examples import credit, photo_examples
 from .handlers import Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
 from .painting_tab import PaintingTab, wire_painting_tab
@@ -140,18 +140,23 @@ def _examples_dir(config: DemoConfig) -> Path | None:
     return Path(config.examples_dir) if config.examples_dir else None
 
 
+def example_rows(stylist: Stylist, config: DemoConfig, styles: list[str]) -> list[list[str]]:
+    """[photo, style] rows, the best-scoring style with the first photo."""
+    best = default.name if (default := default_style(stylist.styles())) else None
+    ordered = sorted(styles, key=lambda name: name != best)
+    return photo_examples(_examples_dir(config), stylist.out_dir, ordered)
+
+
 def photo_examples_block(
     stylist: Stylist, config: DemoConfig, styles: list[str], inputs: list[Any], outputs: list[Any]
 ) -> gr.Examples | None:
     """Photo examples that paint themselves when clicked, cached lazily for this server's lifetime (a cache kept
     across restarts would show pictures from styles since retrained)."""
-    best = default.name if (default := default_style(stylist.styles())) else None
-    ordered = sorted(styles, key=lambda name: name != best)  # the best-scoring style with the first example
-    rows = photo_examples(_examples_dir(config), stylist.out_dir, ordered)
+    rows = example_rows(stylist, config, styles)
     if not rows:
         return None
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", tempfile.mkdtemp(prefix="nst-demo-examples-"))
-    return gr.Examples(
+    examples = gr.Examples(
         rows,
         inputs,
         outputs,
@@ -163,6 +168,9 @@ def photo_examples_block(
         elem_id="photo-examples",
         api_visibility="private",
     )
+    if credits := [c for row in rows if (c := credit(Path(row[0])))]:
+        gr.Markdown("<small>Example photos: " + "; ".join(credits) + ".</small>", elem_id="photo-credits")
+    return examples
 
 
 # -- events ------------------------------------------------------------------------------------------------------
@@ -210,6 +218,8 @@ def wire_photo_tabs(
     # .change, not .input: an example sets the style too. No loop: a gallery update does not fire its .select.
     fast.style.change(stylist.on_style_picked, [fast.names, fast.style], [fast.gallery], **PRIVATE)
     demo.load(stylist.refresh_styles, [fast.style], [fast.gallery, fast.style, fast.names], **PRIVATE)
+    if config.first_impression and (rows := example_rows(stylist, config, list(fast.names.value or []))):
+        demo.load(lambda: stylist.first_impression(rows), None, [out.result], **PRIVATE)  # a finished example
 
 
 def add_mcp_tools(

@@ -28,7 +28,8 @@ def bare_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("bare")
     nothing = {var: "" for var in ("NST_VGG19_WEIGHTS", "NST_VGG16_WEIGHTS", "NST_SQUEEZENET_WEIGHTS")}
     proxies = {var: DEAD_PROXY for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY")}
-    env = server_env(make_style_dir(root), TORCH_HOME=str(root / "torch"), **nothing, **proxies)
+    env = server_env(make_style_dir(root), TORCH_HOME=str(root / "torch"), NST_DEMO_FIRST_IMPRESSION="1", **nothing,
+                     **proxies)  # fmt: skip
     with serve(env) as srv:
         yield srv
 
@@ -65,6 +66,22 @@ def test_instant_is_the_default_and_paints_while_best_quality_is_greyed_with_its
         assert not page.locator(".toast-body.error").count(), "an error toast appeared"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "demo_browser_instant.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_the_page_opens_with_a_finished_example_and_the_bundled_paintings(browser, bare_server):
+    """#24 item 5: before any click the slider shows a painted example (a bundled public-domain/CC0 photo); the
+    custom tab offers the bundled public-domain paintings as examples; the photo examples are real photos."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(bare_server.url, wait_until="domcontentloaded")
+        page.wait_for_function(TWO_PICTURES, timeout=60_000)
+        assert page.locator("#photo-examples tbody tr").count() >= 5  # four photos and the drawn scene
+        page.get_by_role("tab", name="Your own style image").click()
+        page.locator("#painting-examples img").first.wait_for(timeout=30_000)
+        assert page.locator("#painting-examples img").count() >= 6
+        assert "The Starry Night, Vincent van Gogh (1889)" in page.locator("#painting-credits").inner_text()
     finally:
         page.close()
 

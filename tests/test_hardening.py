@@ -29,8 +29,8 @@ def _one_error_line(err: str, phrase: str, *, after_log: bool = False) -> None:
 
 # ------------------------------------------------------------------------------------------ 2. tiny and thin
 @pytest.mark.parametrize(("w", "h", "size", "expect"), [
-    (1, 1, None, (1, 1)), (3, 3, None, (3, 3)), (2000, 8, 256, (256, 1)), (8, 2000, None, (8, 2000)),
-])  # fmt: skip
+    (1, 1, None, (1, 1)), (3, 3, None, (3, 3)), (2000, 8, 256, (1024, 4)), (8, 2000, None, (8, 2000)),
+])  # fmt: skip  # a strip longer than 2:1 gets a 2:1 picture's pixels, its long side at most 4x size (images.sized_for)
 def test_fast_styles_take_tiny_and_thin_images(tmp_path, capsys, w, h, size, expect):
     src, out = _img(tmp_path / "in.png", w, h), tmp_path / "out.png"
     extra = ["--size", str(size)] if size else []
@@ -40,7 +40,8 @@ def test_fast_styles_take_tiny_and_thin_images(tmp_path, capsys, w, h, size, exp
 
 @pytest.mark.parametrize(
     ("w", "h", "size", "expect"),
-    [(2000, 8, 96, (96, 1)), (8, 2000, 96, (1, 96)), (400, 300, 16, (16, 12)), (2000, 8, 768, (768, 3))],
+    # strips: a 2:1 picture's pixels, the long side at most 4x size, never more pixels than sent (images.sized_for)
+    [(2000, 8, 96, (384, 2)), (8, 2000, 96, (2, 384)), (400, 300, 16, (16, 12)), (2000, 8, 768, (2000, 8))],
 )
 def test_gatys_takes_thin_images_and_its_documented_minimum_size(
     tmp_path, capsys, vgg19_path, styles_dir, w, h, size, expect
