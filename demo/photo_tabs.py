@@ -185,7 +185,7 @@ def wire_photo_tabs(
     wire_region(content, region)
     with gr.Row(visible=False):
         fast_api, region_api = gr.Button(), gr.Button()
-        mask = gr.Image(type="filepath", image_mode=None, label="Mask")
+        mask = photo_input(type="filepath", image_mode=None, label="Mask")  # its mode kept: alpha, grey levels
         invert = gr.Checkbox(value=False, label="Style everything but the mask")
     fast_api.click(hide_from_mcp(stylist.stylize), fast_inputs, out.both, api_name="stylize", **fast_queue)
     region_api.click(hide_from_mcp(stylist.stylize_region), [*fast_inputs, mask, invert], out.both,
