@@ -106,8 +106,9 @@ REGION_CHOICES = [("Style only the painted area", INSIDE), ("Style everything bu
 
 
 def brush_mask(editor: Any) -> Image.Image | None:
-    """The image editor's value -> the region as a greyscale mask: the brush layers' alpha (their union).
-    Nothing painted -> None (the whole picture, as without a region)."""
+    """The image editor's value -> the region as a black-and-white mask: wherever a brush layer has paint (any
+    alpha: the brush colour is see-through, its opacity is for the visitor's eyes, not a weight; the engine softens
+    the edge). Nothing painted -> None (the whole picture, as without a region)."""
     if not isinstance(editor, dict):
         return None
     alphas = [layer.convert("RGBA").getchannel("A") for layer in editor.get("layers") or [] if layer is not None]
@@ -116,7 +117,7 @@ def brush_mask(editor: Any) -> Image.Image | None:
     mask = alphas[0]
     for alpha in alphas[1:]:
         mask = ImageChops.lighter(mask, alpha.resize(mask.size))
-    return mask if mask.getbbox() else None
+    return mask.point(lambda a: 255 if a else 0) if mask.getbbox() else None
 
 
 def placeholder_preview(name: str, label: str) -> Image.Image:
@@ -499,6 +500,35 @@ class Stylist:
         Returns:
             The (original, stylised) pair, and the stylised image as a PNG file.
         """
+        form = (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
+        async for answer in self._instant(*form, None, False, progress, request):
+            yield answer
+
+    async def stylize_arbitrary_page(
+        self,
+        content: str | None,
+        style_image: str | None,
+        strength: float,
+        preserve_colors: bool,
+        size: int,
+        extra_styles: Sequence[str] | None,
+        blend_weights: str | None,
+        brush: Any,
+        mask: str | None,
+        region_mode: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
+        request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        """The page's Instant Stylize: with the region of *Style only part of the photo*, like `stylize_page`."""
+        form = (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
+        region = mask or brush_mask(brush)
+        async for answer in self._instant(*form, region, region_mode == OUTSIDE, progress, request):
+            yield answer
+
+    async def _instant(
+        self, content: Any, style_image: Any, strength: Any, preserve_colors: Any, size: Any, extra_styles: Any,
+        blend_weights: Any, mask: Any, invert: bool, progress: Any, request: gr.Request | None,
+    ) -> AsyncIterator[tuple[Any, Any]]:  # fmt: skip
         try:
             self._refuse_unavailable(INSTANT)
             photo = self._load(content, "a photo")
@@ -513,6 +543,8 @@ class Stylist:
                 "precision": self.config.precision,
                 "memory_format": self.config.memory_format,
             }
+            if mask is not None:
+                options |= {"mask": self._mask(mask), "invert_mask": invert}
         except Exception as exc:
             raise friendly_error(exc) from None
         progress(0.0, desc="Reading the painting…")

@@ -190,7 +190,7 @@ def wire_photo_tabs(
     fast_api.click(hide_from_mcp(stylist.stylize), fast_inputs, out.both, api_name="stylize", **fast_queue)
     region_api.click(hide_from_mcp(stylist.stylize_region), [*fast_inputs, mask, invert], out.both,
                      api_name="stylize_region", **fast_queue)  # fmt: skip
-    for event in wire_painting_tab(stylist, config, content, painting, out.both):
+    for event in wire_painting_tab(stylist, config, content, painting, out.both, region):
         event.success(**enable)
     if fast.examples is not None:  # an example's picture is downloadable too, once it is there
         fast.examples.dataset.click(**disable)

@@ -380,6 +380,39 @@ def test_closing_the_gatys_stream_sets_the_cancel_event(monkeypatch, photo, tmp_
     assert finished.wait(5), "the worker thread should stop once cancelled"
 
 
+def test_instant_on_the_page_styles_only_the_brushed_region(photo, tmp_path):
+    """The editor's value as the page sends it (the photo under one brush layer, transparent where unpainted):
+    Instant paints only the brushed left part; "everything but" the rest; nothing brushed: the whole picture."""
+    import numpy as np
+
+    from demo.handlers import INSIDE, OUTSIDE
+
+    stylist = Stylist(DemoConfig(device="cpu"), out_dir=tmp_path)
+    painting = make_photo(tmp_path / "painting.png", size=(80, 100), color=(200, 30, 160))
+    layer = Image.new("RGBA", (96, 64), (0, 0, 0, 0))
+    layer.paste((255, 45, 85, 153), (0, 0, 40, 64))  # a see-through brush colour: only its alpha counts
+    empty = Image.new("RGBA", (96, 64), (0, 0, 0, 0))
+
+    def changed(layers: list, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        editor = {"background": _open(str(photo)), "layers": layers, "composite": None}
+
+        async def run() -> list:
+            form = (str(photo), str(painting), 1.0, False, 96, None, "", editor, None, mode)
+            return [a async for a in stylist.stylize_arbitrary_page(*form, progress=lambda *a, **k: None)]
+
+        (before, after), png = asyncio.run(run())[-1]
+        assert Path(png).is_file() and before.size == after.size == (96, 64)
+        diff = np.abs(np.asarray(after.convert("RGB"), np.int16) - np.asarray(before.convert("RGB"), np.int16))
+        return diff.max(axis=2)[:, :32], diff.max(axis=2)[:, 48:]  # inside, outside the stroke (clear of the feather)
+
+    inside, outside = changed([layer], INSIDE)
+    assert outside.max() <= 1 and inside.mean() > 10, (outside.max(), inside.mean())
+    inside, outside = changed([layer], OUTSIDE)
+    assert inside.max() <= 1 and outside.mean() > 10, (inside.max(), outside.mean())
+    inside, outside = changed([empty], INSIDE)  # nothing painted: the whole picture, as without a region
+    assert inside.mean() > 10 and outside.mean() > 10, (inside.mean(), outside.mean())
+
+
 def test_server_caps_and_core_limits(photo, tmp_path):
     """In-process (no widget range check): the server's cap is the demo's, everything below it is the core's."""
     import gradio as gr
