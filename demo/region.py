@@ -1,10 +1,9 @@
 """*Style only part of the photo*: a brush on the photo (or an uploaded mask) and which side of it gets the style.
 
-Under the photo, shared by the jobs that take a region (Fast styles, Instant).
-The editor's background follows the photo;
-what the visitor paints is its brush layer, whose alpha `handlers.brush_mask` turns into the mask the engine takes
-(`nst_core.stylize(..., mask=..., invert_mask=...)`). Nothing painted and no mask uploaded: the whole picture.
-No stylisation here.
+Under the photo, shared by the jobs that take a region (Fast styles, Instant). The editor's background follows
+the photo; what the visitor paints is its brush layer, which `handlers.brush_mask` turns into the mask the engine
+takes (`nst_core.stylize(..., mask=..., invert_mask=...)`). Nothing painted and no mask uploaded: the whole
+picture. No stylisation here.
 """
 
 from __future__ import annotations
