@@ -4,6 +4,8 @@ Stable API (gradio_client, and MCP tools where the installed gradio has the `mcp
 
 - ``/stylize`` (image, style, strength, preserve_colors, size) -> ((original, stylised), png_file)
   Fast feed-forward styles from the registry; `style` is a registry name (see ``python -m nst_core styles``).
+- ``/stylize_region`` (image, style, strength, preserve_colors, size, mask, invert_mask) -> the same as ``/stylize``,
+  with the style only where the mask picture is white (or opaque); ``invert_mask``: everywhere else.
 - ``/stylize_arbitrary`` (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
   -> ((original, stylised), png_file). Instant: any painting in one pass of the bundled network (about a second).
 - ``/stylize_gatys`` (content, style_image, loss_net, size, steps, content_weight, style_weight, tv_weight,
@@ -43,6 +45,7 @@ from .config import DemoConfig, load_config
 from .handlers import LOSS_NET_CHOICES, Stylist
 from .painting_tab import painting_tab
 from .photo_tabs import Output, content_input, fast_tab, wire_photo_tabs
+from .region import region_input
 from .video_tabs import video_and_webcam
 
 log = logging.getLogger("nst.demo")
@@ -98,6 +101,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 content = content_input()
+                region = region_input()
                 with gr.Tabs(elem_id="method"):
                     with gr.Tab("Fast styles", id="fast"):
                         fast = fast_tab(stylist, config, infos, content, out)
@@ -112,7 +116,7 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                     elem_id="device-note",
                 )
         video_and_webcam(demo, config, stylist, infos, default.name if (default := default_style(infos)) else None)
-        wire_photo_tabs(demo, stylist, config, content, fast, painting, out)
+        wire_photo_tabs(demo, stylist, config, content, fast, painting, out, region)
     demo.queue(max_size=config.max_queue, default_concurrency_limit=config.fast_concurrency)
     return demo
 

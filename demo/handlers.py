@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 import nst_core
 from nst_core.progress import human_duration
@@ -105,6 +105,25 @@ def capped_int(value: Any, what: str, cap: int) -> int:
     if number > cap:
         raise refuse(f"{what} can be at most {cap} on this server (you asked for {number}).")
     return number
+
+
+INSIDE, OUTSIDE = "inside", "outside"  # the region choice: style the painted area, or everything but it
+REGION_CHOICES = [("Style only the painted area", INSIDE), ("Style everything but the painted area", OUTSIDE)]
+
+
+def brush_mask(editor: Any) -> Image.Image | None:
+    """The image editor's value -> the region as a black-and-white mask: wherever a brush layer has paint (any
+    alpha: the brush colour is see-through, its opacity is for the visitor's eyes, not a weight; the engine softens
+    the edge). Nothing painted -> None (the whole picture, as without a region)."""
+    if not isinstance(editor, dict):
+        return None
+    alphas = [layer.convert("RGBA").getchannel("A") for layer in editor.get("layers") or [] if layer is not None]
+    if not alphas:
+        return None
+    mask = alphas[0]
+    for alpha in alphas[1:]:
+        mask = ImageChops.lighter(mask, alpha.resize(mask.size))
+    return mask.point(lambda a: 255 if a else 0) if mask.getbbox() else None
 
 
 def placeholder_preview(name: str, label: str) -> Image.Image:
@@ -307,10 +326,58 @@ class Stylist:
         Returns:
             The (original, stylised) pair at the result's size, and the stylised image as a PNG file.
         """
+        return self._fast(image, style, strength, preserve_colors, size, None, False)
+
+    def stylize_region(
+        self,
+        image: str | None,
+        style: str | None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        size: int = 512,
+        mask: str | None = None,
+        invert_mask: bool = False,
+    ) -> tuple[ImagePair, str]:
+        """Repaint only part of a photo in a fast style; the rest comes back as the photo.
+
+        Args:
+            image: the content photo (JPEG, PNG or WebP).
+            style: name of an installed style, e.g. "starry_night".
+            strength: 0..1, how much of the style to apply.
+            preserve_colors: keep the photo's own colours.
+            size: long side of the result in pixels.
+            mask: a mask picture: white (or opaque, on a transparent picture) where the style goes; grey levels
+                give soft edges. Empty = the whole picture.
+            invert_mask: style everything but the mask's area.
+
+        Returns:
+            The (original, stylised) pair of the whole picture, and the stylised image as a PNG file.
+        """
+        return self._fast(image, style, strength, preserve_colors, size, mask or None, bool(invert_mask))
+
+    def stylize_page(
+        self,
+        image: str | None,
+        style: str | None,
+        strength: float,
+        preserve_colors: bool,
+        size: int,
+        brush: Any,
+        mask: str | None,
+        region_mode: str | None,
+    ) -> tuple[ImagePair, str]:
+        """The page's Fast Stylize: the region comes from the uploaded mask, else from the brush (none: all)."""
+        region = mask or brush_mask(brush)
+        return self._fast(image, style, strength, preserve_colors, size, region, region_mode == OUTSIDE)
+
+    def _fast(
+        self, image: Any, style: Any, strength: Any, preserve_colors: Any, size: Any, mask: Any, invert: bool
+    ) -> tuple[ImagePair, str]:
         try:
             if not style:
                 raise refuse("Please pick a style first.")
             content = self._load(image, "a photo")
+            region = {} if mask is None else {"mask": self._mask(mask), "invert_mask": invert}
             result = self.engine.stylize(
                 content,
                 style,
@@ -321,6 +388,7 @@ class Stylist:
                 device=self.config.device,
                 precision=self.config.precision,
                 memory_format=self.config.memory_format,
+                **region,
             )
             png = self._save_png(result, str(style))
         except Exception as exc:
@@ -339,6 +407,18 @@ class Stylist:
                 log.warning("the first example could not be painted", exc_info=True)
                 return None
         return self._first
+
+    def _mask(self, mask: Any) -> Any:
+        """A mask picture as the engine takes it: the brush's already in memory, an upload read like a photo
+        (limits, plain messages) but with its mode kept (alpha or grey levels are the region)."""
+        if isinstance(mask, Image.Image):
+            return mask
+        if isinstance(mask, dict):  # a FileData dict, when an API client bypasses preprocessing
+            mask = mask.get("path")
+        nst_core.load_image(mask, max_pixels=self.config.max_pixels, label="your mask")  # refuse non-pictures
+        with Image.open(mask) as raw:
+            raw.load()
+            return raw.copy()
 
     def stylize_example(self, image: str | None, style: str | None) -> tuple[ImagePair, str]:
         """A clicked photo example: the fast style at this server's default settings (cached by Gradio)."""
@@ -440,6 +520,35 @@ class Stylist:
         Returns:
             The (original, stylised) pair, and the stylised image as a PNG file.
         """
+        form = (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
+        async for answer in self._instant(*form, None, False, progress, request):
+            yield answer
+
+    async def stylize_arbitrary_page(
+        self,
+        content: str | None,
+        style_image: str | None,
+        strength: float,
+        preserve_colors: bool,
+        size: int,
+        extra_styles: Sequence[str] | None,
+        blend_weights: str | None,
+        brush: Any,
+        mask: str | None,
+        region_mode: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way to ask for a progress bar
+        request: gr.Request = None,  # type: ignore[assignment] - Gradio fills it in; not an API parameter
+    ) -> AsyncIterator[tuple[Any, Any]]:
+        """The page's Instant Stylize: with the region of *Style only part of the photo*, like `stylize_page`."""
+        form = (content, style_image, strength, preserve_colors, size, extra_styles, blend_weights)
+        region = mask or brush_mask(brush)
+        async for answer in self._instant(*form, region, region_mode == OUTSIDE, progress, request):
+            yield answer
+
+    async def _instant(
+        self, content: Any, style_image: Any, strength: Any, preserve_colors: Any, size: Any, extra_styles: Any,
+        blend_weights: Any, mask: Any, invert: bool, progress: Any, request: gr.Request | None,
+    ) -> AsyncIterator[tuple[Any, Any]]:  # fmt: skip
         try:
             self._refuse_unavailable(INSTANT)
             photo = self._load(content, "a photo")
@@ -454,6 +563,8 @@ class Stylist:
                 "precision": self.config.precision,
                 "memory_format": self.config.memory_format,
             }
+            if mask is not None:
+                options |= {"mask": self._mask(mask), "invert_mask": invert}
         except Exception as exc:
             raise friendly_error(exc) from None
         progress(0.0, desc="Reading the painting…")

@@ -23,6 +23,7 @@ from .config import DemoConfig
 from .examples import credit, painting_examples
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 from .mcp_tools import hide_from_mcp
+from .region import RegionInput
 from .widgets import photo_input, quiet_errors
 
 PRIVATE = {"api_visibility": "private", "queue": False}
@@ -147,7 +148,7 @@ def _blend_inputs() -> tuple[gr.File, gr.Textbox]:
 
 
 def wire_painting_tab(stylist: Stylist, config: DemoConfig, content: gr.Image, tab: PaintingTab,
-                      outputs: list[Any]) -> list[Any]:  # fmt: skip
+                      outputs: list[Any], region: RegionInput) -> list[Any]:  # fmt: skip
     """The two Stylize buttons (the stable API: /stylize_arbitrary, /stylize_gatys), Stop, the method and quality
     switches. Returns the two jobs' events, for Download's on/off."""
     g = tab.gatys
@@ -155,15 +156,20 @@ def wire_painting_tab(stylist: Stylist, config: DemoConfig, content: gr.Image, t
                  tab.instant.strength, tab.instant.size, tab.method)  # fmt: skip
     for button in (g.button, tab.instant.button):
         button.click(stylist.arm_stop, None, None, **PRIVATE)
+    fast_queue = {"concurrency_limit": config.fast_concurrency, "concurrency_id": "fast"}  # about a second
+    # The page's button sends the region too; the API keeps /stylize_arbitrary as it was.
     instant = tab.instant.button.click(
-        hide_from_mcp(stylist.stylize_arbitrary),
-        tab.instant_inputs(content),
+        stylist.stylize_arbitrary_page,
+        [*tab.instant_inputs(content), *region.inputs],
         outputs,
-        api_name="stylize_arbitrary",
-        concurrency_limit=config.fast_concurrency,  # about a second, like a fast style: the same queue
-        concurrency_id="fast",
+        api_visibility="private",
         show_progress_on=[g.style_image],
+        **fast_queue,
     )
+    with gr.Row(visible=False):
+        instant_api = gr.Button()
+    instant_api.click(hide_from_mcp(stylist.stylize_arbitrary), tab.instant_inputs(content), outputs,
+                      api_name="stylize_arbitrary", **fast_queue)  # fmt: skip
     gatys = g.button.click(
         hide_from_mcp(stylist.stylize_gatys),
         tab.gatys_inputs(content),

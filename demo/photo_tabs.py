@@ -23,6 +23,7 @@ from .examples import credit, photo_examples
 from .handlers import Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
 from .painting_tab import PaintingTab, wire_painting_tab
+from .region import RegionInput, wire_region
 from .widgets import photo_input, quiet_errors
 
 # Pressing Stylize brings the result (where progress and the picture appear) into view: on a phone it sits below
@@ -185,6 +186,7 @@ def wire_photo_tabs(
     fast: FastTab,
     painting: PaintingTab,
     out: Output,
+    region: RegionInput,
 ) -> None:
     """The Stylize buttons (the stable API), Download's on/off, the painting tab's events, style pickers, MCP."""
     fast_inputs = [content, fast.style, fast.strength, fast.colors, fast.size]
@@ -197,15 +199,20 @@ def wire_photo_tabs(
     for button in (fast.button, painting.gatys.button, painting.instant.button):
         button.click(**disable)
         button.click(None, None, None, js=SCROLL_TO_RESULT, **PRIVATE)
+    fast_queue = {"concurrency_limit": config.fast_concurrency, "concurrency_id": "fast"}
+    # The page's button sends the region too; the API keeps /stylize as it was and adds /stylize_region.
     fast.button.click(
-        hide_from_mcp(stylist.stylize),
-        fast_inputs,
-        out.both,
-        api_name="stylize",
-        concurrency_limit=config.fast_concurrency,
-        concurrency_id="fast",
+        stylist.stylize_page, [*fast_inputs, *region.inputs], out.both, api_visibility="private", **fast_queue
     ).success(**enable)
-    for event in wire_painting_tab(stylist, config, content, painting, out.both):
+    wire_region(content, region)
+    with gr.Row(visible=False):
+        fast_api, region_api = gr.Button(), gr.Button()
+        mask = photo_input(type="filepath", image_mode=None, label="Mask")  # its mode kept: alpha, grey levels
+        invert = gr.Checkbox(value=False, label="Style everything but the mask")
+    fast_api.click(hide_from_mcp(stylist.stylize), fast_inputs, out.both, api_name="stylize", **fast_queue)
+    region_api.click(hide_from_mcp(stylist.stylize_region), [*fast_inputs, mask, invert], out.both,
+                     api_name="stylize_region", **fast_queue)  # fmt: skip
+    for event in wire_painting_tab(stylist, config, content, painting, out.both, region):
         event.success(**enable)
     if fast.examples is not None:  # an example's picture is downloadable too, once it is there
         fast.examples.dataset.click(**disable)

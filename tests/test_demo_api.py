@@ -27,6 +27,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 FAST_PARAMS = ["image", "style", "strength", "preserve_colors", "size"]
+REGION_PARAMS = [*FAST_PARAMS, "mask", "invert_mask"]
 VIDEO_PARAMS = ["video", "style", "strength", "stabilize", "size", "painting"]
 INSTANT_PARAMS = ["content", "style_image", "strength", "preserve_colors", "size", "extra_styles", "blend_weights"]
 INSTANT_MCP_PARAMS = ["content", "style_image", "strength", "preserve_colors", "size"]
@@ -83,12 +84,13 @@ def test_api_is_stable(client):
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == FAST_PARAMS
     assert [p["parameter_name"] for p in api["/stylize_gatys"]["parameters"]] == GATYS_PARAMS
+    assert [p["parameter_name"] for p in api["/stylize_region"]["parameters"]] == REGION_PARAMS
     # Page plumbing (style refresh, gallery clicks, Stop) stays out of the public API.
     assert [p["parameter_name"] for p in api["/stylize_video"]["parameters"]] == VIDEO_PARAMS
     assert [p["parameter_name"] for p in api["/stylize_arbitrary"]["parameters"]] == INSTANT_PARAMS
     assert [p["parameter_name"] for p in api["/stylize_with_painting_instant"]["parameters"]] == INSTANT_MCP_PARAMS
     assert set(api) == {"/stylize", "/stylize_gatys", "/stylize_image", "/stylize_with_painting", "/stylize_video",
-                        "/stylize_arbitrary", "/stylize_with_painting_instant"}  # fmt: skip
+                        "/stylize_arbitrary", "/stylize_with_painting_instant", "/stylize_region"}  # fmt: skip
     # Only the pictures are required: the generated snippets must work as written (no "Hello!!" blend weights).
     for name, images in (
         ("/stylize", {"image"}),
@@ -98,6 +100,7 @@ def test_api_is_stable(client):
         ("/stylize_arbitrary", {"content", "style_image"}),
         ("/stylize_with_painting_instant", {"content", "style_image"}),
         ("/stylize_video", {"video"}),
+        ("/stylize_region", {"image"}),  # no mask: the whole picture
     ):
         required = {p["parameter_name"] for p in api[name]["parameters"] if not p["parameter_has_default"]}
         assert required == images, (name, required)
@@ -180,6 +183,38 @@ def test_a_transparent_png_comes_back_transparent(client, photo, tmp_path):
     assert full.mode == "RGBA" and full.size == (96, 64)
     assert full.getchannel("A").getpixel((2, 2)) == 0 and full.getchannel("A").getpixel((48, 32)) == 255
     assert _open(slider[1]).mode == "RGBA"  # the slider's "after" too
+
+
+def test_a_mask_upload_styles_its_region_and_invert_the_rest(client, photo, tmp_path):
+    """/stylize_region with a greyscale mask (white = styled) on the left half: the right half comes back as the
+    photo, the left half painted; invert_mask swaps them. The slider's 'before' is the whole photo."""
+    import numpy as np
+
+    mask = Image.new("L", (96, 64), 0)
+    mask.paste(255, (0, 0, 40, 64))  # columns 0-39 of 96; the feather is a pixel or two
+    mask.save(tmp_path / "mask.png")
+    halves = {}
+    for invert in (False, True):
+        args = (handle_file(str(photo)), STYLE, 1.0, False, 96, handle_file(str(tmp_path / "mask.png")), invert)
+        slider, png = client.predict(*args, api_name="/stylize_region")
+        before, after = (np.asarray(_open(p).convert("RGB"), np.int16) for p in (slider[0], png))
+        assert before.shape == after.shape == (64, 96, 3)
+        diff = np.abs(after - before).max(axis=2)
+        halves[invert] = (diff[:, :32], diff[:, 48:])  # inside, outside the mask (clear of the feather)
+    inside, outside = halves[False]
+    assert outside.max() <= 1 and inside.mean() > 20, (outside.max(), inside.mean())
+    inside, outside = halves[True]
+    assert inside.max() <= 1 and outside.mean() > 20, (inside.max(), outside.mean())
+
+
+def test_a_mask_that_is_not_a_picture_is_refused_in_words(client, photo, tmp_path):
+    bogus = tmp_path / "mask.png"
+    bogus.write_text("not a mask\n" * 20)
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(photo)), STYLE, 1.0, False, 64, handle_file(str(bogus)), False,
+                       api_name="/stylize_region")  # fmt: skip
+    msg = str(err.value)
+    assert "not an image" in msg and "/tmp" not in msg and "Traceback" not in msg, msg
 
 
 def test_fast_strength_zero_returns_the_photo(client, photo):
@@ -343,6 +378,39 @@ def test_closing_the_gatys_stream_sets_the_cancel_event(monkeypatch, photo, tmp_
     asyncio.run(run())
     assert seen["cancel"].is_set()
     assert finished.wait(5), "the worker thread should stop once cancelled"
+
+
+def test_instant_on_the_page_styles_only_the_brushed_region(photo, tmp_path):
+    """The editor's value as the page sends it (the photo under one brush layer, transparent where unpainted):
+    Instant paints only the brushed left part; "everything but" the rest; nothing brushed: the whole picture."""
+    import numpy as np
+
+    from demo.handlers import INSIDE, OUTSIDE
+
+    stylist = Stylist(DemoConfig(device="cpu"), out_dir=tmp_path)
+    painting = make_photo(tmp_path / "painting.png", size=(80, 100), color=(200, 30, 160))
+    layer = Image.new("RGBA", (96, 64), (0, 0, 0, 0))
+    layer.paste((255, 45, 85, 153), (0, 0, 40, 64))  # a see-through brush colour: only its alpha counts
+    empty = Image.new("RGBA", (96, 64), (0, 0, 0, 0))
+
+    def changed(layers: list, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        editor = {"background": _open(str(photo)), "layers": layers, "composite": None}
+
+        async def run() -> list:
+            form = (str(photo), str(painting), 1.0, False, 96, None, "", editor, None, mode)
+            return [a async for a in stylist.stylize_arbitrary_page(*form, progress=lambda *a, **k: None)]
+
+        (before, after), png = asyncio.run(run())[-1]
+        assert Path(png).is_file() and before.size == after.size == (96, 64)
+        diff = np.abs(np.asarray(after.convert("RGB"), np.int16) - np.asarray(before.convert("RGB"), np.int16))
+        return diff.max(axis=2)[:, :32], diff.max(axis=2)[:, 48:]  # inside, outside the stroke (clear of the feather)
+
+    inside, outside = changed([layer], INSIDE)
+    assert outside.max() <= 1 and inside.mean() > 10, (outside.max(), inside.mean())
+    inside, outside = changed([layer], OUTSIDE)
+    assert inside.max() <= 1 and outside.mean() > 10, (inside.max(), outside.mean())
+    inside, outside = changed([empty], INSIDE)  # nothing painted: the whole picture, as without a region
+    assert inside.mean() > 10 and outside.mean() > 10, (inside.mean(), outside.mean())
 
 
 def test_server_caps_and_core_limits(photo, tmp_path):

@@ -242,3 +242,59 @@ def test_the_before_after_handle_moves_by_keyboard(browser, server):
         )
     finally:
         page.close()
+
+
+def _fetch_image(url: str):
+    """A picture the page shows, read from the server (loopback, never via a proxy)."""
+    import io
+    import urllib.request
+
+    from PIL import Image
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as resp:
+        return Image.open(io.BytesIO(resp.read())).convert("RGB")
+
+
+def test_a_painted_region_alone_is_styled(browser, server, tmp_path):
+    """Paint a band across the middle of the photo with the mouse on the editor, Stylize: the slider shows the
+    whole picture, the band is painted and, away from the stroke and its feather, the result is the photo."""
+    import numpy as np
+
+    photo = make_photo(tmp_path / "region.png", size=(240, 160))
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    try:
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator("#content-image input[type=file]").set_input_files(str(photo))
+        page.locator("#content-image img").first.wait_for(timeout=30_000)
+        page.locator("#region").get_by_text("Style only part of the photo").click()
+        canvas = page.locator("#region-editor canvas").first
+        canvas.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # the photo lands on the canvas as its background
+        box = canvas.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.4, y)
+        page.mouse.down()
+        for i in range(1, 21):  # a stroke of small moves, as a hand draws it
+            page.mouse.move(box["x"] + box["width"] * (0.4 + 0.2 * i / 20), y)
+        page.mouse.up()
+        page.wait_for_timeout(500)
+        page.locator("#fast-run").click()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#result-slider img'))"
+            ".filter(i => i.complete && i.naturalWidth > 0).length >= 2",
+            timeout=120_000,
+        )
+        assert not page.locator(".toast-body.error").count(), "an error toast appeared"
+        page.screenshot(path=str(ARTIFACTS / "demo_browser_region.png"))
+        before_url, after_url = page.eval_on_selector_all("#result-slider img", "els => els.map(e => e.src)")[:2]
+    finally:
+        page.close()
+    before, after = (np.asarray(_fetch_image(u), np.int16) for u in (before_url, after_url))
+    assert before.shape == after.shape and before.shape[1] > before.shape[0]  # the whole picture, landscape
+    diff = np.abs(after - before).max(axis=2)
+    h, w = diff.shape
+    # The stroke runs through the middle; it, its brush's width and the feather stay inside the middle half.
+    assert diff[: h // 4].max() <= 2 and diff[-h // 4 :].max() <= 2, "the unpainted top and bottom changed"
+    assert diff[:, : w // 5].max() <= 2 and diff[:, -w // 5 :].max() <= 2, "the unpainted sides changed"
+    assert diff[h // 2 - 2 : h // 2 + 2, w * 9 // 20 : w * 11 // 20].mean() > 20, "the painted band was not styled"
