@@ -19,7 +19,7 @@ from .errors import NSTError, OptionsError
 from .fast import FastOptions
 from .gatys import GatysOptions
 from .images import load_image, output_format, save_image
-from .options import add_argument, add_arguments, field_help, option_names
+from .options import add_argument, add_arguments, cli_flag, field_help, field_range, option_names, shown, spelled
 from .progress import Progress
 from .styles import (
     check_name_free,
@@ -96,8 +96,8 @@ def _add_option_groups(s: argparse.ArgumentParser) -> None:
     command itself, then a group per method; every default stays None (see `_options`)."""
     shared = set(option_names(GatysOptions)) & set(option_names(FastOptions))
     for f in fields(GatysOptions):
-        if f.name in shared:
-            add_argument(s, f)
+        if f.name in shared:  # the method's own range applies (its error names the --flag: see `main`)
+            add_argument(s, f, checked=False, help=_shared_help(f.name))
     g = s.add_argument_group("gatys")
     add_arguments(g, GatysOptions, skip=shared)
     g.add_argument("--init-image", metavar="PATH", help="start from this picture (implies --init image)")
@@ -112,6 +112,14 @@ def _add_option_groups(s: argparse.ArgumentParser) -> None:
         default=True,
         help="video: blend each frame with the previous one along the motion, so strokes do not flicker (default on)",
     )
+
+
+def _shared_help(name: str) -> str | None:
+    """The help of an option of both methods, with each method's range where it has one."""
+    spans = [f"{shown(r[0])} to {shown(r[1])} ({label})" for label, cls in (("gatys", GatysOptions),
+             ("fast", FastOptions), ("arbitrary", ArbitraryOptions)) if (r := field_range(cls, name))]  # fmt: skip
+    text = field_help(GatysOptions, name)
+    return "; ".join([text, *spans]) if spans and text else text
 
 
 def _options(a: argparse.Namespace) -> dict:
@@ -275,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     handler = {"stylize": _cmd_stylize, "styles": _cmd_styles, "import-style": _cmd_import}[args.command]
     try:
-        return handler(args)
+        with spelled(cli_flag):  # the engines' messages name --size, not size=
+            return handler(args)
     except NSTError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

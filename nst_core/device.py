@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -176,18 +177,32 @@ def enable_fast_math(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-# The profile's three options, declared once for every options type that has them (GatysOptions, FastOptions).
-def device_option() -> str:
-    return option("auto", "auto (default), cpu, cuda or mps")
+# The profile's three options, declared once for every options type that has them (the engines, the trainings).
+def is_device(device: object) -> bool:
+    """auto, cpu, cuda, cuda:N, mps (any case) or a torch.device: what `resolve_device` accepts."""
+    return isinstance(device, torch.device) or (isinstance(device, str) and device.lower().split(":")[0] in DEVICES)
 
 
-def precision_option() -> str:
-    return option(
-        "auto",
-        "autocast dtype (default auto: bf16 on GPUs and on CPUs with native bf16, else fp32)",
-        choices=PRECISIONS,
-    )
+def is_precision(precision: object) -> bool:
+    """A precision or one of its aliases (float32, half, ...)."""
+    name = precision.lower() if isinstance(precision, str) else None
+    return _PRECISION_ALIASES.get(name, name) in PRECISIONS
 
 
-def memory_format_option() -> str:
-    return option("auto", "tensor layout (default auto: channels_last with bf16 or on a GPU)", choices=MEMORY_FORMATS)
+def is_memory_format(memory_format: object) -> bool:
+    return isinstance(memory_format, str) and memory_format.lower().replace("-", "_") in MEMORY_FORMATS
+
+
+def device_option(note: str = "", **kw: Any) -> str:
+    return option("auto", f"auto (default), cpu, cuda or mps{note}", check=is_device,
+                  expect=f"one of {', '.join(DEVICES)} (or cuda:N)", **kw)  # fmt: skip
+
+
+def precision_option(**kw: Any) -> str:
+    help = "autocast dtype (default auto: bf16 on GPUs and on CPUs with native bf16, else fp32)"
+    return option("auto", help, choices=PRECISIONS, check=is_precision, **kw)
+
+
+def memory_format_option(**kw: Any) -> str:
+    help = "tensor layout (default auto: channels_last with bf16 or on a GPU)"
+    return option("auto", help, choices=MEMORY_FORMATS, check=is_memory_format, **kw)

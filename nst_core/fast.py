@@ -7,7 +7,6 @@ the device's memory (`nst_core.budget`, `nst_core.tiling`), then the finishing t
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -19,19 +18,11 @@ from PIL import Image
 from . import styles
 from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
 from .colors import preserve_colors
-from .device import (
-    DEVICES,
-    device_option,
-    make_profile,
-    memory_format_option,
-    normalise_memory_format,
-    normalise_precision,
-    precision_option,
-)
-from .errors import DeviceOutOfMemory, OptionsError
+from .device import device_option, make_profile, memory_format_option, precision_option
+from .errors import DeviceOutOfMemory
 from .images import SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
 from .inference import apply_model, stylize_tensor
-from .options import option
+from .options import check_options, option
 from .progress import Progress, ProgressCallback, check_cancel
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
 from .tiling import MIN_TILE, TILE_OVERLAP, TilePlan, plan_tiles
@@ -57,12 +48,20 @@ MIN_SIZE, MAX_SIZE = 16, 8192
 MIN_NET_SIDE = 32  # reflection pads (4 px at full, 1 px at 1/4 resolution) need this much; smaller is edge-padded
 
 
+def _is_style_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name.strip())
+
+
 @dataclass
 class FastOptions:
     """Options of a fast stylisation. `strength` blends toward the content (0 = content, 1 = full style)."""
 
-    style: str = option(help="name of an installed style (see `styles`)", flag=False)  # the CLI's own --style
-    strength: float = option(1.0, "0..1, blend toward the content", bounds=(0, 1))
+    # not a flag: the CLI has its own --style, repeatable for regions
+    style: str = option(
+        help="name of an installed style (see `styles`)", flag=False, check=_is_style_name,
+        expect="the name of an installed style (see `python -m nst_core styles`)",
+    )  # fmt: skip
+    strength: float = option(1.0, "{lo}..{hi}, blend toward the content", bounds=(0, 1))
     preserve_colors: bool = option(False, "keep the content's colours")
     size: int | None = option(None, SIZE_HELP, bounds=(MIN_SIZE, MAX_SIZE))
     device: str = device_option()
@@ -77,50 +76,13 @@ class FastOptions:
         bounds=(MIN_TILE, MAX_SIZE),
     )  # fmt: skip
     tile_overlap: int = option(
-        TILE_OVERLAP, "px shared by neighbouring tiles (at most half a tile is used)", flag=False
+        TILE_OVERLAP, "px shared by neighbouring tiles (at most half a tile is used)", flag=False, bounds=(0, MAX_SIZE)
     )
 
     def validate(self) -> FastOptions:
-        """Raise OptionsError with a message a user can act on; returns self for chaining."""
-        if not isinstance(self.style, str) or not self.style.strip():
-            raise OptionsError("style must be the name of an installed style (see `python -m nst_core styles`)")
-        if not _is_number(self.strength) or not 0.0 <= float(self.strength) <= 1.0:
-            raise OptionsError(f"strength must be a number from 0 to 1, got {self.strength!r}")
-        if not isinstance(self.preserve_colors, bool):
-            raise OptionsError(f"preserve_colors must be true or false, got {self.preserve_colors!r}")
-        if self.size is not None and (not _is_int(self.size) or not MIN_SIZE <= self.size <= MAX_SIZE):
-            raise OptionsError(
-                f"size must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {self.size!r}"
-            )
-        if isinstance(self.device, torch.device):
-            pass
-        elif not isinstance(self.device, str) or self.device.lower().split(":")[0] not in DEVICES:
-            raise OptionsError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
-        normalise_precision(self.precision)
-        normalise_memory_format(self.memory_format)
-        if self.stroke_scale is not None and (
-            not _is_number(self.stroke_scale) or not 1.0 <= float(self.stroke_scale) <= MAX_STROKE_SCALE
-        ):
-            raise OptionsError(
-                f"stroke_scale must be a number from 1 to {MAX_STROKE_SCALE:g} (or unset for auto), "
-                f"got {self.stroke_scale!r}"
-            )
-        if self.tile_size is not None and (not _is_int(self.tile_size) or not MIN_TILE <= self.tile_size <= MAX_SIZE):
-            raise OptionsError(
-                f"tile_size must be a whole number of pixels from {MIN_TILE} to {MAX_SIZE} (or unset), "
-                f"got {self.tile_size!r}"
-            )
-        if not _is_int(self.tile_overlap) or self.tile_overlap < 0:
-            raise OptionsError(f"tile_overlap must be a whole number of pixels >= 0, got {self.tile_overlap!r}")
-        return self
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(float(v))
+        """Raise OptionsError with a message a user can act on (from the fields' declarations, naming the
+        option as the caller wrote it); returns self for chaining."""
+        return check_options(self)
 
 
 def run_fast(

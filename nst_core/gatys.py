@@ -18,23 +18,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .colors import luminance, match_luminance, preserve_colors
-from .device import (
-    DeviceProfile,
-    device_option,
-    make_profile,
-    memory_format_option,
-    normalise_memory_format,
-    normalise_precision,
-    precision_option,
-    resolve_device,
-)
+from .device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option, resolve_device
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import SIZE_HELP, pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
 from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
 from .masks import Regions
-from .options import PerDevice, comma_floats, comma_names, field_default, field_range, option, shown
+from .options import PerDevice, blend_option, check_options, comma_names, field_default, option
 from .progress import Progress, ProgressCallback, check_cancel
 
 OPTIMIZERS = ("lbfgs", "lbfgs_torch", "adam")  # lbfgs: device-resident (nst_core.lbfgs); lbfgs_torch: the reference
@@ -44,6 +35,11 @@ MAX_SIZE = 4096
 MAX_STEPS = 10_000
 WEIGHT_BOUNDS = (0, 1e12)
 MIN_NET_SIDE = 32  # below this VGG's fourth pooling has nothing left: smaller sides are edge-padded, then cropped
+
+
+def _is_loss_net(name: object) -> bool:
+    """A registered loss network, by any of its names (`get_spec` accepts them in any case)."""
+    return isinstance(name, str) and name.lower() in {n.lower() for n in list_loss_nets()}
 
 
 @dataclass
@@ -65,27 +61,26 @@ class GatysOptions:
     content_layers: tuple[str, ...] | None = option(None, parse=comma_names, metavar="L1,L2")
     style_layers: tuple[str, ...] | None = option(None, parse=comma_names, metavar="L1,L2,...")
     style_layer_weights: tuple[float, ...] | None = None
-    style_blend: tuple[float, ...] | None = option(
-        None, "blend weights, one per style image", parse=comma_floats, metavar="W1,W2"
-    )
+    style_blend: tuple[float, ...] | None = blend_option()
     style_scale: float = option(1.0, "style images are resized to size x this", bounds=(0.1, 4))
     optimizer: str = option(
         "lbfgs",
         "lbfgs (no host round trip per step), lbfgs_torch (torch's, strong-Wolfe line search) or adam",
         choices=OPTIMIZERS,
     )
-    lr: float | None = option(None, "Adam step size (default {default})", auto=0.02)
+    lr: float | None = option(None, "Adam step size (default {default})", auto=0.02, bounds=(1e-12, 1))
     init: str = option("content", "start from the content, noise, or --init-image", choices=INITS)
     seed: int = option(0, bounds=(0, 2**63 - 1))
     preserve_colors: bool = option(False, "keep the content's colours")
     multiscale: bool | None = option(None, "coarse-to-fine optimisation (default: on for 384 px and more)")
-    loss_net: str = option("vgg19", "loss network (default {default})", choices=list_loss_nets)
+    loss_net: str = option("vgg19", "loss network (default {default})", choices=list_loss_nets, check=_is_loss_net)
     loss_net_weights: str | None = option(None, "weights file for the loss network", metavar="PATH")
     pooling: str = option("max", choices=("max", "avg"))
     device: str = device_option()
     precision: str = precision_option()  # auto | fp32 | bf16 | fp16 (see nst_core.device)
     memory_format: str = memory_format_option()  # auto | channels_last | contiguous
-    preview_every: int = 10  # send an intermediate image with the progress record every N steps
+    preview_every: int = option(10, "send an intermediate image every N steps (0: never)", bounds=(0, MAX_STEPS),
+                                flag=False)  # fmt: skip
 
     @classmethod
     def field_names(cls) -> set[str]:
@@ -116,55 +111,17 @@ class GatysOptions:
         return o
 
     def validate(self) -> None:
-        def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise OptionsError(msg)
-
-        for key in ("size", "steps"):
-            v, (lo, hi) = getattr(self, key), field_range(GatysOptions, key)
-            what = "a whole number of pixels between" if key == "size" else "between"
-            need(v is None or (isinstance(v, int) and lo <= v <= hi), f"{key} must be {what} {lo} and {hi}, not {v!r}.")
-        for key in ("content_weight", "style_weight", "tv_weight"):
-            v, (lo, hi) = getattr(self, key), field_range(GatysOptions, key)
-            if v is not None:
-                need(
-                    isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi,
-                    f"{key.replace('_', ' ')} must be a finite number between {lo} and {shown(hi)}, not {v!r}.",
-                )
-        need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}.")
-        need(self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}.")
-        normalise_precision(self.precision)
-        normalise_memory_format(self.memory_format)
-        lo, hi = field_range(GatysOptions, "style_scale")
-        need(
-            isinstance(self.style_scale, (int, float)) and lo <= self.style_scale <= hi,
-            f"style scale must be between {lo} and {hi}, not {self.style_scale!r}.",
-        )
-        lo, hi = field_range(GatysOptions, "seed")
-        need(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool) and lo <= self.seed <= hi,
-            "seed must be a non-negative integer.",
-        )
-        need(self.lr is None or (isinstance(self.lr, (int, float)) and 0 < self.lr <= 1), "lr must be in (0, 1].")
-        need(isinstance(self.preview_every, int) and self.preview_every >= 0, "preview_every must be >= 0.")
-        if self.style_blend is not None:
-            need(
-                all(isinstance(b, (int, float)) and math.isfinite(b) and b >= 0 for b in self.style_blend)
-                and sum(self.style_blend) > 0,
-                "style blend weights must be non-negative and not all zero.",
-            )
-        if self.style_layer_weights is not None and self.style_layers is not None:
-            need(
-                len(self.style_layer_weights) == len(self.style_layers), "give one style layer weight per style layer."
-            )
+        """Every field against its declaration (`check_options`, naming the option as the caller wrote it),
+        then what involves several fields or a file."""
+        check_options(self)
+        weights, layers = self.style_layer_weights, self.style_layers
+        if weights is not None and layers is not None and len(weights) != len(layers):
+            raise OptionsError("give one style layer weight per style layer.")
         spec = get_spec(self.loss_net)
         for layer in (self.content_layers or ()) + (self.style_layers or ()):
             spec.index(layer)
-        if self.loss_net_weights is not None:
-            need(
-                Path(self.loss_net_weights).expanduser().is_file(),
-                f"loss network weights file not found: {self.loss_net_weights}",
-            )
+        if self.loss_net_weights is not None and not Path(self.loss_net_weights).expanduser().is_file():
+            raise OptionsError(f"loss network weights file not found: {self.loss_net_weights}")
 
     def as_dict(self) -> dict:
         return asdict(self)

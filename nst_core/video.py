@@ -20,10 +20,11 @@ from PIL import Image
 
 from . import animation, video_io
 from .atomic import atomic_write
-from .errors import OptionsError, VideoError
-from .fast import MAX_SIZE, MIN_SIZE
+from .errors import VideoError
+from .fast import FastOptions
 from .frames import FrameStylizer
 from .images import sized_for
+from .options import check_value, option_field
 from .progress import Progress, ProgressCallback, check_cancel
 from .sniff import IMAGE_SIGNATURES, looks_like_text
 from .temporal import StabilizerSettings
@@ -119,8 +120,7 @@ def stylize_video(
     """
     start = time.monotonic()
     what = label or (Path(os.fspath(source)).name if not isinstance(source, bytes) else "the video")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE):
-        raise OptionsError(f"size must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
+    check_value(option_field(FastOptions, "size"), size)  # a frame is a fast picture: its sizes
     limits = limits or VideoLimits.from_env()
     media = detect_media(source)
     if media.kind == "image":

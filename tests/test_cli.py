@@ -102,7 +102,7 @@ def _png_bytes():
         (["--style", "starry_night", "--strength", "7"], "strength"),
         (["--style", "starry_night", "--steps", "5"], "unknown option"),
         (["--style-image", "STYLE", "--steps", "-3"], "steps"),
-        (["--style-image", "STYLE", "--style-weight", "nan"], "style weight"),
+        (["--style-image", "STYLE", "--style-weight", "nan"], "--style-weight must be a number"),
         (["--style-image", "STYLE", "--loss-net-weights", "/nonexistent/w.pth"], "not found"),
     ],
 )

@@ -58,20 +58,20 @@ def _arr(img: Image.Image) -> np.ndarray:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"strength": 1.5}, "strength must be a number from 0 to 1"),
+        ({"strength": 1.5}, "^strength= must be a number from 0 to 1, not 1.5"),
         ({"strength": -0.1}, "strength"),
         ({"strength": float("nan")}, "strength"),
         ({"strength": True}, "strength"),
         ({"strength": "1"}, "strength"),
-        ({"size": 8}, "size must be a whole number of pixels from 16 to 8192"),
+        ({"size": 8}, "^size= must be a whole number from 16 to 8192, not 8"),
         ({"size": 9000}, "size"),
         ({"size": 256.0}, "size"),
-        ({"precision": "fp8"}, "unknown precision 'fp8'"),
-        ({"device": "tpu"}, "unknown device 'tpu'"),
-        ({"tile_size": 50}, "tile_size must be"),
+        ({"precision": "fp8"}, "^precision= must be one of auto, fp32, bf16, fp16, not 'fp8'"),
+        ({"device": "tpu"}, "^device= must be one of auto, cpu, cuda, mps"),
+        ({"tile_size": 50}, "^tile_size= must be"),
         ({"tile_overlap": -1}, "tile_overlap"),
         ({"preserve_colors": "yes"}, "preserve_colors"),
-        ({"style": ""}, "style must be the name"),
+        ({"style": ""}, "^style= must be the name"),
     ],
 )
 def test_options_validation_messages(kwargs, message):

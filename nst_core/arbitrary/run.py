@@ -23,7 +23,7 @@ from ..colors import match_luminance, preserve_colors
 from ..device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option
 from ..errors import DeviceOutOfMemory, OptionsError, WeightsError
 from ..images import SIZE_HELP, pil_to_tensor, resize_long_side, resize_to_size, sized_for, tensor_to_pil
-from ..options import check_options, comma_floats, option
+from ..options import blend_option, check_options, option
 from ..progress import Progress, ProgressCallback, check_cancel
 from ..tiling import MIN_TILE, Ticker, plan_tiles
 from .model_file import load_network
@@ -50,24 +50,12 @@ MAX_STYLE_SIDE = 1024  # paintings are read at the output's long side, at most t
 _BYTES_PER_PX = 2200  # peak activation memory per pixel of one level-1 pass, float32, measured on CPU
 
 
-def _check_blend(blend: object) -> None:
-    if blend is None:
-        return
-    ok = isinstance(blend, (tuple, list)) and all(
-        isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) and b >= 0 for b in blend
-    )
-    if not ok or not blend or sum(blend) <= 0:
-        raise OptionsError("style_blend must be non-negative numbers, one per painting, not all zero.")
-
-
 @dataclass
 class ArbitraryOptions:
     """Options of an arbitrary-style run. `strength` blends the photo's features with the painted ones."""
 
-    strength: float = option(1.0, "0..1, how much of the painting's statistics (0 = the photo)", bounds=(0, 1))
-    style_blend: tuple[float, ...] | None = option(
-        None, "blend weights, one per style image", parse=comma_floats, metavar="W1,W2", check=_check_blend
-    )
+    strength: float = option(1.0, "{lo}..{hi}, how much of the painting's statistics (0 = the photo)", bounds=(0, 1))
+    style_blend: tuple[float, ...] | None = blend_option()
     preserve_colors: bool = option(False, "keep the content's colours")
     size: int | None = option(None, SIZE_HELP, bounds=(MIN_SIZE, MAX_SIZE))
     device: str = device_option()
@@ -83,10 +71,8 @@ class ArbitraryOptions:
     )
 
     def validate(self) -> ArbitraryOptions:
-        check_options(self)
-        if not isinstance(self.preserve_colors, bool):
-            raise OptionsError(f"preserve_colors must be true or false, got {self.preserve_colors!r}")
-        return self
+        """Every field against its declaration, naming the option as the caller wrote it; returns self."""
+        return check_options(self)
 
 
 def _weights_path(explicit: str | os.PathLike | None) -> Path:

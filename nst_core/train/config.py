@@ -14,10 +14,10 @@ from pathlib import Path
 
 from .. import styles
 from ..argparsing import ArgumentParser
-from ..device import MEMORY_FORMATS, PRECISIONS, normalise_memory_format, normalise_precision
+from ..device import device_option, memory_format_option, precision_option
 from ..errors import OptionsError
 from ..lossnets import LossNetSpec, list_loss_nets
-from ..options import add_arguments, bounds_table, check_options, given, option, option_names
+from ..options import add_arguments, bounds_table, check_options, cli_flag, given, option, option_names
 from ..transformer_net import LIGHT, REFERENCE, TransformerConfig
 
 ARCHS: dict[str, TransformerConfig] = {"reference": REFERENCE, "light": LIGHT}
@@ -75,21 +75,9 @@ class TrainConfig:
         "it already reproduces content, so a new style or style weight needs far fewer steps",
         run_only=True,
     )
-    device: str = option("auto", "auto | cpu | cuda | mps (DDP: one GPU per process)", run_only=True)
-    precision: str = option(
-        "auto",
-        "autocast dtype (auto: bf16 on CUDA and on CPUs with native bf16, else fp32)",
-        choices=PRECISIONS,
-        check=normalise_precision,
-        run_only=True,
-    )
-    memory_format: str = option(
-        "auto",
-        "tensor layout (auto: channels_last with bf16 or on CUDA)",
-        choices=MEMORY_FORMATS,
-        check=normalise_memory_format,
-        run_only=True,
-    )
+    device: str = device_option(" (DDP: one GPU per process)", run_only=True)
+    precision: str = precision_option(run_only=True)
+    memory_format: str = memory_format_option(run_only=True)
     compile: bool = option(False, "torch.compile the network", run_only=True)
     threads: int | None = option(
         None,
@@ -141,7 +129,7 @@ class TrainConfig:
             raise OptionsError(f"--dataset must be a folder of images, got {self.dataset!r}.")
         if self.steps is not None and self.epochs is not None:
             raise OptionsError("Give --steps or --epochs, not both.")
-        check_options(self)
+        check_options(self, cli_flag)  # a training is started from its command line
 
 
 # Every number a user gives, bounded (lo, hi, whole number?); optional ones (None) are skipped.
@@ -168,13 +156,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
 def fill_defaults(cfg: TrainConfig, spec: LossNetSpec) -> tuple[str, ...]:
     """The defaults that depend on the loss network, written into `cfg` (so the style's JSON says what was
     used); returns the content layers, each checked to exist."""
-    weights = spec.default_weights
+    weights = spec.default_weights  # every registered loss network declares all three
     if cfg.content_weight is None:
-        cfg.content_weight = weights.get("content_weight", 1.0)
+        cfg.content_weight = weights["content_weight"]
     if cfg.style_weight is None:
-        cfg.style_weight = weights.get("style_weight", 10.0) * FEEDFORWARD_STYLE_FACTOR
+        cfg.style_weight = weights["style_weight"] * FEEDFORWARD_STYLE_FACTOR
     if cfg.tv_weight is None:
-        cfg.tv_weight = weights.get("tv_weight", 100.0)
+        cfg.tv_weight = weights["tv_weight"]
     cfg.style_size = cfg.style_size or 2 * cfg.image_size
     content_layers = tuple(cfg.content_layers.split(",")) if cfg.content_layers else spec.content_layers
     for layer in content_layers:

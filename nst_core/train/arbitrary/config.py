@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...argparsing import ArgumentParser
-from ...device import MEMORY_FORMATS, PRECISIONS, normalise_memory_format, normalise_precision
+from ...device import device_option, memory_format_option, precision_option
 from ...errors import OptionsError
-from ...options import add_arguments, check_options, comma_names, given, option, option_names
+from ...options import add_arguments, check_options, cli_flag, comma_names, given, option, option_names
 
 
 @dataclass
@@ -48,11 +48,9 @@ class ArbitraryTrainConfig:
         run_only=True,
     )
     seed: int = option(42, bounds=(0, 2**32 - 1))
-    device: str = option("auto", "auto | cpu | cuda | mps", run_only=True)
-    precision: str = option("auto", "autocast dtype (auto: bf16 where native)", choices=PRECISIONS,
-                            check=normalise_precision, run_only=True)  # fmt: skip
-    memory_format: str = option("auto", "tensor layout", choices=MEMORY_FORMATS, check=normalise_memory_format,
-                                run_only=True)  # fmt: skip
+    device: str = device_option(run_only=True)
+    precision: str = precision_option(run_only=True)
+    memory_format: str = memory_format_option(run_only=True)
     threads: int | None = option(None, "torch CPU threads", bounds=(1, 1024), run_only=True)
     log_every: int = option(25, bounds=(1, 10_000_000), run_only=True)
     sheet_every: int = option(500, "steps between preview sheets (0: never)", bounds=(0, 10_000_000), run_only=True)
@@ -93,7 +91,7 @@ class ArbitraryTrainConfig:
             ArbitraryConfig(self.widths(), self.levels())
         except ValueError as exc:
             raise OptionsError(f"--channels/--cascade: {exc}") from None
-        check_options(self)
+        check_options(self, cli_flag)  # a training is started from its command line
 
 
 def build_parser() -> argparse.ArgumentParser:
