@@ -12,10 +12,10 @@ One job per module, read in this order:
 Everything public is importable from here (`from nst_core.styles import get_style, load_style_model`).
 """
 
+import importlib
+from typing import Any
+
 from .fileformat import FORMAT, FORMAT_VERSION, REQUIRED_KEYS
-from .importers import import_torch_checkpoint
-from .loader import build_model, clear_cache, load_style_model, read_style_weights
-from .previews import PREVIEW_LONG_SIDE, render_preview, synthetic_preview_content
 from .registry import (
     NAME_PATTERN,
     REPO_WEIGHTS_DIR,
@@ -31,7 +31,22 @@ from .registry import (
     validate_name,
     weights_dirs,
 )
-from .writer import save_style
+
+# The torch side, loaded on first use (PEP 562): the registry and the file format stay torch-free to import.
+_HOME = {
+    "import_torch_checkpoint": "importers", "build_model": "loader", "clear_cache": "loader",
+    "load_style_model": "loader", "read_style_weights": "loader", "PREVIEW_LONG_SIDE": "previews",
+    "render_preview": "previews", "synthetic_preview_content": "previews", "save_style": "writer",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FORMAT",
