@@ -19,18 +19,19 @@ from nst_core.arbitrary import arbitrary_status
 from nst_core.device import make_profile
 from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
-from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
-from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
+from nst_core.fast import FastOptions
 from nst_core.gatys import GatysOptions
 from nst_core.lossnets import get_spec
-from nst_core.options import field_default
+from nst_core.options import field_default, field_range, option_field
 from nst_core.queue_protocol import QueueSettings
+from nst_core.settings import read_setting, read_settings, setting
 from nst_core.video_io import VideoLimits
 
 log = logging.getLogger("bots.config")
 
 MIB = 1024 * 1024
 CORE_GATYS_CPU_SIZE = field_default(GatysOptions, "size", "cpu")  # the core's one definition (384)
+CORE_GATYS_GPU_SIZE = field_default(GatysOptions, "size", "cuda")
 
 # Hosts a bot may download user images from; extra hosts (tests, gateways): NST_BOT_ALLOWED_MEDIA_HOSTS.
 DISCORD_MEDIA_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
@@ -81,10 +82,6 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int | Non
     return int(env_number(name, default, lo=lo, hi=hi, env=env, error=ConfigError))
 
 
-def _float(env: Mapping[str, str], name: str, default: float, lo: float) -> float:
-    return float(env_number(name, default, lo=lo, whole=False, env=env, error=ConfigError))
-
-
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in _get(env, name).replace(";", ",").split(",") if p.strip())
 
@@ -98,22 +95,11 @@ def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = _get(env, name).lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}.")
-
-
-def _arbitrary(env: Mapping[str, str]) -> bool:
+def _arbitrary(wanted: bool) -> bool:
     """NST_BOT_ARBITRARY, and whether the one-pass network loads here (nst_core reads $NST_ARBITRARY_WEIGHTS from
     the process's environment, as the jobs will): asked once at start, so that a missing network is one line in
     the log and a plain answer to people (or Gatys in its place), never a failing job."""
-    if not _bool(env, "NST_BOT_ARBITRARY", True):
+    if not wanted:
         return False
     ok, why = arbitrary_status()
     if not ok:
@@ -159,40 +145,84 @@ def default_state_dir(env: Mapping[str, str]) -> str:
     return os.path.join(base, "nst-bots")
 
 
+def _fast_max() -> float:
+    return field_range(FastOptions, "size")[1]
+
+
+def _gatys_size_max() -> float:
+    return field_range(GatysOptions, "size")[1]
+
+
+def _sizes() -> tuple[float, float]:
+    """Sizes a setting may name: at least 64 px, at most what the fast engine accepts (the core's bound, read
+    when the settings are)."""
+    return (64, _fast_max())
+
+
+def _gatys_steps() -> tuple[float, float]:
+    return field_range(GatysOptions, "steps")
+
+
+_MB = (1, 1024)
+
+
 @dataclass(frozen=True)
 class CommonConfig:
-    """Limits shared by both bots: the worker pool, the queue, downloads, output size."""
+    """Limits shared by both bots: the worker pool, the queue, downloads, output size. Each `setting` is one
+    environment variable declared once (default, range, help): `from_env` and the README's table use it."""
 
-    workers: int = 1  # NST_BOT_WORKERS: concurrent stylisations (1 = one GPU job at a time)
-    max_queue: int = 10  # NST_BOT_MAX_QUEUE: jobs allowed to wait for a worker
-    max_per_user: int = 1  # NST_BOT_MAX_PER_USER: jobs one user may have admitted at once
-    user_cooldown: float = 10.0  # NST_BOT_USER_COOLDOWN: seconds between two jobs of one user
-    job_timeout: float = 600.0  # NST_BOT_JOB_TIMEOUT: seconds before a running job is cancelled
-    max_download: int = 20 * MIB  # NST_BOT_MAX_DOWNLOAD_MB
-    download_timeout: float = 30.0  # NST_BOT_DOWNLOAD_TIMEOUT
-    max_input_pixels: int = 40_000_000  # NST_BOT_MAX_INPUT_PIXELS: decompression-bomb guard
-    default_size: int = 512  # NST_BOT_DEFAULT_SIZE: output long side when the user gives none
-    max_size: int = 1024  # NST_BOT_MAX_SIZE: largest long side a user may ask for
+    workers: int = setting("NST_BOT_WORKERS", 1, "stylisations running at once (1 = one GPU job at a time); with "
+                           "`NST_QUEUE_URL`, this bot's jobs on the queue at once", bounds=(1, 64))  # fmt: skip
+    max_queue: int = setting("NST_BOT_MAX_QUEUE", 10, "jobs allowed to wait; more are told to come back later",
+                             bounds=(0, 10_000))  # fmt: skip
+    max_per_user: int = setting("NST_BOT_MAX_PER_USER", 1, "jobs one person may have in the queue at once",
+                                bounds=(1, 100))  # fmt: skip
+    user_cooldown: float = setting("NST_BOT_USER_COOLDOWN", 10.0, "seconds between two jobs of one person",
+                                   bounds=(0, None))  # fmt: skip
+    job_timeout: float = setting("NST_BOT_JOB_TIMEOUT", 600.0, "a running job is cancelled after this many seconds",
+                                 bounds=(1, None))  # fmt: skip
+    max_download: int = setting("NST_BOT_MAX_DOWNLOAD_MB", 20, "largest picture accepted, MiB", bounds=_MB, scale=MIB)
+    download_timeout: float = setting("NST_BOT_DOWNLOAD_TIMEOUT", 30.0, "seconds allowed for a download",
+                                      bounds=(1, None))  # fmt: skip
+    max_input_pixels: int = setting("NST_BOT_MAX_INPUT_PIXELS", 40_000_000, "largest picture in pixels "
+                                    "(decompression-bomb guard)", bounds=(1, None))  # fmt: skip
+    max_size: int = setting("NST_BOT_MAX_SIZE", 1024, "largest output long side a user may ask for", bounds=_sizes,
+                            at_most=(_fast_max,))  # fmt: skip
+    default_size: int = setting("NST_BOT_DEFAULT_SIZE", 512, "output long side when the user gives none (never "
+                                "enlarging)", bounds=_sizes, at_most=("max_size",))  # fmt: skip
     min_size: int = 64
-    upload_limit: int = 8 * MIB  # NST_BOT_UPLOAD_LIMIT_MB (platform-specific overrides below)
-    default_style: str = ""  # NST_BOT_DEFAULT_STYLE: used when no style is named ("" = first installed)
-    device: str = "auto"  # NST_BOT_DEVICE
-    precision: str = "auto"  # NST_BOT_PRECISION: auto | fp32 | bf16 | fp16 (nst_core.device)
-    memory_format: str = "auto"  # NST_BOT_MEMORY_FORMAT: auto | channels_last | contiguous
-    progress_interval: float = 2.0  # NST_BOT_PROGRESS_INTERVAL: seconds between status edits
-    gatys_enabled: bool = True  # NST_BOT_GATYS: allow "best" custom paintings (Gatys optimisation, slow on CPU)
-    arbitrary_enabled: bool = True  # NST_BOT_ARBITRARY and the network loads here: "instant" custom paintings
-    recent_items: int = 64  # NST_BOT_RECENT_ITEMS: source pictures kept in memory for the result buttons (0 = off)
-    recent_minutes: float = 60.0  # NST_BOT_RECENT_MINUTES: how long the buttons under a result keep working
-    gatys_steps: int | None = None  # NST_BOT_GATYS_STEPS (None: nst_core's per-device default)
-    gatys_size: int = CORE_GATYS_CPU_SIZE  # NST_BOT_GATYS_SIZE: default long side (None there: the core's per device)
-    gatys_loss_net: str = ""  # NST_BOT_GATYS_LOSS_NET ("" = nst_core default, e.g. vgg19)
+    upload_limit: int = setting("NST_BOT_UPLOAD_LIMIT_MB", 8, "upload limit of both platforms, MiB (each may "
+                                "override it)", bounds=_MB, scale=MIB)  # fmt: skip
+    default_style: str = setting("NST_BOT_DEFAULT_STYLE", "", "style used when none is named (unset: the "
+                                 "best-scoring installed one)")  # fmt: skip
+    device: str = setting("NST_BOT_DEVICE", "auto", "`auto`, `cuda`, `cpu` or `mps`")
+    precision: str = setting("NST_BOT_PRECISION", "auto", "autocast dtype: `auto`, `fp32`, `bf16`, `fp16`")
+    memory_format: str = setting("NST_BOT_MEMORY_FORMAT", "auto", "`auto`, `channels_last` or `contiguous`")
+    progress_interval: float = setting("NST_BOT_PROGRESS_INTERVAL", 2.0, "seconds between status edits (chat APIs "
+                                       "rate-limit edits)", bounds=(0, None))  # fmt: skip
+    gatys_enabled: bool = setting("NST_BOT_GATYS", True, "allow best-quality custom paintings (Gatys)")
+    arbitrary_enabled: bool = setting("NST_BOT_ARBITRARY", True, "allow instant custom paintings (off by itself "
+                                      "when the bundled network does not load)")  # fmt: skip
+    recent_items: int = setting("NST_BOT_RECENT_ITEMS", 64, "results whose pictures are kept in memory for their "
+                                "buttons (0: no buttons)", bounds=(0, 10_000))  # fmt: skip
+    recent_minutes: float = setting("NST_BOT_RECENT_MINUTES", 60.0, "how long the buttons under a result keep "
+                                    "working", bounds=(0, None))  # fmt: skip
+    gatys_steps: int | None = setting("NST_BOT_GATYS_STEPS", None, "Gatys steps of a custom painting (unset: the "
+                                      "core's per-device default)", bounds=_gatys_steps)  # fmt: skip
+    gatys_size: int = setting("NST_BOT_GATYS_SIZE", CORE_GATYS_CPU_SIZE, "default long side of a best-quality "
+                              "painting (default: the core's)", gpu=CORE_GATYS_GPU_SIZE, bounds=_sizes,
+                              at_most=("max_size", _gatys_size_max))  # fmt: skip
+    gatys_loss_net: str = setting("NST_BOT_GATYS_LOSS_NET", "", "loss network of best quality (unset: the core's; "
+                                  "an unknown one stops the bot at start)")  # fmt: skip
     extra_media_hosts: tuple[str, ...] = field(default_factory=tuple)  # NST_BOT_ALLOWED_MEDIA_HOSTS
-    clips_enabled: bool = True  # NST_BOT_VIDEO: accept animated GIFs/WebPs and short videos
-    clip_max_seconds: float = 15.0  # NST_BOT_VIDEO_MAX_SECONDS
-    clip_max_frames: int = 450  # NST_BOT_VIDEO_MAX_FRAMES
-    clip_max_pixels: int = 1920 * 1080  # NST_BOT_VIDEO_MAX_PIXELS: per frame, as sent
-    clip_size: int = 320  # NST_BOT_VIDEO_SIZE: largest long side of a GIF/video result (never enlarging)
+    clips_enabled: bool = setting("NST_BOT_VIDEO", True, "accept animated GIFs/WebPs and short videos")
+    clip_max_seconds: float = setting("NST_BOT_VIDEO_MAX_SECONDS", 15.0, "longest clip accepted, in seconds",
+                                      bounds=(0.1, None))  # fmt: skip
+    clip_max_frames: int = setting("NST_BOT_VIDEO_MAX_FRAMES", 450, "most frames accepted", bounds=(1, None))
+    clip_max_pixels: int = setting("NST_BOT_VIDEO_MAX_PIXELS", 1920 * 1080, "largest frame accepted (as sent), in "
+                                   "pixels", bounds=(1, None))  # fmt: skip
+    clip_size: int = setting("NST_BOT_VIDEO_SIZE", 320, "largest long side of a GIF/video result (never enlarging)",
+                             bounds=_sizes, at_most=("max_size",))  # fmt: skip
     queue_url: Secret = field(default_factory=lambda: Secret(""))  # NST_QUEUE_URL: jobs go to queue workers
 
     @property
@@ -213,57 +243,32 @@ class CommonConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CommonConfig:
         env = os.environ if env is None else env
-        max_size = _int(env, "NST_BOT_MAX_SIZE", 1024, 64, FAST_MAX_SIZE)
-        steps = _int(env, "NST_BOT_GATYS_STEPS", 0, 0, 100_000)
-        precision = _get(env, "NST_BOT_PRECISION", "auto") or "auto"
-        memory_format = _get(env, "NST_BOT_MEMORY_FORMAT", "auto") or "auto"
+        values = read_settings(cls, env, error=ConfigError)
         try:  # validated at start (fp16 on a CPU host too), not on every job
-            device = make_profile(_get(env, "NST_BOT_DEVICE", "auto") or "auto", precision, memory_format).device.type
+            device = make_profile(values["device"], values["precision"], values["memory_format"]).device.type
         except OptionsError as exc:
             raise ConfigError(f"NST_BOT_DEVICE / NST_BOT_PRECISION / NST_BOT_MEMORY_FORMAT: {exc}") from None
-        loss_net = _get(env, "NST_BOT_GATYS_LOSS_NET")
-        if loss_net:  # a typo should stop the bot at start, not fail every custom-style job later
+        if device != "cpu":
+            values = read_settings(cls, env, gpu=True, error=ConfigError)  # the GPU defaults (the Gatys size)
+        if values["gatys_loss_net"]:  # a typo should stop the bot at start, not fail every custom-style job later
             try:
-                loss_net = get_spec(loss_net).name
+                values["gatys_loss_net"] = get_spec(values["gatys_loss_net"]).name
             except OptionsError as exc:
                 raise ConfigError(f"NST_BOT_GATYS_LOSS_NET: {exc}") from None
-        return cls(
-            workers=_int(env, "NST_BOT_WORKERS", 1, 1, 64),
-            max_queue=_int(env, "NST_BOT_MAX_QUEUE", 10, 0, 10_000),
-            max_per_user=_int(env, "NST_BOT_MAX_PER_USER", 1, 1, 100),
-            user_cooldown=_float(env, "NST_BOT_USER_COOLDOWN", 10.0, 0.0),
-            job_timeout=_float(env, "NST_BOT_JOB_TIMEOUT", 600.0, 1.0),
-            max_download=_int(env, "NST_BOT_MAX_DOWNLOAD_MB", 20, 1, 1024) * MIB,
-            download_timeout=_float(env, "NST_BOT_DOWNLOAD_TIMEOUT", 30.0, 1.0),
-            max_input_pixels=_int(env, "NST_BOT_MAX_INPUT_PIXELS", 40_000_000, 1),
-            default_size=min(_int(env, "NST_BOT_DEFAULT_SIZE", 512, 64, FAST_MAX_SIZE), max_size),
-            max_size=max_size,
-            upload_limit=_int(env, "NST_BOT_UPLOAD_LIMIT_MB", 8, 1, 1024) * MIB,
-            default_style=_get(env, "NST_BOT_DEFAULT_STYLE"),
-            device=_get(env, "NST_BOT_DEVICE", "auto") or "auto",
-            precision=precision,
-            memory_format=memory_format,
-            progress_interval=_float(env, "NST_BOT_PROGRESS_INTERVAL", 2.0, 0.0),
-            gatys_enabled=_bool(env, "NST_BOT_GATYS", True),
-            arbitrary_enabled=_arbitrary(env),
-            recent_items=_int(env, "NST_BOT_RECENT_ITEMS", 64, 0, 10_000),
-            recent_minutes=_float(env, "NST_BOT_RECENT_MINUTES", 60.0, 0.0),
-            gatys_steps=steps or None,
-            # NST_BOT_MAX_SIZE may exceed what the Gatys engine accepts: the default custom size never does.
-            gatys_size=min(
-                _int(env, "NST_BOT_GATYS_SIZE", field_default(GatysOptions, "size", device), 64, FAST_MAX_SIZE),
-                max_size,
-                GATYS_MAX_SIZE,
-            ),
-            gatys_loss_net=loss_net,
-            extra_media_hosts=tuple(h.lower() for h in _list(env, "NST_BOT_ALLOWED_MEDIA_HOSTS")),
-            clips_enabled=_bool(env, "NST_BOT_VIDEO", True),
-            clip_max_seconds=_float(env, "NST_BOT_VIDEO_MAX_SECONDS", 15.0, 0.1),
-            clip_max_frames=_int(env, "NST_BOT_VIDEO_MAX_FRAMES", 450, 1),
-            clip_max_pixels=_int(env, "NST_BOT_VIDEO_MAX_PIXELS", 1920 * 1080, 1),
-            clip_size=min(_int(env, "NST_BOT_VIDEO_SIZE", 320, 64, FAST_MAX_SIZE), max_size),
-            queue_url=_queue_url(env),
-        )
+        values["arbitrary_enabled"] = _arbitrary(values["arbitrary_enabled"])
+        hosts = tuple(h.lower() for h in _list(env, "NST_BOT_ALLOWED_MEDIA_HOSTS"))
+        return cls(**values, extra_media_hosts=hosts, queue_url=_queue_url(env))
+
+
+def _common_upload_mb() -> int:
+    """NST_BOT_UPLOAD_LIMIT_MB's declared default: a platform's own limit defaults to the common one."""
+    return option_field(CommonConfig, "upload_limit").metadata["setting"]["cpu"]
+
+
+def _upload_limit(platform: type, env: Mapping[str, str]) -> int:
+    """The platform's upload limit in bytes: its own variable, else NST_BOT_UPLOAD_LIMIT_MB (read once here)."""
+    common = read_setting(option_field(CommonConfig, "upload_limit"), env, error=ConfigError)
+    return read_setting(option_field(platform, "upload_limit"), env, error=ConfigError, default=common // MIB)
 
 
 @dataclass(frozen=True)
@@ -272,7 +277,9 @@ class DiscordConfig:
     guild_id: int | None = None  # DISCORD_GUILD_ID: sync commands to this guild only (instant; development)
     allowed_guilds: frozenset[int] = frozenset()  # DISCORD_ALLOWED_GUILDS (empty: all)
     allowed_channels: frozenset[int] = frozenset()  # DISCORD_ALLOWED_CHANNELS (empty: all)
-    upload_limit: int = 8 * MIB  # DISCORD_UPLOAD_LIMIT_MB (boosted servers allow more)
+    upload_limit: int = setting("DISCORD_UPLOAD_LIMIT_MB", _common_upload_mb(), "upper bound for result files, MiB "
+                                "(boosted servers allow more; default: `NST_BOT_UPLOAD_LIMIT_MB`)", bounds=_MB,
+                                scale=MIB)  # fmt: skip
     sync_commands: str = "auto"  # DISCORD_SYNC_COMMANDS: auto (when changed) | always | never
     state_dir: str = ""  # DISCORD_STATE_DIR: where the hash of the last synced commands is kept
 
@@ -285,13 +292,12 @@ class DiscordConfig:
         guild = _get(env, "DISCORD_GUILD_ID")
         if guild and not guild.isdigit():
             raise ConfigError(f"DISCORD_GUILD_ID must be a numeric server ID, got {guild!r}.")
-        common_limit = _int(env, "NST_BOT_UPLOAD_LIMIT_MB", 8, 1, 1024)
         return cls(
             token=Secret(token),
             guild_id=int(guild) if guild else None,
             allowed_guilds=_ids(env, "DISCORD_ALLOWED_GUILDS"),
             allowed_channels=_ids(env, "DISCORD_ALLOWED_CHANNELS"),
-            upload_limit=_int(env, "DISCORD_UPLOAD_LIMIT_MB", common_limit, 1, 1024) * MIB,
+            upload_limit=_upload_limit(cls, env),
             sync_commands=_sync_mode(env, "DISCORD_SYNC_COMMANDS"),
             state_dir=_get(env, "DISCORD_STATE_DIR") or default_state_dir(env),
         )
@@ -304,13 +310,15 @@ class SlackConfig:
     app_token: Secret = field(default_factory=lambda: Secret(""))  # SLACK_APP_TOKEN: Socket Mode when set
     api_url: str = ""  # SLACK_API_URL: Web API base (tests, enterprise gateways); "" = https://slack.com/api/
     allowed_channels: frozenset[str] = frozenset()  # SLACK_ALLOWED_CHANNELS (empty: all)
-    upload_limit: int = 8 * MIB  # SLACK_UPLOAD_LIMIT_MB
+    upload_limit: int = setting("SLACK_UPLOAD_LIMIT_MB", _common_upload_mb(), "upper bound for result files, MiB "
+                                "(default: `NST_BOT_UPLOAD_LIMIT_MB`)", bounds=_MB, scale=MIB)  # fmt: skip
     host: str = "0.0.0.0"  # SLACK_HOST (HTTP mode)
     port: int = 3000  # SLACK_PORT or PORT (HTTP mode)
     path: str = "/slack/events"  # SLACK_PATH (HTTP mode): Request URL path for commands, events, shortcuts
     command: str = "/stylize"  # SLACK_COMMAND
     shortcut_id: str = "stylize_image"  # SLACK_SHORTCUT_ID: callback ID of the message shortcut
-    history_limit: int = 100  # SLACK_HISTORY_LIMIT: messages scanned for the user's latest image
+    history_limit: int = setting("SLACK_HISTORY_LIMIT", 100, "messages searched for the user's latest picture",
+                                 bounds=(1, 1000))  # fmt: skip
 
     @property
     def socket_mode(self) -> bool:
@@ -341,7 +349,6 @@ class SlackConfig:
         if api_url.startswith("http://") and not is_loopback(urlsplit(api_url).hostname or ""):
             # Every Web API call carries the bot token: plain http only to a local test server.
             raise ConfigError("SLACK_API_URL must use https (plain http is only allowed for 127.0.0.1/localhost).")
-        common_limit = _int(env, "NST_BOT_UPLOAD_LIMIT_MB", 8, 1, 1024)
         path = _get(env, "SLACK_PATH", "/slack/events") or "/slack/events"
         command = _get(env, "SLACK_COMMAND", "/stylize") or "/stylize"
         return cls(
@@ -350,13 +357,13 @@ class SlackConfig:
             app_token=Secret(app_token),
             api_url=api_url,
             allowed_channels=frozenset(_list(env, "SLACK_ALLOWED_CHANNELS")),
-            upload_limit=_int(env, "SLACK_UPLOAD_LIMIT_MB", common_limit, 1, 1024) * MIB,
+            upload_limit=_upload_limit(cls, env),
             host=_get(env, "SLACK_HOST", "0.0.0.0") or "0.0.0.0",
             port=_int(env, "SLACK_PORT", _int(env, "PORT", 3000, 1, 65535), 1, 65535),
             path=path if path.startswith("/") else "/" + path,
             command=command if command.startswith("/") else "/" + command,
             shortcut_id=_get(env, "SLACK_SHORTCUT_ID", "stylize_image") or "stylize_image",
-            history_limit=_int(env, "SLACK_HISTORY_LIMIT", 100, 1, 1000),
+            history_limit=read_setting(option_field(cls, "history_limit"), env, error=ConfigError),
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from nst_core.arbitrary import ArbitraryOptions
+from nst_core.gatys import GatysOptions
 from nst_core.options import field_default, field_range
 
 from .availability import BEST, INSTANT, METHOD_CHOICES, method_note, quality_note
@@ -100,7 +101,8 @@ def painting_tab(stylist: Stylist, config: DemoConfig) -> PaintingTab:
         loss_net = gr.Radio([c for c in LOSS_NET_CHOICES if c[1] in available.loss_nets] or LOSS_NET_CHOICES,
                             value=loss_net_value, label="Quality", info=quality_note(available, LOSS_NET_CHOICES),
                             elem_id="painting-quality")  # fmt: skip
-        steps = gr.Slider(1, config.gatys_max_steps, value=defaults["steps"], step=1, label="Steps")
+        least = field_range(GatysOptions, "steps")[0]  # the most: the server's, within the core's
+        steps = gr.Slider(least, config.gatys_max_steps, value=defaults["steps"], step=1, label="Steps")
     with gr.Row():
         instant_run = gr.Button("3. Stylize", variant="primary", elem_id="instant-run", scale=3,
                                 visible=method == INSTANT)  # fmt: skip

@@ -16,6 +16,8 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
+from nst_core.fast import FastOptions
+from nst_core.options import field_default, field_range
 from nst_core.styles import default_style
 
 from .config import DemoConfig
@@ -126,7 +128,8 @@ def fast_tab(stylist: Stylist, config: DemoConfig, infos: list[Any], content: gr
         elem_id="style-gallery",
     )
     with gr.Row(equal_height=True):
-        strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength", scale=3)
+        lo, hi = field_range(FastOptions, "strength")  # the core's one definition
+        strength = gr.Slider(lo, hi, value=field_default(FastOptions, "strength"), step=0.05, label="Strength", scale=3)
         button = gr.Button("3. Stylize", variant="primary", elem_id="fast-run", scale=2)
     with gr.Accordion("More options", open=False):
         size = gr.Slider(

@@ -20,7 +20,7 @@ from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
 from .colors import preserve_colors
 from .device import device_option, make_profile, memory_format_option, precision_option
 from .errors import DeviceOutOfMemory
-from .images import SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
+from .images import MAX_SIZE, MIN_SIZE, SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
 from .inference import apply_model, stylize_tensor
 from .options import check_options, option
 from .progress import Progress, ProgressCallback, check_cancel
@@ -44,7 +44,6 @@ __all__ = [
     "stylize_tensor",
 ]
 
-MIN_SIZE, MAX_SIZE = 16, 8192
 MIN_NET_SIDE = 32  # reflection pads (4 px at full, 1 px at 1/4 resolution) need this much; smaller is edge-padded
 
 

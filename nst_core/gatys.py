@@ -20,7 +20,7 @@ from PIL import Image
 from .colors import luminance, match_luminance, preserve_colors
 from .device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option, resolve_device
 from .errors import DeviceOutOfMemory, OptionsError
-from .images import SIZE_HELP, pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
+from .images import MIN_SIZE, SIZE_HELP, pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
 from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
@@ -49,7 +49,7 @@ class GatysOptions:
 
     size: int | None = option(
         None, SIZE_HELP + ", default: {cpu} on a CPU, {gpu} on a GPU",
-        bounds=(16, MAX_SIZE), auto=PerDevice(384, 512),
+        bounds=(MIN_SIZE, MAX_SIZE), auto=PerDevice(384, 512),
     )  # fmt: skip
     steps: int | None = option(
         None, "L-BFGS/Adam steps at the coarsest scale, half at finer ones (default: {cpu} on a CPU, {gpu} on a GPU)",

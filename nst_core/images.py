@@ -347,6 +347,7 @@ def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
 
 PANORAMA_ASPECT = 2  # beyond this aspect ratio, `size` buys pixels, not a long side
 PANORAMA_MAX_STRETCH = 4  # ... but the long side grows to at most this many times `size`
+MIN_SIZE, MAX_SIZE = 16, 8192  # the long sides a one-pass engine (fast, arbitrary) accepts; Gatys stops lower
 SIZE_HELP = "long side of the output in pixels (past 2:1, the pixels of a 2:1 picture)"  # every `size` option
 
 

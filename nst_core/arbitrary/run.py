@@ -22,7 +22,16 @@ from ..budget import memory_budget_bytes
 from ..colors import match_luminance, preserve_colors
 from ..device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option
 from ..errors import DeviceOutOfMemory, OptionsError, WeightsError
-from ..images import SIZE_HELP, pil_to_tensor, resize_long_side, resize_to_size, sized_for, tensor_to_pil
+from ..images import (
+    MAX_SIZE,
+    MIN_SIZE,
+    SIZE_HELP,
+    pil_to_tensor,
+    resize_long_side,
+    resize_to_size,
+    sized_for,
+    tensor_to_pil,
+)
 from ..options import blend_option, check_options, option
 from ..progress import Progress, ProgressCallback, check_cancel
 from ..tiling import MIN_TILE, Ticker, plan_tiles
@@ -45,7 +54,6 @@ BUNDLED = Path(__file__).resolve().parents[2] / "weights" / "arbitrary" / "wct_s
 # What a server's visitors are told (no file names, nothing they could fix); the message keeps the operator's detail.
 VISITOR_MISSING = "The any-painting network is not installed on this server."
 VISITOR_BROKEN = "The any-painting network on this server cannot be read."
-MIN_SIZE, MAX_SIZE = 16, 8192
 MAX_STYLE_SIDE = 1024  # paintings are read at the output's long side, at most this (statistics need no more)
 _BYTES_PER_PX = 2200  # peak activation memory per pixel of one level-1 pass, float32, measured on CPU
 
