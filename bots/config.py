@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from nst_core.arbitrary import arbitrary_status
 from nst_core.device import make_profile
-from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
 from nst_core.fast import FastOptions
 from nst_core.gatys import GatysOptions
@@ -76,10 +75,6 @@ class Secret:
 
 def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, default).strip()
-
-
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int | None = None) -> int:
-    return int(env_number(name, default, lo=lo, hi=hi, env=env, error=ConfigError))
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -271,6 +266,13 @@ def _upload_limit(platform: type, env: Mapping[str, str]) -> int:
     return read_setting(option_field(platform, "upload_limit"), env, error=ConfigError, default=common // MIB)
 
 
+def _port(platform: type, env: Mapping[str, str]) -> int:
+    """SLACK_PORT, else PORT (what hosting platforms set), checked by the same declaration."""
+    f = option_field(platform, "port")
+    fallback = read_setting(f, {f.metadata["setting"]["env"]: env.get("PORT", "")}, error=ConfigError)
+    return read_setting(f, env, error=ConfigError, default=fallback)
+
+
 @dataclass(frozen=True)
 class DiscordConfig:
     token: Secret
@@ -313,7 +315,7 @@ class SlackConfig:
     upload_limit: int = setting("SLACK_UPLOAD_LIMIT_MB", _common_upload_mb(), "upper bound for result files, MiB "
                                 "(default: `NST_BOT_UPLOAD_LIMIT_MB`)", bounds=_MB, scale=MIB)  # fmt: skip
     host: str = "0.0.0.0"  # SLACK_HOST (HTTP mode)
-    port: int = 3000  # SLACK_PORT or PORT (HTTP mode)
+    port: int = setting("SLACK_PORT", 3000, "HTTP mode's port (else `PORT`, else this)", bounds=(1, 65535))
     path: str = "/slack/events"  # SLACK_PATH (HTTP mode): Request URL path for commands, events, shortcuts
     command: str = "/stylize"  # SLACK_COMMAND
     shortcut_id: str = "stylize_image"  # SLACK_SHORTCUT_ID: callback ID of the message shortcut
@@ -359,7 +361,7 @@ class SlackConfig:
             allowed_channels=frozenset(_list(env, "SLACK_ALLOWED_CHANNELS")),
             upload_limit=_upload_limit(cls, env),
             host=_get(env, "SLACK_HOST", "0.0.0.0") or "0.0.0.0",
-            port=_int(env, "SLACK_PORT", _int(env, "PORT", 3000, 1, 65535), 1, 65535),
+            port=_port(cls, env),
             path=path if path.startswith("/") else "/" + path,
             command=command if command.startswith("/") else "/" + command,
             shortcut_id=_get(env, "SLACK_SHORTCUT_ID", "stylize_image") or "stylize_image",

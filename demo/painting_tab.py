@@ -128,10 +128,11 @@ def _gatys_advanced(config: DemoConfig, defaults: dict[str, Any]) -> tuple[Any, 
             config.min_size, config.max_size, value=defaults["size"], step=32, label="Output size (long side, px)"
         )
         optimizer = gr.Radio(OPTIMIZER_CHOICES, value="lbfgs", label="Optimizer")
+    least = field_range(GatysOptions, "content_weight")[0]  # the same for the three weights
     with gr.Row():
-        content_weight = gr.Number(label="Content weight", value=defaults.get("content_weight"), minimum=0)
-        style_weight = gr.Number(label="Style weight", value=defaults.get("style_weight"), minimum=0)
-        tv_weight = gr.Number(label="Smoothness (TV) weight", value=defaults.get("tv_weight"), minimum=0)
+        content_weight = gr.Number(label="Content weight", value=defaults.get("content_weight"), minimum=least)
+        style_weight = gr.Number(label="Style weight", value=defaults.get("style_weight"), minimum=least)
+        tv_weight = gr.Number(label="Smoothness (TV) weight", value=defaults.get("tv_weight"), minimum=least)
     gr.Markdown("Empty weight = the recommended value for the chosen quality.")
     seed = gr.Number(label="Seed", value=0, precision=0)
     return size, optimizer, content_weight, style_weight, tv_weight, seed

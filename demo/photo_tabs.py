@@ -16,8 +16,6 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from nst_core.fast import FastOptions
-from nst_core.options import field_default, field_range
 from nst_core.styles import default_style
 
 from .config import DemoConfig
@@ -26,7 +24,7 @@ from .handlers import Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
 from .painting_tab import PaintingTab, wire_painting_tab
 from .region import RegionInput, wire_region
-from .widgets import photo_input, quiet_errors
+from .widgets import photo_input, quiet_errors, strength_slider
 
 # Pressing Stylize brings the result (where progress and the picture appear) into view: on a phone it sits below
 # the controls. "nearest" leaves a desktop page still when the result is already on screen.
@@ -128,8 +126,7 @@ def fast_tab(stylist: Stylist, config: DemoConfig, infos: list[Any], content: gr
         elem_id="style-gallery",
     )
     with gr.Row(equal_height=True):
-        lo, hi = field_range(FastOptions, "strength")  # the core's one definition
-        strength = gr.Slider(lo, hi, value=field_default(FastOptions, "strength"), step=0.05, label="Strength", scale=3)
+        strength = strength_slider(scale=3)
         button = gr.Button("3. Stylize", variant="primary", elem_id="fast-run", scale=2)
     with gr.Accordion("More options", open=False):
         size = gr.Slider(

@@ -19,7 +19,7 @@ from .config import DemoConfig
 from .handlers import Stylist
 from .mcp_tools import hide_from_mcp
 from .video_handlers import VideoStylist, WebcamStylist
-from .widgets import quiet_errors
+from .widgets import quiet_errors, strength_slider
 
 VIDEO_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif", ".webp"]
 
@@ -66,10 +66,14 @@ def video_tab(config: DemoConfig, videos: VideoStylist, infos: Sequence[Any], fi
                 quiet_errors(clip)  # a wrong file type is the sender's mistake: one log line, no traceback
                 style = _style_choice(infos, first, "video-style")
                 painting = _painting_choice(videos.available, "video-painting")
-                strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                strength = strength_slider()
                 stabilize = gr.Checkbox(value=True, label="Steady strokes (less flicker between frames)")
                 size = gr.Slider(
-                    64, config.video_max_size, value=config.video_size, step=32, label="Output size (long side, px)"
+                    config.min_size,
+                    config.video_max_size,
+                    value=config.video_size,
+                    step=32,
+                    label="Output size (long side, px)",
                 )
                 with gr.Row():
                     run = gr.Button("2. Stylize video", variant="primary", elem_id="video-run", scale=3)
@@ -111,7 +115,7 @@ def webcam_tab(config: DemoConfig, webcam: WebcamStylist, infos: Sequence[Any], 
                 )
                 style = _style_choice(infos, first, "webcam-style")
                 painting = _painting_choice(webcam.available, "webcam-painting")
-                strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                strength = strength_slider()
                 stabilize = gr.Checkbox(value=True, label="Steady strokes (less flicker between frames)")
             painted = gr.Image(label="Painted", format="jpeg", interactive=False, elem_id="webcam-out")
     camera.stream(

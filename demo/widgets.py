@@ -12,6 +12,9 @@ from typing import Any
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
+from nst_core.fast import FastOptions
+from nst_core.options import field_default, field_range
+
 log = logging.getLogger("nst.demo")
 
 
@@ -58,3 +61,9 @@ def quiet_errors(*components: Any) -> None:
                 raise gr.Error(html.escape(exc.message, quote=False), print_exception=False) from None
 
         component.preprocess = preprocess
+
+
+def strength_slider(**kw: Any) -> gr.Slider:
+    """A fast style's strength, its range and default the core's (FastOptions' one declaration)."""
+    lo, hi = field_range(FastOptions, "strength")
+    return gr.Slider(lo, hi, value=field_default(FastOptions, "strength"), step=0.05, label="Strength", **kw)

@@ -3,8 +3,10 @@ reaches every interface, and no range or default of an option is written a secon
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +118,92 @@ def test_the_readmes_hold_the_generated_tables():
     for path, table in tables().items():
         text = path.read_text(encoding="utf-8")
         assert rewritten(text, table) == text, f"{path.name} is stale: run python -m tools.settings_docs"
+
+
+# ------------------------------------------------------------------- no range or default written twice
+ROOT = Path(__file__).resolve().parents[1]
+FRONT_ENDS = [*sorted((ROOT / "demo").glob("*.py")), *sorted((ROOT / "bots").rglob("*.py"))]
+ENV_PREFIXES = ("NST_", "DISCORD_", "SLACK_", "PORT")
+
+
+def _engine_options() -> dict[str, set[float]]:
+    """Every option of the three engines and the numbers of its range."""
+    from dataclasses import fields
+
+    from nst_core import ArbitraryOptions, FastOptions, GatysOptions
+
+    out: dict[str, set[float]] = {}
+    for cls in (FastOptions, GatysOptions, ArbitraryOptions):
+        for f in fields(cls):
+            out.setdefault(f.name, set()).update(f.metadata.get("bounds") or ())
+    return out
+
+
+def _number(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+
+
+def _name(node: ast.AST) -> str | None:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _findings(path: Path, options: dict[str, set[float]]) -> list[str]:
+    """Numbers a front end writes that a declaration already holds: an environment variable parsed with a
+    literal default or range (the old `from_env`), a slider or number box with literal limits, an engine
+    option compared with a literal."""
+    tree, where = ast.parse(path.read_text(encoding="utf-8")), path.name
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            args = [*node.args, *(k.value for k in node.keywords)]
+            named = [a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            declared = _name(node.func) == "setting"  # the one definition
+            if not declared and any(n.startswith(ENV_PREFIXES) for n in named) and any(_number(a) for a in args):
+                found.append(f"{where}:{node.lineno}: {named[0]} parsed with a literal default or range")
+            if _name(node.func) in ("Slider", "Number"):
+                limits = [*node.args[:2], *(k.value for k in node.keywords if k.arg in ("minimum", "maximum"))]
+                if any(_number(a) for a in limits):
+                    found.append(f"{where}:{node.lineno}: a {_name(node.func)} with literal limits")
+        if isinstance(node, ast.Compare) and not all(isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops):
+            operands = [node.left, *node.comparators]
+            names = {_name(o) for o in operands} & set(options)
+            if names and any(_number(o) for o in operands):
+                found.append(f"{where}:{node.lineno}: {', '.join(sorted(names))} compared with a literal")
+    return found
+
+
+def test_no_front_end_writes_a_range_or_default_again():
+    options = _engine_options()
+    found = [hit for path in FRONT_ENDS for hit in _findings(path, options)]
+    assert not found, "\n".join(found)
+
+
+def test_the_scan_sees_what_it_forbids(tmp_path):
+    """The checks above can fail: each old pattern is caught."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'max_size = _int(env, "NST_DEMO_MAX_SIZE", 1024, minimum=64)\n'
+        "slider = gr.Slider(1, 500, value=100)\n"
+        "ok = 0.0 <= strength <= 1.0\n",
+        encoding="utf-8",
+    )
+    found = _findings(sample, _engine_options())
+    assert len(found) == 3, found
+
+
+def test_the_engines_size_limits_are_written_once():
+    """8192 and 4096, the longest sides the engines accept, are constants assigned once in nst_core (the
+    smallest, 16, is too common a number to look for)."""
+    engine_files = [p for p in sorted((ROOT / "nst_core").rglob("*.py")) if "train" not in p.parts]
+    options = _engine_options()
+    for value in sorted(v for v in options["size"] if v >= 1000):
+        places = []
+        for path in engine_files:
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.Assign) and any(
+                    isinstance(c, ast.Constant) and c.value == value for c in ast.walk(node.value)
+                ):
+                    places.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+        assert len(places) == 1, (value, places)
