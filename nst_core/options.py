@@ -6,7 +6,9 @@ checks, the command line (`add_arguments`, used by `nst_core.cli`), and what fro
 instead of writing the number again. `None` as a field's default means "filled in when the run starts", from
 `auto`: a value, or a `PerDevice` pair when it depends on the device. The training config
 (`nst_core.train.config`) is declared the same way and adds required options, mutually exclusive groups,
-`check` functions and `run_only` settings; `check_options` applies the ranges and choices to a whole instance.
+`check` tests and `run_only` settings. `check_options` is the one validation of every options type: ranges, tests,
+choices and true/false from the metadata, each error naming the option as the caller wrote it (`size=` from Python,
+`--size` inside `spelled(cli_flag)`, which the CLI uses); a type's own `validate` adds only cross-field checks.
 """
 
 from __future__ import annotations
