@@ -19,13 +19,13 @@ from nst_core.arbitrary import arbitrary_status
 from nst_core.device import make_profile
 from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
-from nst_core.fast import MAX_SIZE as FAST_MAX_SIZE
+from nst_core.fast.run import MAX_SIZE as FAST_MAX_SIZE
 from nst_core.gatys import MAX_SIZE as GATYS_MAX_SIZE
 from nst_core.gatys import GatysOptions
 from nst_core.lossnets import get_spec
 from nst_core.options import field_default
 from nst_core.queue_protocol import QueueSettings
-from nst_core.video_io import VideoLimits
+from nst_core.video.container import VideoLimits
 
 log = logging.getLogger("bots.config")
 

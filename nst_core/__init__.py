@@ -18,16 +18,16 @@ from .errors import (
     VideoError,
     WeightsError,
 )
-from .fast import FastOptions
-from .frames import FrameStylizer
+from .fast.run import FastOptions
 from .gatys import GatysOptions
 from .images import encode_image, load_image, resize_long_side, save_image
 from .lossnets import list_loss_nets, load_loss_net
 from .progress import Progress
 from .styles import StyleInfo, default_style, get_style, list_styles, match_styles
-from .temporal import StabilizerSettings
-from .video import VideoResult, detect_media, stylize_video
-from .video_io import VideoLimits
+from .video.container import VideoLimits
+from .video.frames import FrameStylizer
+from .video.run import VideoResult, detect_media, stylize_video
+from .video.temporal import StabilizerSettings
 
 __version__ = "0.1.0"
 

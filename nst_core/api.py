@@ -10,7 +10,7 @@ from PIL import Image
 
 from .arbitrary import ArbitraryOptions, run_arbitrary
 from .errors import OptionsError
-from .fast import FastOptions, run_fast
+from .fast.run import FastOptions, run_fast
 from .gatys import GatysOptions, run_gatys
 from .images import ImageSource, load_image, restore_alpha, split_alpha
 from .masks import Regions

@@ -13,8 +13,8 @@ from PIL import Image
 
 import nst_core
 from nst_core.cli import main
-from nst_core.temporal import TemporalStabilizer
-from nst_core.video import detect_media
+from nst_core.video.run import detect_media
+from nst_core.video.temporal import TemporalStabilizer
 
 STYLE = "starry_night"  # the issue's example; every bundled style has the same (light) network
 W, H = 96, 64
@@ -209,7 +209,7 @@ def test_progress_counts_frames_and_cancel_leaves_no_file(tmp_path):
 
 def test_cancel_stops_without_carrying_the_sound_over(tmp_path, monkeypatch):
     """A cancelled job drops its file at once: the sound track is not copied (or re-encoded) first."""
-    from nst_core import video_io
+    from nst_core.video import container as video_io
 
     src = write_clip(tmp_path / "c.mp4", [scene(W, H)] * 6, audio=True)
     copied = []

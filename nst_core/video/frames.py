@@ -16,16 +16,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import styles
-from .arbitrary import ArbitraryOptions, Painter
-from .budget import budget_pixels
-from .device import make_profile
-from .errors import OptionsError
-from .fast import MIN_NET_SIDE, FastOptions, finish_output
-from .images import pad_to_min_side
-from .inference import stylize_tensor
-from .progress import check_cancel
-from .strokes import resolve_stroke_scale, working_size
+from .. import styles
+from ..arbitrary import ArbitraryOptions, Painter
+from ..device import make_profile
+from ..errors import OptionsError
+from ..fast.budget import budget_pixels
+from ..fast.inference import stylize_tensor
+from ..fast.run import MIN_NET_SIDE, FastOptions, finish_output
+from ..fast.strokes import resolve_stroke_scale, working_size
+from ..images import pad_to_min_side
+from ..progress import check_cancel
 from .temporal import StabilizerSettings, TemporalStabilizer
 
 Frame = Image.Image | np.ndarray

@@ -1,8 +1,8 @@
 """Fast (feed-forward, Johnson et al. 2016) stylisation with a trained style from the registry: its options and
 `run_fast`.
 
-One forward pass of the style's TransformerNet (`nst_core.inference`), in tiles when the picture does not fit
-the device's memory (`nst_core.budget`, `nst_core.tiling`), then the finishing touches shared with video frames.
+One forward pass of the style's TransformerNet (`inference`), in tiles when the picture does not fit the device's
+memory (`budget`, `tiling`), then the finishing touches shared with video frames.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import styles
-from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
-from .colors import preserve_colors
-from .device import (
+from .. import styles
+from ..colors import preserve_colors
+from ..device import (
     DEVICES,
     device_option,
     make_profile,
@@ -28,11 +27,12 @@ from .device import (
     normalise_precision,
     precision_option,
 )
-from .errors import DeviceOutOfMemory, OptionsError
-from .images import SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
+from ..errors import DeviceOutOfMemory, OptionsError
+from ..images import SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
+from ..options import option
+from ..progress import Progress, ProgressCallback, check_cancel
+from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
 from .inference import apply_model, stylize_tensor
-from .options import option
-from .progress import Progress, ProgressCallback, check_cancel
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
 from .tiling import MIN_TILE, TILE_OVERLAP, TilePlan, plan_tiles
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import OptionsError
+from ..errors import OptionsError
 
 METHODS = ("flow", "static", "none")
 
