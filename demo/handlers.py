@@ -23,7 +23,7 @@ import gradio as gr
 from PIL import Image, ImageChops, ImageDraw
 
 import nst_core
-from nst_core.progress import human_duration
+from nst_core.progress import status_line
 
 from .availability import BEST, INSTANT, Availability
 from .config import DemoConfig
@@ -612,15 +612,10 @@ class Stylist:
 def _describe(p: nst_core.Progress) -> str:
     """'Painting… step 60/150 (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left'. Multi-scale runs count the
     steps of every pass, which is why a 512 px run reads 150 steps when 100 were asked for."""
-    text = f"Painting… step {p.step}/{p.total}"
-    if p.scales > 1:
-        text += f" (coarse-to-fine pass {p.scale} of {p.scales})"
-    text += f" · {human_duration(p.elapsed)}"
-    if p.eta is not None and p.step >= 3:
-        text += f", about {human_duration(p.eta)} left"
-    return text
+    return status_line(p, f"Painting… step {p.step}/{p.total}")
 
 
 def _describe_instant(p: nst_core.Progress) -> str:
-    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes)."""
-    return f"Painting… pass {p.step} of {p.total} · {human_duration(p.elapsed)}"
+    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes), over in
+    seconds, so no time-left estimate."""
+    return status_line(p, f"Painting… pass {p.step} of {p.total}", time_left=False)

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 import nst_core
-from nst_core.progress import human_duration
+from nst_core.progress import status_line
 
 from .availability import INSTANT, Availability
 from .config import DemoConfig
@@ -72,13 +72,8 @@ def _out_suffix(path: str) -> str:
 
 def describe(p: nst_core.Progress) -> str:
     """'Frame 48 of 240 · 4.1 frames/s · 12 s, about 47 s left'."""
-    text = f"Frame {p.step} of {p.total}"
-    if p.rate is not None:
-        text += f" · {p.rate:.1f} frames/s"
-    text += f" · {human_duration(p.elapsed)}"
-    if p.eta is not None and p.step >= 3:
-        text += f", about {human_duration(p.eta)} left"
-    return text
+    rate = f" · {p.rate:.1f} frames/s" if p.rate is not None else ""
+    return status_line(p, f"Frame {p.step} of {p.total}{rate}")
 
 
 class VideoStylist:
