@@ -13,8 +13,6 @@ import hashlib
 import html
 import logging
 import re
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from .availability import BEST, INSTANT, Availability
 from .config import DemoConfig
 from .dispatch import engine_from_env, show_progress
 from .examples import painting_for, painting_tile
+from .files import result_path
 from .jobs import StopSwitches, run_in_thread
 
 log = logging.getLogger("nst.demo")
@@ -278,15 +277,7 @@ class Stylist:
 
     def _save_png(self, img: Image.Image, stem: str) -> str:
         """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""
-        now = time.time()
-        for old in self.out_dir.glob("*.png"):
-            try:
-                if now - old.stat().st_mtime > self.config.file_ttl:
-                    old.unlink()
-            except OSError:
-                pass
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40] or "image"
-        path = self.out_dir / f"nst_{safe}_{uuid.uuid4().hex[:8]}.png"
+        path = result_path(self.out_dir, stem, ".png", self.config.file_ttl)
         nst_core.save_image(img, path, format="PNG")
         return str(path)
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from nst_core.progress import status_line
 from .availability import INSTANT, Availability
 from .config import DemoConfig
 from .dispatch import engine_from_env, show_progress
+from .files import result_path
 from .handlers import MIN_UPLOAD_SIDE, capped_int, friendly_error, refuse, visitor_text
 from .jobs import StopSwitches, run_in_thread
 
@@ -101,15 +100,7 @@ class VideoStylist:
 
     def _destination(self, style: str, suffix: str) -> Path:
         """A new file for the result; results older than `file_ttl` are swept so the disk stays bounded."""
-        now = time.time()
-        for old in self.out_dir.glob("nst_video_*"):
-            try:
-                if now - old.stat().st_mtime > self.config.file_ttl:
-                    old.unlink()
-            except OSError:
-                pass
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", style)[:40] or "style"
-        return self.out_dir / f"nst_video_{safe}_{uuid.uuid4().hex[:8]}{suffix}"
+        return result_path(self.out_dir, f"video_{style or 'style'}", suffix, self.config.file_ttl)
 
     def _job(self, video: Any, style: Any, strength: Any, stabilize: Any, size: Any, painting: Any) -> dict[str, Any]:
         """Widget values -> stylize_video's arguments; a missing or wrong input raises gr.Error."""
