@@ -35,8 +35,8 @@ from bench_gatys import _run  # noqa: E402
 from nst_core import train  # noqa: E402
 from nst_core.device import device_label, make_profile, resolve_device  # noqa: E402
 from nst_core.errors import NSTError  # noqa: E402
-from nst_core.fast import stylize_tensor  # noqa: E402
 from nst_core.gatys import GatysOptions  # noqa: E402
+from nst_core.inference import stylize_tensor  # noqa: E402
 from nst_core.lossnets import load_loss_net  # noqa: E402
 from nst_core.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
 
