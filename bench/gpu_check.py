@@ -34,11 +34,17 @@ from bench_gatys import _run  # noqa: E402
 
 from nst_core import train  # noqa: E402
 from nst_core.device import device_label, make_profile, resolve_device  # noqa: E402
-from nst_core.errors import NSTError  # noqa: E402
 from nst_core.fast.inference import stylize_tensor  # noqa: E402
 from nst_core.fast.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
 from nst_core.gatys import GatysOptions  # noqa: E402
-from nst_core.lossnets import load_loss_net  # noqa: E402
+from nst_core.lossnets import loss_net_status  # noqa: E402
+
+# Only files on this machine are tried (no torchvision download: a GPU lease has no internet, and a download that
+# hangs or prints progress is not the one line this is meant to be).
+NO_VGG19 = (
+    "gpu_check needs VGG-19 weights it can read here: pass --vgg-weights FILE or set NST_VGG19_WEIGHTS "
+    "(on a GPU lease: .device/vgg19_caffe_to_relu5_1_fp16.pth); it does not download torchvision's copy"
+)
 
 SIZES = {
     "full": {
@@ -283,11 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", type=Path, help="training photos (default: synthetic)")
     ap.add_argument("--skip-tests", action="store_true", help="do not run the device-profile tests")
     a = ap.parse_args(argv)
-    try:  # Gatys and training need VGG-19: say so in one line before anything runs
-        load_loss_net("vgg19", a.vgg_weights, layers=["relu1_1"])
-    except NSTError:
-        print("gpu_check needs VGG-19 weights: pass --vgg-weights PATH (on a GPU lease: "
-              ".device/vgg19_caffe_to_relu5_1_fp16.pth) or set NST_VGG19_WEIGHTS", file=sys.stderr)  # fmt: skip
+    if not loss_net_status("vgg19", a.vgg_weights).available:  # Gatys needs it: one line before anything runs
+        print(NO_VGG19, file=sys.stderr)
         return 2
     a.out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(a.device)

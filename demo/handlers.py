@@ -13,8 +13,6 @@ import hashlib
 import html
 import logging
 import re
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,13 @@ import gradio as gr
 from PIL import Image, ImageChops, ImageDraw
 
 import nst_core
-from nst_core.progress import human_duration
+from nst_core.progress import status_line
 
 from .availability import BEST, INSTANT, Availability
 from .config import DemoConfig
 from .dispatch import engine_from_env, show_progress
 from .examples import painting_for, painting_tile
+from .files import result_path
 from .jobs import StopSwitches, run_in_thread
 
 log = logging.getLogger("nst.demo")
@@ -278,15 +277,7 @@ class Stylist:
 
     def _save_png(self, img: Image.Image, stem: str) -> str:
         """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""
-        now = time.time()
-        for old in self.out_dir.glob("*.png"):
-            try:
-                if now - old.stat().st_mtime > self.config.file_ttl:
-                    old.unlink()
-            except OSError:
-                pass
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40] or "image"
-        path = self.out_dir / f"nst_{safe}_{uuid.uuid4().hex[:8]}.png"
+        path = result_path(self.out_dir, stem, ".png", self.config.file_ttl)
         nst_core.save_image(img, path, format="PNG")
         return str(path)
 
@@ -612,15 +603,10 @@ class Stylist:
 def _describe(p: nst_core.Progress) -> str:
     """'Painting… step 60/150 (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left'. Multi-scale runs count the
     steps of every pass, which is why a 512 px run reads 150 steps when 100 were asked for."""
-    text = f"Painting… step {p.step}/{p.total}"
-    if p.scales > 1:
-        text += f" (coarse-to-fine pass {p.scale} of {p.scales})"
-    text += f" · {human_duration(p.elapsed)}"
-    if p.eta is not None and p.step >= 3:
-        text += f", about {human_duration(p.eta)} left"
-    return text
+    return status_line(p, f"Painting… step {p.step}/{p.total}")
 
 
 def _describe_instant(p: nst_core.Progress) -> str:
-    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes)."""
-    return f"Painting… pass {p.step} of {p.total} · {human_duration(p.elapsed)}"
+    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes), over in
+    seconds, so no time-left estimate."""
+    return status_line(p, f"Painting… pass {p.step} of {p.total}", time_left=False)

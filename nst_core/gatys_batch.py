@@ -105,11 +105,7 @@ def _criterion(opts: GatysOptions, device: torch.device, profile) -> PerceptualL
         opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
         layers=opts.content_layers + opts.style_layers,
     )  # fmt: skip
-    return PerceptualLoss.from_spec(
-        net.to(memory_format=profile.memory_format), content_layers=opts.content_layers,
-        style_layers=opts.style_layers, style_layer_weights=opts.style_layer_weights,
-        content_weight=opts.content_weight, style_weight=opts.style_weight, tv_weight=opts.tv_weight,
-    )  # fmt: skip
+    return PerceptualLoss.from_options(net.to(memory_format=profile.memory_format), opts)
 
 
 def _step(optim: DeviceLBFGS, x: torch.Tensor, crit: PerceptualLoss, targets: dict, profile) -> torch.Tensor:

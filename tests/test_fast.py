@@ -14,7 +14,6 @@ import nst_core
 from nst_core import styles
 from nst_core.errors import Cancelled, OptionsError, StyleNotFoundError
 from nst_core.fast import FastOptions, apply_model, budget, run_fast, stylize_tensor, tiling
-from nst_core.fast import run as fast
 from nst_core.fast.transformer_net import TransformerConfig, TransformerNet, config_from_state_dict
 from nst_core.progress import Progress
 
@@ -227,7 +226,7 @@ def test_auto_tiling_from_memory_budget(monkeypatch):
     net = _structured_net()
     x = _tensor(_photo(200, 160))
     full = stylize_tensor(net, x)
-    monkeypatch.setenv(fast.MEMORY_ENV, "1")  # 1 MB: forces the smallest tiles
+    monkeypatch.setenv(budget.MEMORY_ENV, "1")  # 1 MB: forces the smallest tiles
     steps: list[tuple[int, int]] = []
     tiled = stylize_tensor(net, x, callback=lambda d, t: steps.append((d, t)))
     assert steps[-1][1] > 1
@@ -237,7 +236,7 @@ def test_auto_tiling_from_memory_budget(monkeypatch):
 def test_thumbnail_fallback_has_no_seams(monkeypatch):
     """When tile states would not fit in host memory, statistics come from a thumbnail: still seamless."""
     monkeypatch.setattr(budget, "meminfo_available", lambda: 1)
-    monkeypatch.setenv(fast.MEMORY_ENV, "1")
+    monkeypatch.setenv(budget.MEMORY_ENV, "1")
     net = _structured_net()
     x = _tensor(_photo(236, 200))
     tiled = stylize_tensor(net, x, tile_size=128, tile_overlap=64)

@@ -31,26 +31,17 @@ from ..errors import DeviceOutOfMemory, OptionsError
 from ..images import SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
 from ..options import option
 from ..progress import Progress, ProgressCallback, check_cancel
-from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
-from .inference import apply_model, stylize_tensor
+from .inference import apply_model
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
-from .tiling import MIN_TILE, TILE_OVERLAP, TilePlan, plan_tiles
+from .tiling import MIN_TILE, TILE_OVERLAP
 
 __all__ = [
     "MAX_SIZE",
-    "MEMORY_ENV",
     "MIN_NET_SIDE",
     "MIN_SIZE",
-    "MIN_TILE",
     "FastOptions",
-    "TilePlan",
-    "apply_model",
-    "budget_pixels",
     "finish_output",
-    "memory_budget_bytes",
-    "plan_tiles",
     "run_fast",
-    "stylize_tensor",
 ]
 
 MIN_SIZE, MAX_SIZE = 16, 8192

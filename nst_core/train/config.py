@@ -170,11 +170,11 @@ def fill_defaults(cfg: TrainConfig, spec: LossNetSpec) -> tuple[str, ...]:
     used); returns the content layers, each checked to exist."""
     weights = spec.default_weights
     if cfg.content_weight is None:
-        cfg.content_weight = weights.get("content_weight", 1.0)
+        cfg.content_weight = weights["content_weight"]
     if cfg.style_weight is None:
-        cfg.style_weight = weights.get("style_weight", 10.0) * FEEDFORWARD_STYLE_FACTOR
+        cfg.style_weight = weights["style_weight"] * FEEDFORWARD_STYLE_FACTOR
     if cfg.tv_weight is None:
-        cfg.tv_weight = weights.get("tv_weight", 100.0)
+        cfg.tv_weight = weights["tv_weight"]
     cfg.style_size = cfg.style_size or 2 * cfg.image_size
     content_layers = tuple(cfg.content_layers.split(",")) if cfg.content_layers else spec.content_layers
     for layer in content_layers:
