@@ -24,7 +24,7 @@ from .examples import credit, painting_examples
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 from .mcp_tools import hide_from_mcp
 from .region import RegionInput
-from .waiting import WaitingNotice, wire_waiting
+from .waiting import WaitingNotice, join_on_click, wire_waiting
 from .widgets import photo_input, quiet_errors
 
 PRIVATE = {"api_visibility": "private", "queue": False}
@@ -158,6 +158,8 @@ def wire_painting_tab(stylist: Stylist, config: DemoConfig, content: gr.Image, t
                  tab.instant.strength, tab.instant.size, tab.method)  # fmt: skip
     for button in (g.button, tab.instant.button):
         button.click(stylist.arm_stop, None, None, **PRIVATE)
+    notice = WaitingNotice(stylist.lines["gatys"])
+    timer = join_on_click(notice, g.button, status)
     fast_queue = {"concurrency_limit": config.fast_concurrency, "concurrency_id": "fast"}  # about a second
     # The page's button sends the region too; the API keeps /stylize_arbitrary as it was.
     instant = tab.instant.button.click(
@@ -185,7 +187,7 @@ def wire_painting_tab(stylist: Stylist, config: DemoConfig, content: gr.Image, t
     )
     g.loss_net.change(stylist.on_loss_net_change, [g.loss_net, *g.quality_form], g.quality_form, **PRIVATE)
     g.stop.click(stylist.stop, None, None, **PRIVATE)  # see Stylist.stop
-    wire_waiting(WaitingNotice(stylist.lines["gatys"]), g.button, g.stop, gatys, status)
+    wire_waiting(notice, timer, g.stop, gatys, status)
     shown = [c for method in (INSTANT, BEST) for c in tab.shown[method]]
 
     def show(method: str) -> list[Any]:

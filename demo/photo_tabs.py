@@ -28,9 +28,11 @@ from .visit import VisitPanel, wire_history
 from .widgets import photo_input, quiet_errors
 
 # Pressing Stylize brings the result (where progress and the picture appear) into view: on a phone it sits below
-# the controls. "nearest" leaves a desktop page still when the result is already on screen.
+# the controls, and its top goes to the top of the screen so that Download, right under the picture, is on screen
+# too. "nearest" leaves a desktop page still when the result is already on screen.
 SCROLL_TO_RESULT = (
-    "() => document.getElementById('result-slider')?.scrollIntoView({block: 'nearest', behavior: 'smooth'})"
+    "() => document.getElementById('result-slider')?.scrollIntoView("
+    "{block: innerWidth < 700 ? 'start' : 'nearest', behavior: 'smooth'})"
 )
 
 

@@ -23,6 +23,7 @@ from nst_core.progress import human_duration
 
 from .dispatch import place_in_line
 
+PRIVATE = {"api_visibility": "private", "queue": False}  # page-only events, answered at once
 CANCELLED_WAITING = "Cancelled before it started: nothing was painted."
 TICK = 1.0  # seconds between a waiting page's updates of its words
 STALE = 10 * TICK  # a waiting page silent this long was closed: it no longer counts as ahead of anyone
@@ -155,14 +156,19 @@ class WaitingNotice:
         return "" if place is None else waiting_words(*place)
 
 
-def wire_waiting(notice: WaitingNotice, button: gr.Button, stop: gr.Button, job: Any, status: gr.Markdown) -> None:
-    """Stylize joins the line, a timer keeps the words current, Stop while waiting cancels the queued `job` event
-    (a running one is stopped by the job itself: cancelling it from outside raced with its streamed pictures)."""
-    private = {"api_visibility": "private", "queue": False}
+def join_on_click(notice: WaitingNotice, button: gr.Button, status: gr.Markdown) -> gr.Timer:
+    """Stylize joins the line and starts the timer that keeps the words current. Wire it before the job's own
+    event: the page sends a click's later events only once a queued one before them has ended."""
     timer = gr.Timer(TICK, active=False)
+    button.click(notice.join, None, [status, timer], **PRIVATE)
+    return timer
+
+
+def wire_waiting(notice: WaitingNotice, timer: gr.Timer, stop: gr.Button, job: Any, status: gr.Markdown) -> None:
+    """Each tick says the place; Stop while waiting cancels the queued `job` event (a running one is stopped by the
+    job itself: cancelling it from outside raced with its streamed pictures); the job's end clears the words."""
     cancelled = gr.State(0)
-    button.click(notice.join, None, [status, timer], **private)
-    timer.tick(notice.tick, None, [status, timer], **private)
-    stop.click(notice.stop, [cancelled], [status, timer, cancelled], **private)
-    cancelled.change(None, None, None, cancels=[job], **private)
-    job.then(notice.done, None, [status, timer], **private)
+    timer.tick(notice.tick, None, [status, timer], **PRIVATE)
+    stop.click(notice.stop, [cancelled], [status, timer, cancelled], **PRIVATE)
+    cancelled.change(None, None, None, cancels=[job], **PRIVATE)
+    job.then(notice.done, None, [status, timer], **PRIVATE)
