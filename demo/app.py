@@ -66,7 +66,8 @@ CSS = """
    columns share the width instead (6 on a desktop, so Stylize stays above the fold at 1280x900; 4 on a phone). */
 #style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(76px, 22%), 1fr)) !important; }
 /* At 76 px a tile clipped "Composition VII" to "Compositi" on a 390 px phone: 3 columns there, whole words. */
-@media (max-width: 480px) { #style-gallery .grid-container { grid-template-columns: repeat(3, 1fr) !important; } }
+@media (max-width: 480px) {
+  #style-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; } }
 /* The every-style grid and this visit's pictures: small tiles that share the width, whatever their number. */
 #style-grid .grid-container, #history .grid-container {
   grid-template-columns: repeat(auto-fill, minmax(min(96px, 30%), 1fr)) !important; }
