@@ -12,11 +12,11 @@ from collections.abc import Callable
 import torch
 from PIL import Image
 
-from .. import budget
 from ..device import DeviceProfile, make_profile
 from ..errors import DeviceOutOfMemory
 from ..images import pil_to_tensor, tensor_to_pil
 from ..progress import check_cancel
+from . import budget
 from .tiling import MIN_TILE, TILE_OVERLAP, Ticker, plan_tiles, stored_bytes, tiled_exact, tiled_thumbnail
 from .transformer_net import TransformerNet
 
