@@ -40,6 +40,17 @@ def scene(w: int, h: int, seed: int) -> Image.Image:
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
 
 
+def cpu_model() -> str:
+    """The CPU's model name as lscpu prints it (platform.processor() says only "x86_64" on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def paint_batched(photos: Sequence[Image.Image], paintings: Sequence[Sequence[Image.Image]], opts: GatysOptions,
                   batch: int) -> tuple[float, float]:  # fmt: skip
     """(wall, CPU) seconds to paint every photo when all arrive at once and the batcher takes `batch` a batch.
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "requests_per_s": round(n / wall, 3), "requests_per_cpu_s": round(n / cpu, 3)})  # fmt: skip
         print(f"batch {batch}: {n} requests of {w}x{h}, {a.steps} steps: {wall:.2f} s wall ({n / wall:.3f} "
               f"requests/s), {cpu:.2f} CPU-s ({n / cpu:.3f} requests/CPU-s)", flush=True)  # fmt: skip
-    result = {"device": str(dev), "cpu": platform.processor() or platform.machine(), "threads": a.threads,
+    result = {"device": str(dev), "cpu": cpu_model(), "threads": a.threads,
               "size": f"{w}x{h}", "steps": a.steps, "requests": a.requests, "precision": a.precision,
               "rows": rows}  # fmt: skip
     if a.json:
