@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +22,9 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from bench_fast import _cpu_name  # noqa: E402
 
 from nst_core.batching import GatysBatcher  # noqa: E402
 from nst_core.device import resolve_device  # noqa: E402
@@ -38,17 +39,6 @@ def scene(w: int, h: int, seed: int) -> Image.Image:
     low = Image.fromarray(rng.uniform(0, 255, (4, 4, 3)).astype(np.uint8), "RGB").resize((w, h), Image.BICUBIC)
     arr = np.asarray(low, dtype=float) + rng.normal(0, 10, (h, w, 3))
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
-
-
-def cpu_model() -> str:
-    """The CPU's model name as lscpu prints it (platform.processor() says only "x86_64" on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def paint_batched(photos: Sequence[Image.Image], paintings: Sequence[Sequence[Image.Image]], opts: GatysOptions,
@@ -104,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "requests_per_s": round(n / wall, 3), "requests_per_cpu_s": round(n / cpu, 3)})  # fmt: skip
         print(f"batch {batch}: {n} requests of {w}x{h}, {a.steps} steps: {wall:.2f} s wall ({n / wall:.3f} "
               f"requests/s), {cpu:.2f} CPU-s ({n / cpu:.3f} requests/CPU-s)", flush=True)  # fmt: skip
-    result = {"device": str(dev), "cpu": cpu_model(), "threads": a.threads,
+    result = {"device": str(dev), "cpu": _cpu_name(), "threads": a.threads,
               "size": f"{w}x{h}", "steps": a.steps, "requests": a.requests, "precision": a.precision,
               "rows": rows}  # fmt: skip
     if a.json:

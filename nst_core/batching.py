@@ -36,7 +36,7 @@ from .gatys_batch import run_gatys_batch
 from .images import sized_for
 from .progress import ProgressCallback, check_cancel
 
-__all__ = ["BATCH_ENV", "GatysBatcher", "batch_limit", "batchable", "close_shared_batcher", "shared_batcher"]
+__all__ = ["BATCH_ENV", "GatysBatcher", "batch_limit", "batchable", "close_shared_batcher", "shared_batcher", "wait"]
 
 BATCH_ENV = "NST_GATYS_BATCH"
 MAX_BATCH = 64
@@ -112,8 +112,10 @@ class GatysBatcher:
         cancel: threading.Event | None = None,
         init_image: Image.Image | None = None,
     ) -> Future:
-        """Queue one request; its future gives the painted picture. Options are checked here, so a bad request
-        fails alone instead of failing the batch it would have joined."""
+        """Queue one request; its future gives the painted picture (`wait` blocks on it like `run_gatys`).
+        Options are checked here, so a bad request fails alone instead of failing the batch it would have joined.
+        A request the batch cannot paint as `run_gatys` would runs alone, on the batcher's thread too: one Gatys
+        run on the device at a time, whatever the front end's concurrency."""
         if self._closed.is_set():
             raise RuntimeError("the Gatys batcher is closed")
         opts = (options or GatysOptions()).resolved(resolve_device((options or GatysOptions()).device))
@@ -126,26 +128,6 @@ class GatysBatcher:
         except queue.Full:
             raise OptionsError("Too many Gatys requests are waiting; please try again in a minute.") from None
         return request.future
-
-    def stylize(
-        self,
-        content: Image.Image,
-        styles: Sequence[Image.Image],
-        options: GatysOptions | None = None,
-        *,
-        callback: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-        init_image: Image.Image | None = None,
-    ) -> Image.Image:
-        """`run_gatys`, batched with other threads' concurrent requests when it can be; blocks until done. A
-        request that cannot be batched runs alone, on the batcher's thread too: one Gatys run on the device at a
-        time, whatever the front end's concurrency."""
-        future = self.submit(content, styles, options, callback=callback, cancel=cancel, init_image=init_image)
-        while True:  # a Stop is answered at once, also while the request still waits for its batch
-            try:
-                return future.result(timeout=CANCEL_POLL_S)
-            except TimeoutError:
-                check_cancel(cancel)
 
     def close(self, timeout: float | None = None) -> None:
         """Stop taking requests, let the running batch end, and fail the ones still waiting."""
@@ -244,6 +226,16 @@ class _Watch:
         for r in self.batch:
             if r.cancelled():
                 _fail(r, Cancelled("Stopped on request."))
+
+
+def wait(future: Future, cancel: threading.Event | None = None) -> Image.Image:
+    """The request's picture, blocking like `run_gatys`; a Stop (`cancel`) is answered within CANCEL_POLL_S,
+    also while the request still waits for its batch (the batcher then drops it, or freezes it in its batch)."""
+    while True:
+        try:
+            return future.result(timeout=CANCEL_POLL_S)
+        except TimeoutError:
+            check_cancel(cancel)
 
 
 def _free_device_memory() -> None:

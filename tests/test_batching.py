@@ -283,3 +283,11 @@ def test_the_demo_lets_a_batch_of_gatys_requests_in_at_once():
     assert load_config({}, device="cpu").gatys_concurrency == 1
     assert load_config({BATCH_ENV: "4"}, device="cpu").gatys_concurrency == 4
     assert load_config({BATCH_ENV: "4", "NST_DEMO_GATYS_CONCURRENCY": "2"}, device="cpu").gatys_concurrency == 2
+
+
+def test_a_stop_is_answered_while_the_request_still_waits_for_partners(stand_ins, batcher):
+    stop = threading.Event()
+    fut = batcher(2, window_s=30).submit(_picture(0), [_picture(1)], _opts(), cancel=stop)
+    stop.set()
+    with pytest.raises(Cancelled):
+        batching.wait(fut, stop)  # not the picture the lone request would get once the window ends
