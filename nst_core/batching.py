@@ -43,6 +43,7 @@ MAX_BATCH = 64
 GPU_BATCH = 8  # the default on CUDA: the issue's target is 8 requests of 512 px per second on one H200
 WINDOW_S = 0.1  # how long the first request of a batch waits for partners (a Gatys run takes seconds)
 CANCEL_POLL_S = 0.1  # how often a waiting caller looks at its cancel
+ALONE = "alone"  # the key's first item for a request that runs on its own
 MAX_PENDING = 256  # requests waiting for the batcher at most; beyond it `submit` refuses
 
 
@@ -63,7 +64,7 @@ def batchable(content: Image.Image, styles: Sequence[Image.Image], opts: GatysOp
     return min(w, h) * coarsest // max(w, h) >= MIN_NET_SIDE
 
 
-@dataclass
+@dataclass(eq=False)  # a request is itself: never equal to another with the same pictures
 class _Request:
     content: Image.Image
     styles: list[Image.Image]
@@ -78,7 +79,7 @@ class _Request:
         """Requests with equal keys share a batch: the same options and the same painted size. One that
         `run_gatys_batch` cannot paint as `run_gatys` would has a key of its own."""
         if self.init_image is not None or not batchable(self.content, self.styles, self.opts):
-            return ("alone", id(self))
+            return (ALONE, id(self))
         return (tuple(sorted(dataclasses.asdict(self.opts).items())), sized_for(*self.content.size, self.opts.size))
 
     def cancelled(self) -> bool:
@@ -153,7 +154,7 @@ class GatysBatcher:
                 return None
             self._held.append(first)
         key = self._held[0].key
-        deadline = time.monotonic() + self.window_s
+        deadline = time.monotonic() + (0 if key[0] == ALONE else self.window_s)  # no partner can come
         while sum(r.key == key for r in self._held) < self.max_batch and len(self._held) < self.max_pending:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -166,7 +167,8 @@ class GatysBatcher:
                 return None
             self._held.append(request)
         batch = [r for r in self._held if r.key == key][: self.max_batch]
-        self._held = [r for r in self._held if r not in batch]
+        taken = {id(r) for r in batch}
+        self._held = [r for r in self._held if id(r) not in taken]
         return batch
 
     def _drain(self) -> list[_Request]:
