@@ -191,9 +191,10 @@ def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], N
 
 
 def check_gatys_batch(dev: torch.device, sizes: dict, weights: str | None, log: Callable[[str], None]) -> dict:
-    """Batched Gatys (nst_core.gatys_batch): B requests of one size in one run against one request alone, at
-    the same steps; requests/s = B / the batch's wall time."""
-    from nst_core.gatys_batch import run_gatys_batch
+    """Batched Gatys as the front ends get it, through the batcher (nst_core.batching): B requests of one size
+    arriving at once, in one batch, against one request alone (the normal path), at the same steps;
+    requests/s = B / the batch's wall time."""
+    from bench_gatys_batch import paint_batched
 
     side, steps, b = sizes["batch"], sizes["batch_steps"], 8
     photos = [_scene(side, side * 3 // 4, 10 + i) for i in range(b)]
@@ -201,14 +202,8 @@ def check_gatys_batch(dev: torch.device, sizes: dict, weights: str | None, log: 
     opts = GatysOptions(size=side, steps=steps, multiscale=False, device=str(dev), loss_net_weights=weights)
     times = {}
     for n in (1, b):
-        run_gatys_batch(photos[:n], paintings[:n], opts)  # warm-up
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        run_gatys_batch(photos[:n], paintings[:n], opts)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        times[n] = time.perf_counter() - t
+        paint_batched(photos[:n], paintings[:n], opts, n)  # warm-up
+        times[n] = paint_batched(photos[:n], paintings[:n], opts, n)[0]
     row = {"size": f"{side}x{side * 3 // 4}", "steps": steps, "batch": b, "one_s": round(times[1], 3),
            "batch_s": round(times[b], 3), "requests_per_s": round(b / times[b], 2),
            "speedup_over_one_at_a_time": round(b * times[1] / times[b], 2)}  # fmt: skip

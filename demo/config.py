@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst_core.batching import batch_limit
 from nst_core.envvars import env_number
 from nst_core.gatys import GatysOptions
 from nst_core.options import field_default
@@ -43,8 +44,9 @@ class DemoConfig:
     gatys_steps_fixed: bool = False  # NST_DEMO_GATYS_STEPS set: use it instead of the core's per-network default
     gatys_max_steps: int = 500
     gatys_loss_net: str = "squeezenet"
-    # Queue: one Gatys job at a time (it holds the loss network and its activations), a few fast ones next
-    # to it (a TransformerNet pass is small). Separate queues: a quick request never waits behind a Gatys run.
+    # Queue: one Gatys job at a time (it holds the loss network and its activations), or as many as one batch
+    # takes when NST_GATYS_BATCH batches them (nst_core.batching), a few fast ones next to it (a TransformerNet
+    # pass is small). Separate queues: a quick request never waits behind a Gatys run.
     fast_concurrency: int = 2
     gatys_concurrency: int = 1
     max_queue: int = 64
@@ -107,7 +109,7 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
         gatys_max_steps=_int(env, "NST_DEMO_GATYS_MAX_STEPS", 2000 if gpu else 500),
         gatys_loss_net=env.get("NST_DEMO_LOSS_NET") or ("vgg19" if gpu else "squeezenet"),
         fast_concurrency=_int(env, "NST_DEMO_FAST_CONCURRENCY", 4 if gpu else 2),
-        gatys_concurrency=_int(env, "NST_DEMO_GATYS_CONCURRENCY", 1),
+        gatys_concurrency=_int(env, "NST_DEMO_GATYS_CONCURRENCY", batch_limit(device, env)),  # a batch's worth
         max_queue=_int(env, "NST_DEMO_MAX_QUEUE", 64),
         gatys_time_limit=_int(env, "NST_DEMO_GATYS_TIME_LIMIT", 900),
         max_pixels=_int(env, "NST_DEMO_MAX_PIXELS", 25_000_000),
