@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def shoot(url: str, browser, viewport: tuple[int, int], width: int, out: Path) -
     page.goto(url)
     page.locator("#photo-examples tbody tr").first.locator("td").first.click(timeout=120_000)
     page.locator("#result-slider img").first.wait_for(timeout=120_000)
+    # Finished, not just started: Download names the size it serves only once the new result is in.
+    page.locator("#download", has_text=re.compile(r"\(\d+x\d+\)")).wait_for(timeout=180_000)
+    page.wait_for_function("!document.body.innerText.includes('processing |')", timeout=180_000)  # Gradio's timer
     page.wait_for_timeout(1500)
     if viewport[0] < 600:
         page.locator("#download").evaluate("e => e.scrollIntoView({block: 'end'})")  # the result and Download
