@@ -109,6 +109,24 @@ def measure(style: str, size_name: str, frames: int, precision: str, settings: S
     return row
 
 
+def test_clip() -> dict:
+    """Flicker ratio per style on tests/test_video.py's clip (96x64 smooth blobs, sigma 3 noise, 8 frames), the
+    clip of the issue's 1.16-1.33x: raw, the output blend alone (the stabiliser before #23: denoise=0) and now."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_video import mean_change, noisy_static
+
+    frames = noisy_static(8)
+    change_in, rows = mean_change(frames), {}
+    variants = {"raw": {"stabilize": False}, "before": {"stabilizer": StabilizerSettings(denoise=0)}, "now": {}}
+    for style in [s.name for s in styles.list_styles()]:
+        rows[style] = {
+            k: mean_change(FrameStylizer(style, device="cpu", precision="fp32", **kw).batch(frames)) / change_in
+            for k, kw in variants.items()
+        }
+        print(f"test clip {style:15s} " + "  ".join(f"{k} {v:.2f}" for k, v in rows[style].items()), flush=True)
+    return {"input_change": change_in, "styles": rows}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
@@ -117,17 +135,22 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--precision", default="fp32")
     p.add_argument("--cache", type=Path, default=None, help="folder for the network's frames (reused when there)")
+    p.add_argument("--test-clip", action="store_true", help="also the flicker on tests/test_video.py's clip")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     names = [s.name for s in styles.list_styles()] if a.styles == "all" else a.styles.split(",")
     result = {"cpu": cpu_model(), "threads": a.threads, "command": " ".join(["python", *sys.argv]), "sizes": {}}
     result["settings"] = StabilizerSettings().__dict__
-    for size_name in a.sizes.split(","):
+    if a.test_clip:
+        result["test_clip"] = test_clip()
+    for size_name in filter(None, a.sizes.split(",")):
         result["sizes"][size_name] = {"frame": SIZES[size_name], "styles": {}}
         for style in names:
             row = measure(style, size_name, a.frames, a.precision, StabilizerSettings(), a.cache)
             result["sizes"][size_name]["styles"][style] = row
+            if a.json:  # after every style: a long run cut short keeps what it measured
+                a.json.write_text(json.dumps(result, indent=1) + "\n")
     if a.json:
         a.json.write_text(json.dumps(result, indent=1) + "\n")
 
