@@ -34,8 +34,8 @@ METHODS = ("flow", "static", "none")
 
 @dataclass(frozen=True)
 class StabilizerSettings:
-    """How strongly and where the previous input and output are held (defaults: bench/bench_video.py, and for
-    `denoise` bench/bench_temporal.py)."""
+    """How strongly and where the previous input and output are held (defaults chosen by bench/bench_video.py;
+    `denoise` set by hand, not swept, and measured per style by bench/bench_temporal.py)."""
 
     method: str = "flow"
     alpha: float = 0.75  # weight of the previous output where it is fully trusted (0 = off, < 1 always)
