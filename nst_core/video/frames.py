@@ -98,6 +98,8 @@ class FrameStylizer:
             return []
         if any(a.shape != arrays[0].shape for a in arrays):
             raise ValueError("frames of one batch must share one size")
+        if float(self.options.strength) != 0.0:  # the network paints the frames with sensor noise held still
+            arrays = [self.stabilizer.denoise(a) for a in arrays]
         outs = [self.stabilizer(a, s) for a, s in zip(arrays, self._stylise(arrays, cancel), strict=True)]
         return [Image.fromarray(o) if isinstance(f, Image.Image) else o for f, o in zip(frames, outs, strict=True)]
 
