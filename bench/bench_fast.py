@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nst_core.device import enable_fast_math, make_profile, resolve_device
-from nst_core.fast import stylize_tensor
-from nst_core.transformer_net import LIGHT, REFERENCE, TransformerNet
+from nst_core.fast.inference import stylize_tensor
+from nst_core.fast.transformer_net import LIGHT, REFERENCE, TransformerNet
 
 NETS = {"reference": REFERENCE, "light": LIGHT}
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import video_scenes as vs
 
 from nst_core.device import cpu_model
-from nst_core.frames import FrameStylizer
-from nst_core.temporal import StabilizerSettings, TemporalStabilizer
-from nst_core.video import stylize_video
+from nst_core.video.frames import FrameStylizer
+from nst_core.video.run import stylize_video
+from nst_core.video.temporal import StabilizerSettings, TemporalStabilizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "content"
 CANDIDATES = {

@@ -34,11 +34,17 @@ from bench_gatys import _run  # noqa: E402
 
 from nst_core import train  # noqa: E402
 from nst_core.device import device_label, make_profile, resolve_device  # noqa: E402
-from nst_core.errors import NSTError  # noqa: E402
-from nst_core.fast import stylize_tensor  # noqa: E402
+from nst_core.fast.inference import stylize_tensor  # noqa: E402
+from nst_core.fast.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
 from nst_core.gatys import GatysOptions  # noqa: E402
-from nst_core.lossnets import load_loss_net  # noqa: E402
-from nst_core.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
+from nst_core.lossnets import loss_net_status  # noqa: E402
+
+# Only files on this machine are tried (no torchvision download: a GPU lease has no internet, and a download that
+# hangs or prints progress is not the one line this is meant to be).
+NO_VGG19 = (
+    "gpu_check needs VGG-19 weights it can read here: pass --vgg-weights FILE or set NST_VGG19_WEIGHTS "
+    "(on a GPU lease: .device/vgg19_caffe_to_relu5_1_fp16.pth); it does not download torchvision's copy"
+)
 
 SIZES = {
     "full": {
@@ -185,9 +191,10 @@ def check_fast(dev: torch.device, side: int, quick: bool, log: Callable[[str], N
 
 
 def check_gatys_batch(dev: torch.device, sizes: dict, weights: str | None, log: Callable[[str], None]) -> dict:
-    """Batched Gatys (nst_core.gatys_batch): B requests of one size in one run against one request alone, at
-    the same steps; requests/s = B / the batch's wall time."""
-    from nst_core.gatys_batch import run_gatys_batch
+    """Batched Gatys as the front ends get it, through the batcher (nst_core.batching): B requests of one size
+    arriving at once, in one batch, against one request alone (the normal path), at the same steps;
+    requests/s = B / the batch's wall time."""
+    from bench_gatys_batch import paint_batched
 
     side, steps, b = sizes["batch"], sizes["batch_steps"], 8
     photos = [_scene(side, side * 3 // 4, 10 + i) for i in range(b)]
@@ -195,14 +202,8 @@ def check_gatys_batch(dev: torch.device, sizes: dict, weights: str | None, log: 
     opts = GatysOptions(size=side, steps=steps, multiscale=False, device=str(dev), loss_net_weights=weights)
     times = {}
     for n in (1, b):
-        run_gatys_batch(photos[:n], paintings[:n], opts)  # warm-up
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        run_gatys_batch(photos[:n], paintings[:n], opts)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        times[n] = time.perf_counter() - t
+        paint_batched(photos[:n], paintings[:n], opts, n)  # warm-up
+        times[n] = paint_batched(photos[:n], paintings[:n], opts, n)[0]
     row = {"size": f"{side}x{side * 3 // 4}", "steps": steps, "batch": b, "one_s": round(times[1], 3),
            "batch_s": round(times[b], 3), "requests_per_s": round(b / times[b], 2),
            "speedup_over_one_at_a_time": round(b * times[1] / times[b], 2)}  # fmt: skip
@@ -283,11 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", type=Path, help="training photos (default: synthetic)")
     ap.add_argument("--skip-tests", action="store_true", help="do not run the device-profile tests")
     a = ap.parse_args(argv)
-    try:  # Gatys and training need VGG-19: say so in one line before anything runs
-        load_loss_net("vgg19", a.vgg_weights, layers=["relu1_1"])
-    except NSTError:
-        print("gpu_check needs VGG-19 weights: pass --vgg-weights PATH (on a GPU lease: "
-              ".device/vgg19_caffe_to_relu5_1_fp16.pth) or set NST_VGG19_WEIGHTS", file=sys.stderr)  # fmt: skip
+    if not loss_net_status("vgg19", a.vgg_weights).available:  # Gatys needs it: one line before anything runs
+        print(NO_VGG19, file=sys.stderr)
         return 2
     a.out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(a.device)

@@ -111,7 +111,7 @@ def mean_change(frames: list[np.ndarray]) -> float:
 
 def warping_error(frames: list[np.ndarray], scene: Scene) -> float:
     """Mean |out_t - out_{t-1} warped by the TRUE flow| over the pixels visible in both frames (0-255)."""
-    from nst_core.temporal import warp
+    from nst_core.video.temporal import warp
 
     errs = []
     for t in range(1, len(frames)):

@@ -21,9 +21,9 @@ from typing import Any
 from PIL import Image
 
 import nst_core
-from nst_core.animation import probe_animation
-from nst_core.video import not_a_video
-from nst_core.video_io import probe_video
+from nst_core.video.animation import probe_animation
+from nst_core.video.container import probe_video
+from nst_core.video.run import not_a_video
 
 from .config import CommonConfig
 from .messages import BadOptions, BotError, FetchError, human_size

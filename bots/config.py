@@ -24,7 +24,7 @@ from nst_core.lossnets import get_spec
 from nst_core.options import field_default, field_range, option_field
 from nst_core.queue_protocol import QueueSettings
 from nst_core.settings import read_setting, read_settings, setting
-from nst_core.video_io import VideoLimits
+from nst_core.video.container import VideoLimits
 
 log = logging.getLogger("bots.config")
 
@@ -166,8 +166,11 @@ class CommonConfig:
     """Limits shared by both bots: the worker pool, the queue, downloads, output size. Each `setting` is one
     environment variable declared once (default, range, help): `from_env` and the README's table use it."""
 
-    workers: int = setting("NST_BOT_WORKERS", 1, "stylisations running at once (1 = one GPU job at a time); with "
-                           "`NST_QUEUE_URL`, this bot's jobs on the queue at once", bounds=(1, 64))  # fmt: skip
+    workers: int = setting(
+        "NST_BOT_WORKERS", 1, "stylisations running at once (1 = one GPU job at a time); with `NST_QUEUE_URL`, this "
+        "bot's jobs on the queue at once (set it to the number of GPU workers); in-process on a GPU, set it to "
+        "`NST_GATYS_BATCH` (8) so concurrent Gatys jobs of one size share a batch", bounds=(1, 64),
+    )  # fmt: skip
     max_queue: int = setting("NST_BOT_MAX_QUEUE", 10, "jobs allowed to wait; more are told to come back later",
                              bounds=(0, 10_000))  # fmt: skip
     max_per_user: int = setting("NST_BOT_MAX_PER_USER", 1, "jobs one person may have in the queue at once",

@@ -189,10 +189,6 @@ class StylizeService:
         self._active[user] = self._active.get(user, 0) + 1
         return ticket
 
-    @property
-    def queue_length(self) -> int:
-        return len(self._pending)
-
     def _position(self, ticket: Ticket) -> int:
         if ticket.running or ticket.finished:
             return 0

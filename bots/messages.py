@@ -11,9 +11,11 @@ import logging
 
 import nst_core
 from nst_core.errors import Cancelled, DeviceOutOfMemory, WeightsError
-from nst_core.progress import human_duration
+from nst_core.progress import status_line
 
 log = logging.getLogger("bots")
+
+MIN_ETA_SECONDS = 5  # a status message is edited every few seconds: a shorter estimate is stale when read
 
 
 class BotError(Exception):
@@ -80,16 +82,11 @@ def queue_text(position: int) -> str:
 
 def progress_text(progress: nst_core.Progress) -> str:
     """'Stylising… 40%' (plus the scale when a multi-scale Gatys run reports one); 'Stylising… frame 12 of 40'
-    for a GIF or a video."""
-    if getattr(progress, "position", 0) > 0:  # waiting on the shared job queue (NST_QUEUE_URL)
+    for a GIF or a video. No clock (a chat message is edited every few seconds), and no estimate under 5 s."""
+    if progress.position > 0:  # waiting on the shared job queue (NST_QUEUE_URL)
         return queue_text(progress.position)
-    pct = round(100 * max(0.0, min(1.0, progress.fraction)))
-    text = f"Stylising… {pct}%"
-    if getattr(progress, "unit", "step") == "frame":
-        text = f"Stylising… frame {progress.step} of {progress.total}"
-    if getattr(progress, "scales", 1) and progress.scales > 1:
-        text += f" (coarse-to-fine pass {progress.scale} of {progress.scales})"
-    eta = progress.eta
-    if eta is not None and progress.step >= 3 and eta >= 5:
-        text += f", about {human_duration(eta)} left"
-    return text
+    if progress.unit == "frame":
+        head = f"Stylising… frame {progress.step} of {progress.total}"
+    else:
+        head = f"Stylising… {round(100 * max(0.0, min(1.0, progress.fraction)))}%"
+    return status_line(progress, head, clock=False, min_eta=MIN_ETA_SECONDS)

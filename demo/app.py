@@ -47,6 +47,7 @@ from .painting_tab import painting_tab
 from .photo_tabs import Output, content_input, fast_tab, wire_photo_tabs
 from .region import region_input
 from .video_tabs import video_and_webcam
+from .visit import visit_panel
 
 log = logging.getLogger("nst.demo")
 
@@ -54,7 +55,8 @@ CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
 #intro p { margin: 0.2em 0; }
 #style-gallery .fixed-height { min-height: 0 !important; }  /* size to the thumbnails, scroll past 55vh */
-#style-gallery .caption-label { font-size: 0.75em; white-space: normal; overflow: visible; text-overflow: clip;
+#style-gallery .caption-label, #style-grid .caption-label, #history .caption-label {
+  font-size: 0.75em; white-space: normal; overflow: visible; text-overflow: clip;
   max-width: calc(100% - 8px); line-height: 1.15; text-align: center; }  /* whole names, wrapped, not "Comp..." */
 /* The examples table sized itself to its long column titles (549 px on a 390 px phone): fit and wrap instead. */
 #photo-examples table, #painting-examples table { table-layout: fixed; width: 100%; }
@@ -63,6 +65,12 @@ CSS = """
 /* Gradio lays the gallery out in fixed 100 px columns, which made a 390 px phone page 504 px wide: let the
    columns share the width instead (6 on a desktop, so Stylize stays above the fold at 1280x900; 4 on a phone). */
 #style-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(76px, 22%), 1fr)) !important; }
+/* At 76 px a tile clipped "Composition VII" to "Compositi" on a 390 px phone: 3 columns there, whole words. */
+@media (max-width: 480px) {
+  #style-gallery .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; } }
+/* The every-style grid and this visit's pictures: small tiles that share the width, whatever their number. */
+#style-grid .grid-container, #history .grid-container {
+  grid-template-columns: repeat(auto-fill, minmax(min(96px, 30%), 1fr)) !important; }
 """
 
 INTRO = """
@@ -109,14 +117,16 @@ def build_app(config: DemoConfig | None = None) -> gr.Blocks:
                         painting = painting_tab(stylist, config)
             with gr.Column(scale=6):
                 out.result.render()
+                out.status.render()
                 out.download.render()
+                visit = visit_panel()
                 gr.Markdown(
                     f"Running on **{config.device.upper()}**. Fast styles up to {config.max_size} px; "
                     "your photo is only used to make your picture.",
                     elem_id="device-note",
                 )
         video_and_webcam(demo, config, stylist, infos, default.name if (default := default_style(infos)) else None)
-        wire_photo_tabs(demo, stylist, config, content, fast, painting, out, region)
+        wire_photo_tabs(demo, stylist, config, content, fast, painting, out, region, visit)
     demo.queue(max_size=config.max_queue, default_concurrency_limit=config.fast_concurrency)
     return demo
 

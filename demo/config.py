@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst_core.batching import GPU_BATCH, batch_limit
 from nst_core.fast import FastOptions
 from nst_core.gatys import GatysOptions
 from nst_core.options import PerDevice, field_default, field_range
@@ -73,13 +74,16 @@ class DemoConfig:
                                    gpu=2000, bounds=_gatys_steps)  # fmt: skip
     gatys_loss_net: str = setting("NST_DEMO_LOSS_NET", "squeezenet", "default Best quality level, when its network "
                                   "loads (else one that does)", gpu="vgg19")  # fmt: skip
-    # Queue: one Gatys job at a time (it holds the loss network and its activations), a few fast ones next
-    # to it (a TransformerNet pass is small). Separate queues: a quick request never waits behind a Gatys run.
+    # Queue: one Gatys job at a time (it holds the loss network and its activations), or as many as one batch
+    # takes when NST_GATYS_BATCH batches them (nst_core.batching), a few fast ones next to it (a TransformerNet
+    # pass is small). Separate queues: a quick request never waits behind a Gatys run.
     fast_concurrency: int = setting(
         "NST_DEMO_FAST_CONCURRENCY", 2, "fast jobs running at once", gpu=4, bounds=(1, None)
     )
-    gatys_concurrency: int = setting("NST_DEMO_GATYS_CONCURRENCY", 1, "Gatys jobs running at once (separate queue)",
-                                     bounds=(1, None))  # fmt: skip
+    gatys_concurrency: int = setting(
+        "NST_DEMO_GATYS_CONCURRENCY", 1, "Gatys jobs running at once (separate queue; default: one batch's worth, "
+        "`NST_GATYS_BATCH`)", gpu=GPU_BATCH, bounds=(1, None),
+    )  # fmt: skip
     max_queue: int = setting("NST_DEMO_MAX_QUEUE", 64, 'visitors waiting before "queue full"', bounds=(1, None))
     gatys_time_limit: int = setting("NST_DEMO_GATYS_TIME_LIMIT", 900, "seconds before a Gatys job is stopped (a "
                                     "forgotten tab cannot hold the slot)", bounds=(1, None))  # fmt: skip
@@ -145,7 +149,7 @@ def load_config(env: Mapping[str, str] | None = None, device: str | None = None)
     from nst_core.device import make_profile
 
     gpu = device.startswith(("cuda", "mps"))
-    values = read_settings(DemoConfig, env, gpu=gpu)
+    values = read_settings(DemoConfig, env, gpu=gpu, defaults={"gatys_concurrency": batch_limit(device, env)})
     make_profile(device, values["precision"], values["memory_format"])  # a typo (or fp16 on a CPU) stops the start
     return DemoConfig(
         device=device,

@@ -30,7 +30,12 @@ def engine_from_env() -> Engine:
 def show_progress(progress: Any, p: nst_core.Progress, describe: Callable[[nst_core.Progress], str]) -> None:
     """Gradio's bar for one record: a job still waiting for a queue worker says its place, not 100 %."""
     if p.position:
-        ahead = "next" if p.position == 1 else f"number {p.position} in line"
-        progress(0.0, desc=f"Waiting for a free worker: this picture is {ahead}.")
+        progress(0.0, desc=f"Waiting for a free worker: this picture is {place_in_line(p.position)}.")
     else:
         progress(p.fraction, desc=describe(p))
+
+
+def place_in_line(position: int) -> str:
+    """'next', 'number 3 in line': a waiting job's place, in the same words for the page's queue (demo/waiting.py)
+    and the workers' queue."""
+    return "next" if position == 1 else f"number {position} in line"

@@ -13,9 +13,7 @@ import hashlib
 import html
 import logging
 import re
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +21,15 @@ import gradio as gr
 from PIL import Image, ImageChops, ImageDraw
 
 import nst_core
-from nst_core.progress import human_duration
+from nst_core.progress import status_line
 
 from .availability import BEST, INSTANT, Availability
 from .config import DemoConfig
 from .dispatch import engine_from_env, show_progress
 from .examples import painting_for, painting_tile
+from .files import result_path
 from .jobs import StopSwitches, run_in_thread
+from .waiting import CANCELLED_WAITING, Line
 
 log = logging.getLogger("nst.demo")
 
@@ -46,6 +46,7 @@ GATYS_FORM_FIELDS = {
     "style_weight": "style weight",
     "tv_weight": "smoothness weight",
 }
+GRID_SIZE = 256  # long side of each picture of "Try every style" (a fraction of a second per style on a CPU)
 MIN_UPLOAD_SIDE = 16  # smaller is a mistake (a 1x1 pixel, an 8 px strip): say so instead of painting a flat square
 
 
@@ -150,6 +151,7 @@ class Stylist:
         self.out_dir = out_dir or Path(tempfile.gettempdir()) / "nst-demo"
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._stops = StopSwitches()  # page session -> the stop switch of its queued/running Gatys job
+        self.lines = {"gatys": Line(config.gatys_concurrency)}  # who waits for a Gatys slot (demo/waiting.py)
 
     # -- the Stop button -------------------------------------------------------------------------------------
     # Stop asks the job to end itself (the core stops at its next step, the page gets "Stopped." and the picture
@@ -278,15 +280,7 @@ class Stylist:
 
     def _save_png(self, img: Image.Image, stem: str) -> str:
         """Write the full-resolution PNG for download; old ones are swept so the disk stays bounded."""
-        now = time.time()
-        for old in self.out_dir.glob("*.png"):
-            try:
-                if now - old.stat().st_mtime > self.config.file_ttl:
-                    old.unlink()
-            except OSError:
-                pass
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40] or "image"
-        path = self.out_dir / f"nst_{safe}_{uuid.uuid4().hex[:8]}.png"
+        path = result_path(self.out_dir, stem, ".png", self.config.file_ttl)
         nst_core.save_image(img, path, format="PNG")
         return str(path)
 
@@ -423,6 +417,34 @@ class Stylist:
     def stylize_example(self, image: str | None, style: str | None) -> tuple[ImagePair, str]:
         """A clicked photo example: the fast style at this server's default settings (cached by Gradio)."""
         return self.stylize(image, style, 1.0, False, self.config.fast_size)
+
+    def try_every_style(
+        self,
+        image: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented way
+    ) -> Iterator[tuple[Any, list[str]]]:
+        """Every installed fast style on the visitor's photo, small (GRID_SIZE px), as a gallery labelled by style
+        that fills as they come, and the styles' names (a click on a picture picks its style). A style that fails
+        is left out (logged): one broken weights file must not spoil the others."""
+        try:
+            photo = self._load(image, "a photo")
+        except Exception as exc:
+            raise friendly_error(exc) from None
+        infos, tiles, names = self.styles(), [], []
+        for i, info in enumerate(infos):
+            label = info.display_name or info.name
+            progress(i / len(infos), desc=f"Painting {label} ({i + 1} of {len(infos)})…")
+            try:
+                cfg = self.config
+                picture = self.engine.stylize(photo, info.name, method="fast", size=min(GRID_SIZE, cfg.max_size),
+                                              device=cfg.device, precision=cfg.precision,
+                                              memory_format=cfg.memory_format)  # fmt: skip
+            except Exception:
+                log.warning("style %s failed in the every-style grid", info.name, exc_info=True)
+                continue
+            tiles.append((picture, label))
+            names.append(info.name)
+            yield gr.Gallery(value=list(tiles), visible=True), names
 
     def _gatys_options(
         self, loss_net: str, size: Any, steps: Any, optimizer: str, colors: bool, seed: Any, weights: dict
@@ -584,6 +606,13 @@ class Stylist:
         to the page, the result and its PNG at the end; Stop (the page session's switch) keeps the picture so far."""
         session = getattr(request, "session_hash", None)
         cancel = self._stops.claim(session)  # the page's stop switch, armed at the click (or made here)
+        if cancel.is_set():  # Stop was pressed while it waited in the queue: nothing to paint
+            self._stops.release(session, cancel)
+            gr.Info(CANCELLED_WAITING)
+            yield gr.skip(), None
+            return
+        line = self.lines.get(stem) or Line(1)  # a queue nobody watches gets a line of its own
+        token = line.start(session)
         pair = self._pairs(photo)
 
         def work(callback: Any) -> Image.Image:
@@ -597,6 +626,7 @@ class Stylist:
                         yield pair(payload), self._save_png(payload, stem)
                         return
                     show_progress(progress, payload, describe)
+                    line.report(token, payload)
                     if payload.image is not None:
                         shown = payload.image
                         yield pair(shown), gr.skip()
@@ -607,20 +637,16 @@ class Stylist:
             raise friendly_error(exc) from None
         finally:
             self._stops.release(session, cancel)
+            line.finish(token)
 
 
 def _describe(p: nst_core.Progress) -> str:
     """'Painting… step 60/150 (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left'. Multi-scale runs count the
     steps of every pass, which is why a 512 px run reads 150 steps when 100 were asked for."""
-    text = f"Painting… step {p.step}/{p.total}"
-    if p.scales > 1:
-        text += f" (coarse-to-fine pass {p.scale} of {p.scales})"
-    text += f" · {human_duration(p.elapsed)}"
-    if p.eta is not None and p.step >= 3:
-        text += f", about {human_duration(p.eta)} left"
-    return text
+    return status_line(p, f"Painting… step {p.step}/{p.total}")
 
 
 def _describe_instant(p: nst_core.Progress) -> str:
-    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes)."""
-    return f"Painting… pass {p.step} of {p.total} · {human_duration(p.elapsed)}"
+    """'Painting… pass 2 of 4 · 0 s': the cascade's levels (or, for a large picture, its tiles' passes), over in
+    seconds, so no time-left estimate."""
+    return status_line(p, f"Painting… pass {p.step} of {p.total}", time_left=False)

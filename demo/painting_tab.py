@@ -25,6 +25,7 @@ from .examples import credit, painting_examples
 from .handlers import LOSS_NET_CHOICES, OPTIMIZER_CHOICES, Stylist
 from .mcp_tools import hide_from_mcp
 from .region import RegionInput
+from .waiting import WaitingNotice, join_on_click, wire_waiting
 from .widgets import photo_input, quiet_errors
 
 PRIVATE = {"api_visibility": "private", "queue": False}
@@ -151,14 +152,17 @@ def _blend_inputs() -> tuple[gr.File, gr.Textbox]:
 
 
 def wire_painting_tab(stylist: Stylist, config: DemoConfig, content: gr.Image, tab: PaintingTab,
-                      outputs: list[Any], region: RegionInput) -> list[Any]:  # fmt: skip
+                      outputs: list[Any], region: RegionInput, status: gr.Markdown) -> list[Any]:  # fmt: skip
     """The two Stylize buttons (the stable API: /stylize_arbitrary, /stylize_gatys), Stop, the method and quality
-    switches. Returns the two jobs' events, for Download's on/off."""
+    switches, and the words for a Best quality job that waits for its turn (`status`, demo/waiting.py). Returns the
+    two jobs' events, for Download's on/off."""
     g = tab.gatys
     quiet_errors(g.steps, g.size, g.loss_net, g.optimizer, g.content_weight, g.style_weight, g.tv_weight, g.seed,
                  tab.instant.strength, tab.instant.size, tab.method)  # fmt: skip
     for button in (g.button, tab.instant.button):
         button.click(stylist.arm_stop, None, None, **PRIVATE)
+    notice = WaitingNotice(stylist.lines["gatys"])
+    timer = join_on_click(notice, g.button, status)
     fast_queue = {"concurrency_limit": config.fast_concurrency, "concurrency_id": "fast"}  # about a second
     # The page's button sends the region too; the API keeps /stylize_arbitrary as it was.
     instant = tab.instant.button.click(
@@ -186,6 +190,7 @@ def wire_painting_tab(stylist: Stylist, config: DemoConfig, content: gr.Image, t
     )
     g.loss_net.change(stylist.on_loss_net_change, [g.loss_net, *g.quality_form], g.quality_form, **PRIVATE)
     g.stop.click(stylist.stop, None, None, **PRIVATE)  # see Stylist.stop
+    wire_waiting(notice, timer, g.stop, gatys, status)
     shown = [c for method in (INSTANT, BEST) for c in tab.shown[method]]
 
     def show(method: str) -> list[Any]:

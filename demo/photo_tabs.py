@@ -24,12 +24,15 @@ from .handlers import Stylist
 from .mcp_tools import ImageTools, hide_from_mcp
 from .painting_tab import PaintingTab, wire_painting_tab
 from .region import RegionInput, wire_region
+from .visit import VisitPanel, wire_history
 from .widgets import photo_input, quiet_errors, strength_slider
 
 # Pressing Stylize brings the result (where progress and the picture appear) into view: on a phone it sits below
-# the controls. "nearest" leaves a desktop page still when the result is already on screen.
+# the controls, and its top goes to the top of the screen so that Download, right under the picture, is on screen
+# too. "nearest" leaves a desktop page still when the result is already on screen.
 SCROLL_TO_RESULT = (
-    "() => document.getElementById('result-slider')?.scrollIntoView({block: 'nearest', behavior: 'smooth'})"
+    "() => document.getElementById('result-slider')?.scrollIntoView("
+    "{block: innerWidth < 700 ? 'start' : 'nearest', behavior: 'smooth'})"
 )
 
 
@@ -39,21 +42,22 @@ class Output:
 
     result: gr.ImageSlider
     download: gr.DownloadButton
+    status: gr.Markdown  # words about the job that do not fit a progress bar (a wait for a turn: demo/waiting.py)
 
     @classmethod
     def create(cls) -> Output:
         """Made before the tabs (the photo examples write into them), rendered later in the right column."""
         result = gr.ImageSlider(
-            label="Before / after (drag the handle)",
+            label="Before / after",  # short: a longer label ran under the slider's icons on a phone
             type="pil",
             format="png",
-            height=560,
+            height=None,  # the picture's own shape: a fixed height left blank bands around a landscape picture
             max_height=720,
             elem_id="result-slider",
             render=False,
         )
         download = gr.DownloadButton(DOWNLOAD_LABEL, interactive=False, elem_id="download", render=False)
-        return cls(result, download)
+        return cls(result, download, gr.Markdown("", elem_id="job-status", render=False))
 
     @property
     def both(self) -> list[Any]:
@@ -70,6 +74,7 @@ class FastTab:
     colors: gr.Checkbox
     button: gr.Button
     examples: gr.Examples | None
+    try_all: gr.Button  # "Try every style on my photo" (demo/visit.py)
 
 
 DOWNLOAD_LABEL = "Download PNG"
@@ -128,13 +133,14 @@ def fast_tab(stylist: Stylist, config: DemoConfig, infos: list[Any], content: gr
     with gr.Row(equal_height=True):
         strength = strength_slider(scale=3)
         button = gr.Button("3. Stylize", variant="primary", elem_id="fast-run", scale=2)
+    try_all = gr.Button("Try every style on my photo", size="sm", elem_id="try-all")
     with gr.Accordion("More options", open=False):
         size = gr.Slider(
             config.min_size, config.max_size, value=config.fast_size, step=32, label="Output size (long side, px)"
         )
         colors = gr.Checkbox(value=False, label="Keep the photo's colours")
     examples = photo_examples_block(stylist, config, names, [content, style], out.both)
-    return FastTab(style, gallery, gr.State(names), strength, size, colors, button, examples)
+    return FastTab(style, gallery, gr.State(names), strength, size, colors, button, examples, try_all)
 
 
 def _examples_dir(config: DemoConfig) -> Path | None:
@@ -187,8 +193,10 @@ def wire_photo_tabs(
     painting: PaintingTab,
     out: Output,
     region: RegionInput,
+    visit: VisitPanel,
 ) -> None:
-    """The Stylize buttons (the stable API), Download's on/off, the painting tab's events, style pickers, MCP."""
+    """The Stylize buttons (the stable API), Download's on/off, the painting tab's events, style pickers, MCP, the
+    every-style grid and this visit's pictures."""
     fast_inputs = [content, fast.style, fast.strength, fast.colors, fast.size]
     quiet_errors(fast.strength, fast.size, fast.style)
     # Page-only events: results come back as plain paths (clean API) and the page enables Download itself when
@@ -201,9 +209,10 @@ def wire_photo_tabs(
         button.click(None, None, None, js=SCROLL_TO_RESULT, **PRIVATE)
     fast_queue = {"concurrency_limit": config.fast_concurrency, "concurrency_id": "fast"}
     # The page's button sends the region too; the API keeps /stylize as it was and adds /stylize_region.
-    fast.button.click(
+    fast_job = fast.button.click(
         stylist.stylize_page, [*fast_inputs, *region.inputs], out.both, api_visibility="private", **fast_queue
-    ).success(**enable)
+    )
+    fast_job.success(**enable)
     wire_region(content, region)
     with gr.Row(visible=False):
         fast_api, region_api = gr.Button(), gr.Button()
@@ -212,11 +221,21 @@ def wire_photo_tabs(
     fast_api.click(hide_from_mcp(stylist.stylize), fast_inputs, out.both, api_name="stylize", **fast_queue)
     region_api.click(hide_from_mcp(stylist.stylize_region), [*fast_inputs, mask, invert], out.both,
                      api_name="stylize_region", **fast_queue)  # fmt: skip
-    for event in wire_painting_tab(stylist, config, content, painting, out.both, region):
+    instant_job, gatys_job = wire_painting_tab(stylist, config, content, painting, out.both, region, out.status)
+    for event in (instant_job, gatys_job):
         event.success(**enable)
+    fast_jobs = [fast_job]
     if fast.examples is not None:  # an example's picture is downloadable too, once it is there
         fast.examples.dataset.click(**disable)
         fast.examples.cache_event.success(**enable)
+        fast_jobs.append(fast.examples.cache_event)
+    labels = {i.name: i.display_name or i.name for i in stylist.styles()}
+    wire_history(visit, out.download, (fast_jobs, fast.style, labels),
+                 {"Your painting (Instant)": instant_job, "Your painting (Best quality)": gatys_job})  # fmt: skip
+    fast.try_all.click(lambda: gr.Gallery(value=[], visible=True), None, [visit.grid], **PRIVATE)  # its bar shows
+    fast.try_all.click(stylist.try_every_style, [content], [visit.grid, visit.grid_names], api_visibility="private",
+                       show_progress_on=[visit.grid], **fast_queue)  # fmt: skip
+    visit.grid.select(stylist.on_style_selected, [visit.grid_names], [fast.style], **PRIVATE)
     g = painting.gatys
     gatys_inputs = [content, g.style_image, g.loss_net, g.size, g.steps, g.seed]
     instant_inputs = [content, g.style_image, painting.instant.strength, g.colors, painting.instant.size]

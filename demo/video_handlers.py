@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,11 +23,12 @@ import numpy as np
 from PIL import Image
 
 import nst_core
-from nst_core.progress import human_duration
+from nst_core.progress import status_line
 
 from .availability import INSTANT, Availability
 from .config import DemoConfig
 from .dispatch import engine_from_env, show_progress
+from .files import result_path
 from .handlers import MIN_UPLOAD_SIDE, capped_int, friendly_error, refuse, visitor_text
 from .jobs import StopSwitches, run_in_thread
 
@@ -72,13 +71,8 @@ def _out_suffix(path: str) -> str:
 
 def describe(p: nst_core.Progress) -> str:
     """'Frame 48 of 240 · 4.1 frames/s · 12 s, about 47 s left'."""
-    text = f"Frame {p.step} of {p.total}"
-    if p.rate is not None:
-        text += f" · {p.rate:.1f} frames/s"
-    text += f" · {human_duration(p.elapsed)}"
-    if p.eta is not None and p.step >= 3:
-        text += f", about {human_duration(p.eta)} left"
-    return text
+    rate = f" · {p.rate:.1f} frames/s" if p.rate is not None else ""
+    return status_line(p, f"Frame {p.step} of {p.total}{rate}")
 
 
 class VideoStylist:
@@ -106,15 +100,7 @@ class VideoStylist:
 
     def _destination(self, style: str, suffix: str) -> Path:
         """A new file for the result; results older than `file_ttl` are swept so the disk stays bounded."""
-        now = time.time()
-        for old in self.out_dir.glob("nst_video_*"):
-            try:
-                if now - old.stat().st_mtime > self.config.file_ttl:
-                    old.unlink()
-            except OSError:
-                pass
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", style)[:40] or "style"
-        return self.out_dir / f"nst_video_{safe}_{uuid.uuid4().hex[:8]}{suffix}"
+        return result_path(self.out_dir, f"video_{style or 'style'}", suffix, self.config.file_ttl)
 
     def _job(self, video: Any, style: Any, strength: Any, stabilize: Any, size: Any, painting: Any) -> dict[str, Any]:
         """Widget values -> stylize_video's arguments; a missing or wrong input raises gr.Error."""

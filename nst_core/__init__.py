@@ -6,36 +6,27 @@
 >>> nst_core.stylize_video("clip.mp4", "out.mp4", style="udnie", size=480)         # video or animated GIF
 """
 
-import importlib
-import importlib.util
-from typing import Any
+from .lazy import lazy_exports
 
 # Where each public name lives. Loaded on first use (PEP 562), so importing a torch-free module such as
 # `nst_core.styles.registry` or `nst_core.options` does not import torch through this package.
-_HOME = {
+_EXPORTS = {
     "METHODS": "api", "stylize": "api", "ArbitraryOptions": "arbitrary", "arbitrary_status": "arbitrary",
     "Cancelled": "errors", "DeviceOutOfMemory": "errors", "ImageError": "errors", "NSTError": "errors",
     "OptionsError": "errors", "StyleNotFoundError": "errors", "VideoError": "errors", "WeightsError": "errors",
-    "FastOptions": "fast", "FrameStylizer": "frames", "GatysOptions": "gatys", "encode_image": "images",
+    "FastOptions": "fast.run", "FrameStylizer": "video.frames", "GatysOptions": "gatys", "encode_image": "images",
     "load_image": "images", "resize_long_side": "images", "save_image": "images", "list_loss_nets": "lossnets",
     "load_loss_net": "lossnets", "Progress": "progress", "StyleInfo": "styles", "default_style": "styles",
-    "get_style": "styles", "list_styles": "styles", "match_styles": "styles", "StabilizerSettings": "temporal",
-    "VideoResult": "video", "detect_media": "video", "stylize_video": "video", "VideoLimits": "video_io",
+    "get_style": "styles", "list_styles": "styles", "match_styles": "styles",
+    "StabilizerSettings": "video.temporal", "VideoResult": "video.run", "detect_media": "video.run",
+    "stylize_video": "video.run", "VideoLimits": "video.container",
 }  # fmt: skip
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:  # `nst_core.gatys` after a bare `import nst_core`, as before the names were lazy
-        if name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}") is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        return importlib.import_module(f".{name}", __name__)
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+    return sorted({*globals(), *_EXPORTS})
 
 
 __version__ = "0.1.0"

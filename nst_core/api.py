@@ -9,8 +9,9 @@ from dataclasses import fields
 from PIL import Image
 
 from .arbitrary import ArbitraryOptions, run_arbitrary
+from .batching import shared_batcher, wait
 from .errors import OptionsError
-from .fast import FastOptions, run_fast
+from .fast.run import FastOptions, run_fast
 from .gatys import GatysOptions, run_gatys
 from .images import ImageSource, load_image, restore_alpha, split_alpha
 from .masks import Regions
@@ -99,4 +100,7 @@ def _paint(image, method, style, style_images, style_blend, init_image, mask, in
     if init is not None:
         options.setdefault("init", "image")  # giving an init image means starting from it
     opts = GatysOptions(style_blend=blend, **options)
+    batcher = shared_batcher()  # NST_GATYS_BATCH > 1: batched with other threads' requests where they fit
+    if batcher is not None:
+        return wait(batcher.submit(image, styles, opts, init_image=init, callback=callback, cancel=cancel), cancel)
     return run_gatys(image, styles, opts, init_image=init, callback=callback, cancel=cancel)

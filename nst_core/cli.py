@@ -16,7 +16,7 @@ from .api import METHODS, stylize
 from .arbitrary import ArbitraryOptions
 from .argparsing import ArgumentParser
 from .errors import NSTError, OptionsError
-from .fast import FastOptions
+from .fast.run import FastOptions
 from .gatys import GatysOptions
 from .images import load_image, output_format, save_image
 from .options import add_argument, add_arguments, cli_flag, field_help, field_range, option_names, shown, spelled
@@ -29,8 +29,8 @@ from .styles import (
     validate_name,
     weights_dirs,
 )
-from .video import detect_media, not_a_video, stylize_video
-from .video_io import OUTPUTS as VIDEO_OUTPUTS
+from .video.container import OUTPUTS as VIDEO_OUTPUTS
+from .video.run import detect_media, not_a_video, stylize_video
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -322,15 +322,7 @@ def run_gatys(
         pooling=opts.pooling,
         layers=opts.content_layers + opts.style_layers,
     )
-    crit = PerceptualLoss.from_spec(
-        net,
-        content_layers=opts.content_layers,
-        style_layers=opts.style_layers,
-        style_layer_weights=opts.style_layer_weights,
-        content_weight=opts.content_weight,
-        style_weight=opts.style_weight,
-        tv_weight=opts.tv_weight,
-    )
+    crit = PerceptualLoss.from_options(net, opts)
     fmt = profile.memory_format
     net.to(memory_format=fmt)
     content_full = resize_to_size(content.convert("RGB"), opts.size)

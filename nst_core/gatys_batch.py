@@ -3,7 +3,9 @@
 A GPU spends a 512 px Gatys step mostly waiting (bench/RESULTS.md, "GPU: one H200"): a batch of N pictures costs
 little more per step than one. The batched `DeviceLBFGS` keeps every scalar per picture, so each picture follows
 the path it would alone; a cancelled request is frozen where it is and comes back as None while the others go on.
-The queues of the demo and the bots group requests by size bucket and call `run_gatys_batch`.
+`nst_core.batching.GatysBatcher` groups concurrent requests by options and size and calls `run_gatys_batch`;
+`nst_core.stylize` feeds it when NST_GATYS_BATCH is above 1, so the demo's and the bots' concurrent Gatys jobs
+share one batch without any batching code of their own.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from PIL import Image
 
 from .device import make_profile, resolve_device
 from .errors import OptionsError
-from .gatys import LOSS_READ_EVERY, MIN_NET_SIDE, GatysOptions, plan_scales
-from .images import pad_to_min_side, pil_to_tensor, resize_long_side, tensor_to_pil
+from .gatys import LOSS_READ_EVERY, MIN_NET_SIDE, GatysOptions, _Reporter, plan_scales
+from .images import pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
 from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
 from .lossnets import load_loss_net
@@ -33,7 +35,7 @@ def _check(contents: Sequence[Image.Image], styles: Sequence, opts: GatysOptions
         raise OptionsError("give one list of style images per content image, none empty")
     if opts.optimizer != "lbfgs" or opts.init != "content" or opts.preserve_colors or opts.style_blend:
         raise OptionsError("batched Gatys runs the default L-BFGS from the content, without blends or colour keeping")
-    sized = [resize_long_side(c.convert("RGB"), opts.size) for c in contents]
+    sized = [resize_to_size(c.convert("RGB"), opts.size) for c in contents]  # run_gatys' sizing rule
     if len({im.size for im in sized}) != 1:
         raise OptionsError("a batch holds pictures of one size: group requests by their size first")
     return sized
@@ -46,26 +48,33 @@ def run_gatys_batch(
     *,
     cancels: Sequence[threading.Event | None] | None = None,
     callback: ProgressCallback | None = None,
+    callbacks: Sequence[ProgressCallback | None] | None = None,
 ) -> list[Image.Image | None]:
-    """Picture i stylised with `styles[i]`, all in one batch; None for a picture whose cancel was set."""
+    """Picture i stylised with `styles[i]`, all in one batch; None for a picture whose cancel was set.
+
+    `callback` hears the batch (mean loss); `callbacks[i]` hears picture i alone, as `run_gatys` would report
+    it (its own loss, pass, work and preview every `preview_every` steps), until its cancel is set."""
     device = resolve_device((options or GatysOptions()).device)
     opts = (options or GatysOptions()).resolved(device)
     sized = _check(contents, styles, opts)
     cancels = list(cancels or [None] * len(sized))
     profile = make_profile(device, opts.precision, opts.memory_format)
     crit = _criterion(opts, device, profile)
-    plan = plan_scales(opts.size, opts.multiscale, opts.steps)
+    plan = plan_scales(max(sized[0].size), opts.multiscale, opts.steps)
+    reporters = [_Reporter(cb, plan, opts.preview_every) if cb else None for cb in callbacks or [None] * len(sized)]
     frozen = torch.zeros(len(sized), dtype=torch.bool)
     total, done, start = sum(n for _, n in plan), 0, time.perf_counter()
-    x = None
-    for side, steps in plan:
-        c = torch.cat([pil_to_tensor(pad_to_min_side(resize_long_side(im, side), MIN_NET_SIDE)[0]) for im in sized])
-        c = c.to(device)
+    x, box = None, (0, 0, *sized[0].size)
+    for scale, (side, steps) in enumerate(plan, start=1):
+        padded = [pad_to_min_side(resize_long_side(im, side), MIN_NET_SIDE) for im in sized]
+        box = padded[0][1]
+        c = torch.cat([pil_to_tensor(im) for im, _ in padded]).to(device)
+        style_side = max(16, round(side * opts.style_scale))
         with profile.autocast():
             crit.set_style_per_image(
                 [
                     [
-                        pil_to_tensor(pad_to_min_side(resize_long_side(s, side), MIN_NET_SIDE)[0]).to(device)
+                        pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0]).to(device)
                         for s in item
                     ]
                     for item in styles
@@ -95,9 +104,23 @@ def run_gatys_batch(
                         losses={"total": float(losses.mean())} if read else {},
                     )
                 )
+            _report_each(reporters, frozen, x, losses, box, scale, final=done == total)
         x = optim.best().detach()
-    w, h = sized[0].size
-    return [None if frozen[i] else tensor_to_pil(x[i : i + 1, :, :h, :w].clamp(0, 1)) for i in range(len(sized))]
+    return [None if frozen[i] else _crop(x[i : i + 1], box) for i in range(len(sized))]
+
+
+def _crop(x: torch.Tensor, box: tuple[int, int, int, int]) -> Image.Image:
+    """One picture of the batch without the edge padding `pad_to_min_side` added around it."""
+    left, top, right, bottom = box
+    return tensor_to_pil(x[:, :, top:bottom, left:right].detach().clamp(0, 1))
+
+
+def _report_each(reporters, frozen, x, losses, box, scale: int, final: bool) -> None:
+    """Each picture's own progress record, from its slice of the batch (none once it is cancelled)."""
+    left, top, right, bottom = box
+    for i, reporter in enumerate(reporters):
+        if reporter is not None and not frozen[i]:
+            reporter.step(x[i : i + 1, :, top:bottom, left:right], {"total": losses[i]}, scale, final=final)
 
 
 def _criterion(opts: GatysOptions, device: torch.device, profile) -> PerceptualLoss:
@@ -105,11 +128,7 @@ def _criterion(opts: GatysOptions, device: torch.device, profile) -> PerceptualL
         opts.loss_net, opts.loss_net_weights, device=device, pooling=opts.pooling,
         layers=opts.content_layers + opts.style_layers,
     )  # fmt: skip
-    return PerceptualLoss.from_spec(
-        net.to(memory_format=profile.memory_format), content_layers=opts.content_layers,
-        style_layers=opts.style_layers, style_layer_weights=opts.style_layer_weights,
-        content_weight=opts.content_weight, style_weight=opts.style_weight, tv_weight=opts.tv_weight,
-    )  # fmt: skip
+    return PerceptualLoss.from_options(net.to(memory_format=profile.memory_format), opts)
 
 
 def _step(optim: DeviceLBFGS, x: torch.Tensor, crit: PerceptualLoss, targets: dict, profile) -> torch.Tensor:

@@ -14,9 +14,11 @@ from torch import nn
 
 from .device import float32_region
 from .errors import OptionsError
-from .lossnets import FeatureExtractor
+from .lossnets import LOSS_WEIGHTS, FeatureExtractor
 
 EPS = 1e-8
+# What a caller may set on the loss (PerceptualLoss's keyword arguments after the network), by these names.
+LOSS_SETTINGS = ("content_layers", "style_layers", "style_layer_weights", *LOSS_WEIGHTS)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -90,27 +92,22 @@ class PerceptualLoss(nn.Module):
 
     @classmethod
     def from_spec(cls, net: FeatureExtractor, **overrides) -> PerceptualLoss:
-        """The loss network's own layers and weights (`LossNetSpec`), with any of `content_layers`,
-        `style_layers`, `style_layer_weights`, `content_weight`, `style_weight`, `tv_weight` given otherwise
+        """The loss network's own layers and weights (`LossNetSpec`), with any of `LOSS_SETTINGS` given otherwise
         (None keeps the network's): the one way the engines, the trainer and the judge build their loss."""
         spec = net.spec
-        w = spec.default_weights
         given = {k: v for k, v in overrides.items() if v is not None}
-        unknown = set(given) - {"content_layers", "style_layers", "style_layer_weights", "content_weight",
-                                "style_weight", "tv_weight"}  # fmt: skip
+        unknown = set(given) - set(LOSS_SETTINGS)
         if unknown:
             raise TypeError(f"unknown loss settings: {', '.join(sorted(unknown))}")
         style_layers = given.get("style_layers", spec.style_layers)
-        default_layer_weights = spec.style_layer_weights if style_layers == spec.style_layers else None
-        return cls(
-            net,
-            given.get("content_layers", spec.content_layers),
-            style_layers,
-            given.get("style_layer_weights", default_layer_weights),
-            given.get("content_weight", w.get("content_weight", 1.0)),
-            given.get("style_weight", w.get("style_weight", 1e4)),
-            given.get("tv_weight", w.get("tv_weight", 1e2)),
-        )
+        own_layer_weights = spec.style_layer_weights if style_layers == spec.style_layers else None
+        settings = {"content_layers": spec.content_layers, "style_layer_weights": own_layer_weights}
+        return cls(net, **{**settings, "style_layers": style_layers, **spec.default_weights, **given})
+
+    @classmethod
+    def from_options(cls, net: FeatureExtractor, options: object) -> PerceptualLoss:
+        """`from_spec` with the `LOSS_SETTINGS` an options object (GatysOptions) holds under the same names."""
+        return cls.from_spec(net, **{name: getattr(options, name) for name in LOSS_SETTINGS})
 
     @torch.no_grad()
     def set_style(self, images: Sequence[torch.Tensor], blend: Sequence[float] | None = None) -> None:

@@ -29,6 +29,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 CONVENTIONS = ("torchvision", "caffe")
+LOSS_WEIGHTS = ("content_weight", "style_weight", "tv_weight")  # every LossNetSpec's default_weights names these
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class LossNetSpec:
     label: str = ""  # the network's name as people write it ("VGG-19"), for messages
     # Defaults for the normalised objective (see losses.PerceptualLoss), chosen by measurement per network.
     default_weights: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Every weight given here, so the objective, the trainer and the options read them without a fallback
+        of their own (fallbacks had drifted: 10.0 for a style weight no network uses)."""
+        missing = set(LOSS_WEIGHTS) - set(self.default_weights)
+        if missing:
+            raise ValueError(f"loss network {self.name!r} needs default_weights for {', '.join(sorted(missing))}")
 
     def index(self, layer: str) -> int:
         try:

@@ -60,6 +60,26 @@ def human_duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
+ETA_AFTER_STEPS = 3  # the first steps include warm-up (loading, the first device pass): no pace to promise yet
+
+
+def status_line(p: Progress, head: str, *, clock: bool = True, time_left: bool = True, min_eta: float = 0.0) -> str:
+    """`head` (each front end's own words for what is done: 'Painting… step 60/150', 'Stylising… 40%') with what
+    every front end adds the same way: the coarse-to-fine pass, the time so far (`clock`) and, once there is a
+    pace to go by, the time left (`time_left`, when at least `min_eta` s): 'Painting… step 60/150
+    (coarse-to-fine pass 1 of 2) · 40 s, about 1 min left'. One place, so the demo, the video tab and the bots
+    round and word a wait alike."""
+    text = head
+    if p.scales > 1:
+        text += f" (coarse-to-fine pass {p.scale} of {p.scales})"
+    if clock:
+        text += f" · {human_duration(p.elapsed)}"
+    eta = p.eta
+    if time_left and eta is not None and p.step >= ETA_AFTER_STEPS and eta >= min_eta:
+        text += f", about {human_duration(eta)} left"
+    return text
+
+
 ProgressCallback = Callable[[Progress], None]
 
 

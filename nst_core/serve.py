@@ -37,7 +37,7 @@ from . import queue_protocol as qp
 from .atomic import atomic_write
 from .errors import Cancelled, JobLost, JobTimedOut, NSTError, OptionsError, QueueUnavailable, WorkerLost
 from .progress import Progress, ProgressCallback
-from .video import VideoResult
+from .video.run import VideoResult
 
 UNAVAILABLE = "The job queue is not reachable right now; please try again in a minute."
 LOST = "The job queue lost this job (it restarted, or the job waited too long); please send it again."

@@ -24,8 +24,8 @@ from .api import stylize
 from .errors import JobTimedOut, OptionsError
 from .images import encode_image, load_image
 from .progress import Progress
-from .video import stylize_video
-from .video_io import VideoLimits
+from .video.container import VideoLimits
+from .video.run import stylize_video
 
 log = logging.getLogger("nst.worker")
 PROGRESS_EVERY = 0.1  # seconds between two progress writes (the last step is always written)

@@ -215,8 +215,12 @@ def test_gpu_check_without_a_vgg_says_what_to_pass_in_one_line(tmp_path):
     cmd = [sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(tmp_path / "out")]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2
-    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
-    assert "--vgg-weights" in done.stderr and not (tmp_path / "out").exists()
+    said = (done.stdout + done.stderr).strip()  # nothing else either: no download attempted, none of its progress
+    assert "Traceback" not in said and said.count("\n") == 0, said
+    assert "--vgg-weights" in said and "NST_VGG19_WEIGHTS" in said and not (tmp_path / "out").exists()
+    wrong = subprocess.run([*cmd, "--vgg-weights", str(tmp_path / "nope.pth")], cwd=REPO, capture_output=True,
+                           text=True, timeout=120, env=env)  # fmt: skip
+    assert wrong.returncode == 2 and (wrong.stdout + wrong.stderr).strip() == said  # a mistyped file: the same line
 
 
 def test_demo_and_bots_take_the_profile_from_their_settings():

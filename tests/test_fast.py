@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 import nst_core
-from nst_core import budget, fast, styles, tiling
+from nst_core import styles
 from nst_core.errors import Cancelled, OptionsError, StyleNotFoundError
-from nst_core.fast import FastOptions, apply_model, run_fast, stylize_tensor
+from nst_core.fast import FastOptions, apply_model, budget, run_fast, stylize_tensor, tiling
+from nst_core.fast.transformer_net import TransformerConfig, TransformerNet, config_from_state_dict
 from nst_core.progress import Progress
-from nst_core.transformer_net import TransformerConfig, TransformerNet, config_from_state_dict
 
 SMALL = TransformerConfig((8, 16, 16), 2)
 
@@ -226,7 +226,7 @@ def test_auto_tiling_from_memory_budget(monkeypatch):
     net = _structured_net()
     x = _tensor(_photo(200, 160))
     full = stylize_tensor(net, x)
-    monkeypatch.setenv(fast.MEMORY_ENV, "1")  # 1 MB: forces the smallest tiles
+    monkeypatch.setenv(budget.MEMORY_ENV, "1")  # 1 MB: forces the smallest tiles
     steps: list[tuple[int, int]] = []
     tiled = stylize_tensor(net, x, callback=lambda d, t: steps.append((d, t)))
     assert steps[-1][1] > 1
@@ -236,7 +236,7 @@ def test_auto_tiling_from_memory_budget(monkeypatch):
 def test_thumbnail_fallback_has_no_seams(monkeypatch):
     """When tile states would not fit in host memory, statistics come from a thumbnail: still seamless."""
     monkeypatch.setattr(budget, "meminfo_available", lambda: 1)
-    monkeypatch.setenv(fast.MEMORY_ENV, "1")
+    monkeypatch.setenv(budget.MEMORY_ENV, "1")
     net = _structured_net()
     x = _tensor(_photo(236, 200))
     tiled = stylize_tensor(net, x, tile_size=128, tile_overlap=64)
@@ -263,7 +263,7 @@ def test_tiled_matches_untiled_on_candy(candy_path, content_dir):
 
 # ------------------------------------------------------------------------------------------------ stroke size
 def test_auto_stroke_scale_keeps_the_512px_look_up_to_twice():
-    from nst_core.strokes import resolve_stroke_scale
+    from nst_core.fast.strokes import resolve_stroke_scale
 
     assert resolve_stroke_scale(None, 300) == 1.0 and resolve_stroke_scale(None, 512) == 1.0
     assert resolve_stroke_scale(None, 768) == 1.5 and resolve_stroke_scale(None, 4000) == 2.0
@@ -279,7 +279,7 @@ def test_stroke_scale_is_validated(bad):
 def test_larger_strokes_come_from_a_smaller_working_copy_with_the_photos_detail(style):
     """stroke_scale 2: the network paints a half-size copy (strokes twice as large relative to the picture),
     and the photo's fine detail is put back, so the result is neither the plain upscale nor the 1x result."""
-    from nst_core.strokes import restore_detail
+    from nst_core.fast.strokes import restore_detail
 
     img = _photo(240, 160)
     big = _arr(run_fast(img, FastOptions(style, stroke_scale=2, precision="fp32")))

@@ -193,7 +193,7 @@ def test_5_a_style_with_non_finite_weights_is_refused_not_painted_black(tmp_path
     import torch
 
     from nst_core import styles
-    from nst_core.transformer_net import LIGHT, TransformerNet
+    from nst_core.fast.transformer_net import LIGHT, TransformerNet
 
     net = TransformerNet(LIGHT)
     styles.save_style(net, "broken", tmp_path, {"display_name": "Broken"})

@@ -1,11 +1,15 @@
 """PerceptualLoss, the objective Gatys optimises and training minimises, against hand computations; the Gram, TV
 and weighted-sum helpers it is built from; gradients with gradcheck."""
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
-from nst_core.losses import PerceptualLoss, gram_matrix, normalized_gram, total_loss, tv_loss
+from nst_core.losses import LOSS_SETTINGS, PerceptualLoss, gram_matrix, normalized_gram, total_loss, tv_loss
+from nst_core.lossnets import get_spec
 
 
 def _rand(*shape, seed=0):
@@ -49,6 +53,37 @@ def test_perceptual_loss_blends_styles_and_weighs_layers():
     _, terms = loss(g, {})
     expected = 0.25 * (7.5 - 3) ** 2 / 3**2 + 0.75 * (30 - 12) ** 2 / 12**2
     assert terms["style"].item() == pytest.approx(expected) and terms["content"].item() == 0.0
+
+
+class SpecNet(Identity):
+    """The stand-in with a loss network's spec, as `load_loss_net` gives: what `from_spec` reads its defaults from."""
+
+    spec = replace(get_spec("vgg19"), content_layers=("a",), style_layers=("a", "b"), style_layer_weights=(0.3, 0.7))
+
+
+def test_from_spec_takes_the_networks_settings_unless_given():
+    own = PerceptualLoss.from_spec(SpecNet(), tv_weight=None)  # None keeps the network's
+    weights = SpecNet.spec.default_weights
+    assert (own.content_layers, own.style_layers, own.style_layer_weights) == (["a"], ["a", "b"], [0.3, 0.7])
+    assert (own.content_weight, own.style_weight, own.tv_weight) == (
+        weights["content_weight"], weights["style_weight"], weights["tv_weight"]
+    )  # fmt: skip
+    other = PerceptualLoss.from_spec(SpecNet(), style_layers=["b"], style_weight=5.0)
+    assert other.style_layers == ["b"] and other.style_layer_weights == [1.0]  # the network's weights were for a, b
+    assert other.style_weight == 5.0 and other.content_layers == ["a"]
+    with pytest.raises(TypeError, match="style_wieght"):
+        PerceptualLoss.from_spec(SpecNet(), style_wieght=5.0)
+
+
+def test_from_options_reads_the_settings_by_name():
+    opts = SimpleNamespace(**{**dict.fromkeys(LOSS_SETTINGS), "content_layers": ["b"], "tv_weight": 0.5})
+    loss = PerceptualLoss.from_options(SpecNet(), opts)
+    assert loss.content_layers == ["b"] and loss.tv_weight == 0.5 and loss.style_layers == ["a", "b"]
+
+
+def test_every_loss_network_gives_every_default_weight():
+    with pytest.raises(ValueError, match="tv_weight"):
+        replace(get_spec("vgg19"), default_weights={"content_weight": 1.0, "style_weight": 30.0})
 
 
 def test_gram_matrix_by_hand():

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst_core.transformer_net import (
+from nst_core.fast.transformer_net import (
     LIGHT,
     REFERENCE,
     NormStats,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from support.demo import serve  # noqa: E402
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 SHOTS = {"desktop": ((1280, 900), 900), "phone": ((390, 844), 390)}  # viewport, saved width
 # What each shows: the desktop page from the top (everything at a glance); the phone at its result, the part that
-# sits below the controls there.
+# sits below the controls there, with Download under it.
 
 
 def shoot(url: str, browser, viewport: tuple[int, int], width: int, out: Path) -> None:
@@ -32,9 +33,12 @@ def shoot(url: str, browser, viewport: tuple[int, int], width: int, out: Path) -
     page.goto(url)
     page.locator("#photo-examples tbody tr").first.locator("td").first.click(timeout=120_000)
     page.locator("#result-slider img").first.wait_for(timeout=120_000)
+    # Finished, not just started: Download names the size it serves only once the new result is in.
+    page.locator("#download", has_text=re.compile(r"\(\d+x\d+\)")).wait_for(timeout=180_000)
+    page.wait_for_function("!document.body.innerText.includes('processing |')", timeout=180_000)  # Gradio's timer
     page.wait_for_timeout(1500)
     if viewport[0] < 600:
-        page.locator("#result-slider").evaluate("e => e.scrollIntoView({block: 'end'})")
+        page.locator("#download").evaluate("e => e.scrollIntoView({block: 'end'})")  # the result and Download
     else:
         page.evaluate("window.scrollTo(0, 0)")
     shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")

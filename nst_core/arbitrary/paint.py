@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import DeviceProfile
-from ..tiling import Canvas, TilePlan
+from ..fast.tiling import Canvas, TilePlan
 from .network import LEVELS, ArbitraryNet
 from .transform import FeatureStats, affine_map, apply_map, feature_stats
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..budget import memory_budget_bytes
 from ..colors import match_luminance, preserve_colors
 from ..device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option
 from ..errors import DeviceOutOfMemory, OptionsError, WeightsError
+from ..fast.budget import memory_budget_bytes
+from ..fast.tiling import MIN_TILE, Ticker, plan_tiles
 from ..images import (
     MAX_SIZE,
     MIN_SIZE,
@@ -34,7 +35,6 @@ from ..images import (
 )
 from ..options import blend_option, check_options, option
 from ..progress import Progress, ProgressCallback, check_cancel
-from ..tiling import MIN_TILE, Ticker, plan_tiles
 from .model_file import load_network
 from .network import ArbitraryNet
 from .paint import paint, paint_tiled, style_statistics

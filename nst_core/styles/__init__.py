@@ -12,9 +12,7 @@ One job per module, read in this order:
 Everything public is importable from here (`from nst_core.styles import get_style, load_style_model`).
 """
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_exports
 from .fileformat import FORMAT, FORMAT_VERSION, REQUIRED_KEYS
 from .registry import (
     NAME_PATTERN,
@@ -40,12 +38,7 @@ _HOME = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)
 
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..architecture import TransformerConfig
 from ..errors import OptionsError
+from ..fast.architecture import TransformerConfig
 
 FORMAT = "nst-style"
 FORMAT_VERSION = 1

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from ..errors import WeightsError
+from ..fast.transformer_net import config_from_state_dict
 from ..safeload import torch_load
-from ..transformer_net import config_from_state_dict
 from .loader import build_model
 from .registry import validate_name
 from .writer import save_style

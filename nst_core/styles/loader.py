@@ -15,7 +15,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import WeightsError
-from ..transformer_net import TransformerConfig, TransformerNet
+from ..fast.transformer_net import TransformerConfig, TransformerNet
 from .fileformat import check_weights_header
 from .registry import get_style
 

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from torch import nn
 
-from ..inference import apply_model
+from ..fast.inference import apply_model
 
 __all__ = ["PREVIEW_LONG_SIDE", "render_preview", "synthetic_preview_content"]
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..architecture import TransformerConfig
 from ..atomic import atomic_write
 from ..errors import OptionsError, StyleNotFoundError
+from ..fast.architecture import TransformerConfig
 from .fileformat import META_SUFFIX, PREVIEW_SUFFIX, WEIGHT_SUFFIX, check_weights_header, meta_text, read_meta
 
 __all__ = [

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ..atomic import atomic_write
 from ..errors import OptionsError, WeightsError
-from ..transformer_net import TransformerNet
+from ..fast.transformer_net import TransformerNet
 from .fileformat import (
     FORMAT,
     FORMAT_VERSION,

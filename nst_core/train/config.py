@@ -16,9 +16,9 @@ from .. import styles
 from ..argparsing import ArgumentParser
 from ..device import device_option, memory_format_option, precision_option
 from ..errors import OptionsError
+from ..fast.transformer_net import LIGHT, REFERENCE, TransformerConfig
 from ..lossnets import LossNetSpec, list_loss_nets
 from ..options import add_arguments, bounds_table, check_options, cli_flag, given, option, option_names
-from ..transformer_net import LIGHT, REFERENCE, TransformerConfig
 
 ARCHS: dict[str, TransformerConfig] = {"reference": REFERENCE, "light": LIGHT}
 # The Gatys style weight (its content is preserved by starting from the photo) is too strong for a network that

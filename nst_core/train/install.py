@@ -21,8 +21,8 @@ from torch import nn
 from .. import styles
 from ..device import DeviceProfile
 from ..errors import ImageError, OptionsError
+from ..fast.inference import apply_model
 from ..images import load_image
-from ..inference import apply_model
 from ..losses import PerceptualLoss
 from .config import BUILTIN_PREVIEW, RANDOM_WEIGHTS, TrainConfig
 from .state import Stats

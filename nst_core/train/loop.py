@@ -20,10 +20,10 @@ from torch import nn
 from .. import styles
 from ..device import DeviceProfile, make_profile
 from ..errors import NSTError
+from ..fast.transformer_net import TransformerNet
 from ..images import load_image, pil_to_tensor, resize_long_side
 from ..losses import PerceptualLoss
 from ..lossnets import LossNetSpec, get_spec, load_loss_net
-from ..transformer_net import TransformerNet
 from .config import ARCHS, RANDOM_WEIGHTS, TrainConfig, fill_defaults, parse_args
 from .data import Photos, load_held_out, make_loader, planned_steps, scan_photos
 from .dist import Ranks, StopRequest, all_ranks_agree, is_rank0, mean_over_ranks, processes, wrap

@@ -22,8 +22,8 @@ import torch
 from .. import styles
 from ..atomic import atomic_write
 from ..errors import OptionsError, WeightsError
+from ..fast.transformer_net import TransformerConfig
 from ..safeload import torch_load
-from ..transformer_net import TransformerConfig
 from .config import ARCHS, RUN_ONLY_FIELDS, TrainConfig
 from .dist import Ranks
 

@@ -71,8 +71,8 @@ def make_styles(out_dir: Path, names: tuple[str, ...] = ("tiny", "tiny_b")) -> N
     """Random-init, very small TransformerNets saved through the real registry (no bundled weights needed)."""
     import torch
 
+    from nst_core.fast.transformer_net import TransformerConfig, TransformerNet
     from nst_core.styles import save_style
-    from nst_core.transformer_net import TransformerConfig, TransformerNet
 
     for i, name in enumerate(names):
         torch.manual_seed(i)

@@ -125,8 +125,8 @@ def make_style_dir(root: Path, *, tiny: bool = True) -> Path:
     """
     import torch
 
+    from nst_core.fast.transformer_net import TransformerConfig, TransformerNet
     from nst_core.styles import save_style
-    from nst_core.transformer_net import TransformerConfig, TransformerNet
 
     torch.manual_seed(0)
     config = TransformerConfig(channels=(8, 16, 32), n_residual=1) if tiny else TransformerConfig()

@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import animation, video_io
-from .atomic import atomic_write
-from .errors import VideoError
-from .fast import FastOptions
+from ..atomic import atomic_write
+from ..errors import VideoError
+from ..fast.run import FastOptions
+from ..images import sized_for
+from ..options import check_value, option_field
+from ..progress import Progress, ProgressCallback, check_cancel
+from ..sniff import IMAGE_SIGNATURES, looks_like_text
+from . import animation, container
+from .container import VideoLimits, VideoSource
 from .frames import FrameStylizer
-from .images import sized_for
-from .options import check_value, option_field
-from .progress import Progress, ProgressCallback, check_cancel
-from .sniff import IMAGE_SIGNATURES, looks_like_text
 from .temporal import StabilizerSettings
-from .video_io import VideoLimits, VideoSource
 
 # Frames per network pass. On a CPU one at a time measured fastest (batch 4 was 3-25% slower on one AMD EPYC core,
 # bench/RESULTS.md); on a GPU a batch keeps it busy (not yet measured there).
@@ -46,7 +46,7 @@ class Media:
 def detect_media(source: VideoSource) -> Media:
     """Recognise a file by its first bytes (and, for GIF/WebP, by counting frames); the name is not looked at."""
     head = _head(source)
-    demuxer = video_io.sniff_container(head)
+    demuxer = container.sniff_container(head)
     if demuxer is not None:
         return Media("video", demuxer)
     if head.startswith((b"GIF87a", b"GIF89a")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
@@ -183,17 +183,17 @@ def _chunks(frames: Iterable[np.ndarray], n: int) -> Iterator[list[np.ndarray]]:
 
 def _video(source, destination, media: Media, what: str, size, limits: VideoLimits, job: _Job) -> VideoResult:
     suffix = Path(os.fspath(destination)).suffix.lower()
-    video_io.output_kind(destination)  # before any work: a wrong name fails now
-    info = video_io.probe_video(source, media.demuxer, what, limits)
-    out_size = video_io.even_size(*_out_size(info.width, info.height, size))
-    frames = video_io.read_frames(source, info, what, limits, out_size)
+    container.output_kind(destination)  # before any work: a wrong name fails now
+    info = container.probe_video(source, media.demuxer, what, limits)
+    out_size = container.even_size(*_out_size(info.width, info.height, size))
+    frames = container.read_frames(source, info, what, limits, out_size)
     audio = (source, media.demuxer) if info.has_audio else None
     count = 0
 
     def write(tmp: Path) -> None:
         nonlocal count
         try:
-            writer = video_io.VideoWriter(tmp, suffix, out_size, info.fps, audio_from=audio)
+            writer = container.VideoWriter(tmp, suffix, out_size, info.fps, audio_from=audio)
             try:
                 count = job.run(frames, info.frames, writer.write)
             except BaseException:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import torch
 from PIL import Image
 
+from ..device import DeviceProfile, make_profile
+from ..errors import DeviceOutOfMemory
+from ..images import pil_to_tensor, tensor_to_pil
+from ..progress import check_cancel
 from . import budget
-from .device import DeviceProfile, make_profile
-from .errors import DeviceOutOfMemory
-from .images import pil_to_tensor, tensor_to_pil
-from .progress import check_cancel
 from .tiling import MIN_TILE, TILE_OVERLAP, Ticker, plan_tiles, stored_bytes, tiled_exact, tiled_thumbnail
 from .transformer_net import TransformerNet
 
@@ -40,7 +40,7 @@ def stylize_tensor(
 
     `profile` says how to compute (default: float32, contiguous, on the model's device); the model must already
     be in the profile's memory format. Tiles when `tile_size` is given or the image does not fit the device's
-    memory budget (tiles then use whole-image instance-norm statistics, see `nst_core.tiling`).
+    memory budget (tiles then use whole-image instance-norm statistics, see `nst_core.fast.tiling`).
     `callback(done, total)` counts tile steps; `cancel` is checked between them.
     """
     param = next(model.parameters())

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .device import DeviceProfile
-from .progress import check_cancel
+from ..device import DeviceProfile
+from ..progress import check_cancel
 from .transformer_net import NormStats, TransformerNet, normalize
 
 __all__ = [

@@ -22,8 +22,8 @@ from typing import Any
 import av
 import numpy as np
 
-from .envvars import env_number
-from .errors import OptionsError, VideoError
+from ..envvars import env_number
+from ..errors import OptionsError, VideoError
 
 log = logging.getLogger(__name__)
 

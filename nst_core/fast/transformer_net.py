@@ -5,7 +5,7 @@ Why key-compatible: the pytorch/examples checkpoints (and anything trained with 
 (`TransformerConfig`) so a lighter net exists for CPU-only users; the config travels with the weights as
 metadata so the registry can rebuild the right shape.
 
-The layers are listed once, as data, in `nst_core.architecture.layer_plan`; the modules, `forward` and `stages`
+The layers are listed once, as data, in `nst_core.fast.architecture.layer_plan`; the modules, `forward` and `stages`
 below are all read from that list.
 
 Differences from pytorch/examples that do not change outputs on sizes divisible by 4:
@@ -123,7 +123,7 @@ def _norm(module: nn.InstanceNorm2d, x: torch.Tensor, stats: NormStats | None) -
 
 class ResidualBlock(nn.Module):
     """Holds one residual block's layers (conv1, in1, conv2, in2), so their keys read `res1.conv1.conv2d.weight`
-    as in pytorch/examples; what the block computes is in the layer plan (`nst_core.architecture`)."""
+    as in pytorch/examples; what the block computes is in the layer plan (`nst_core.fast.architecture`)."""
 
 
 class TransformerNet(nn.Module):

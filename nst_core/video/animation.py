@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_write
-from .errors import OptionsError, VideoError
-from .images import to_rgb
-from .video_io import VideoLimits, VideoSource
+from ..atomic import atomic_write
+from ..errors import OptionsError, VideoError
+from ..images import to_rgb
+from .container import VideoLimits, VideoSource
 
 SUFFIXES = {".gif": "GIF", ".webp": "WEBP"}
 _DEFAULT_MS = 100  # what browsers show for a frame that states no duration

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from .device import DeviceProfile
-from .envvars import env_number
+from ..device import DeviceProfile
+from ..envvars import env_number
 from .tiling import MIN_TILE
 from .transformer_net import TransformerNet
 

@@ -16,16 +16,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import styles
-from .arbitrary import ArbitraryOptions, Painter
-from .budget import budget_pixels
-from .device import make_profile
-from .errors import OptionsError
-from .fast import MIN_NET_SIDE, FastOptions, finish_output
-from .images import pad_to_min_side
-from .inference import stylize_tensor
-from .progress import check_cancel
-from .strokes import resolve_stroke_scale, working_size
+from .. import styles
+from ..arbitrary import ArbitraryOptions, Painter
+from ..device import make_profile
+from ..errors import OptionsError
+from ..fast.budget import budget_pixels
+from ..fast.inference import stylize_tensor
+from ..fast.run import MIN_NET_SIDE, FastOptions, finish_output
+from ..fast.strokes import resolve_stroke_scale, working_size
+from ..images import pad_to_min_side
+from ..progress import check_cancel
 from .temporal import StabilizerSettings, TemporalStabilizer
 
 Frame = Image.Image | np.ndarray
@@ -98,6 +98,8 @@ class FrameStylizer:
             return []
         if any(a.shape != arrays[0].shape for a in arrays):
             raise ValueError("frames of one batch must share one size")
+        if float(self.options.strength) != 0.0:  # the network paints the frames with sensor noise held still
+            arrays = [self.stabilizer.denoise(a) for a in arrays]
         outs = [self.stabilizer(a, s) for a, s in zip(arrays, self._stylise(arrays, cancel), strict=True)]
         return [Image.fromarray(o) if isinstance(f, Image.Image) else o for f, o in zip(frames, outs, strict=True)]
 

@@ -1,8 +1,8 @@
 """Fast (feed-forward, Johnson et al. 2016) stylisation with a trained style from the registry: its options and
 `run_fast`.
 
-One forward pass of the style's TransformerNet (`nst_core.inference`), in tiles when the picture does not fit
-the device's memory (`nst_core.budget`, `nst_core.tiling`), then the finishing touches shared with video frames.
+One forward pass of the style's TransformerNet (`inference`), in tiles when the picture does not fit the device's
+memory (`budget`, `tiling`), then the finishing touches shared with video frames.
 """
 
 from __future__ import annotations
@@ -15,33 +15,24 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import styles
-from .budget import MEMORY_ENV, budget_pixels, memory_budget_bytes
-from .colors import preserve_colors
-from .device import device_option, make_profile, memory_format_option, precision_option
-from .errors import DeviceOutOfMemory
-from .images import MAX_SIZE, MIN_SIZE, SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
-from .inference import apply_model, stylize_tensor
-from .options import check_options, option
-from .progress import Progress, ProgressCallback, check_cancel
+from .. import styles
+from ..colors import preserve_colors
+from ..device import device_option, make_profile, memory_format_option, precision_option
+from ..errors import DeviceOutOfMemory
+from ..images import MAX_SIZE, MIN_SIZE, SIZE_HELP, pad_to_min_side, resize_to_size, sized_for
+from ..options import check_options, option
+from ..progress import Progress, ProgressCallback, check_cancel
+from .inference import apply_model
 from .strokes import MAX_STROKE_SCALE, resolve_stroke_scale, restore_detail, working_size
-from .tiling import MIN_TILE, TILE_OVERLAP, TilePlan, plan_tiles
+from .tiling import MIN_TILE, TILE_OVERLAP
 
 __all__ = [
     "MAX_SIZE",
-    "MEMORY_ENV",
     "MIN_NET_SIDE",
     "MIN_SIZE",
-    "MIN_TILE",
     "FastOptions",
-    "TilePlan",
-    "apply_model",
-    "budget_pixels",
     "finish_output",
-    "memory_budget_bytes",
-    "plan_tiles",
     "run_fast",
-    "stylize_tensor",
 ]
 
 MIN_NET_SIDE = 32  # reflection pads (4 px at full, 1 px at 1/4 resolution) need this much; smaller is edge-padded

@@ -8,6 +8,12 @@ change, a failed flow), the blend weight drops to zero and the network's own fra
 ghosts: those pixels are found by a forward-backward flow consistency check (Sundaram et al. 2010; Ruder et al.
 2016 use the same for video style transfer) and by how well the warped previous input matches the current one.
 
+That blend alone damps the boiling by a fixed factor (about 4x at alpha 0.75), not enough for the textured styles,
+which amplify noise up to 6x (#23). So before painting, `denoise` holds the input still where the scene stands still
+(no motion, and the input within its noise of the held one): the network then paints the same picture again and
+its strokes stay put. There the output is not blended any more (nothing to damp), so nothing the network painted
+around a change that is over (its receptive field reaches past a moving object) is held after it.
+
 Candidates, compared in bench/bench_video.py (the numbers chose the default):
 - ``flow``: DIS optical flow (OpenCV), occlusion mask from forward-backward consistency and photometric error;
 - ``static``: no flow, blend only where the input did not change (smoothing in static regions);
@@ -21,17 +27,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import OptionsError
+from ..errors import OptionsError
 
 METHODS = ("flow", "static", "none")
 
 
 @dataclass(frozen=True)
 class StabilizerSettings:
-    """How strongly and where the previous output is blended in (defaults chosen by bench/bench_video.py)."""
+    """How strongly and where the previous input and output are held (defaults chosen by bench/bench_video.py;
+    `denoise` set by hand, not swept, and measured per style by bench/bench_temporal.py)."""
 
     method: str = "flow"
     alpha: float = 0.75  # weight of the previous output where it is fully trusted (0 = off, < 1 always)
+    denoise: float = 0.95  # weight of the previous input where the scene stands still, before painting (0 = off)
     consistency_px: float = 1.5  # forward-backward flow disagreement (px) still counted as the same point
     photo_tolerance: float = 8.0  # mean 0-255 difference of warped previous vs current input before trust fades
     flow_side: int = 480  # optical flow is computed on a copy at most this long (and scaled back): speed
@@ -39,8 +47,10 @@ class StabilizerSettings:
     def validate(self) -> StabilizerSettings:
         if self.method not in METHODS:
             raise OptionsError(f"stabilizer method must be one of {', '.join(METHODS)}, not {self.method!r}")
-        if not 0.0 <= float(self.alpha) < 1.0:
-            raise OptionsError(f"stabilizer alpha must be from 0 up to (not including) 1, got {self.alpha!r}")
+        for name in ("alpha", "denoise"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                value = getattr(self, name)
+                raise OptionsError(f"stabilizer {name} must be from 0 up to (not including) 1, got {value!r}")
         if self.consistency_px <= 0 or self.photo_tolerance <= 0 or self.flow_side < 16:
             raise OptionsError("stabilizer tolerances must be positive and flow_side at least 16 px")
         return self
@@ -57,11 +67,56 @@ class TemporalStabilizer:
         self.settings = (settings or StabilizerSettings()).validate()
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self._prev_in: np.ndarray | None = None
+        self._prev_raw: np.ndarray | None = None  # the previous frame given to `denoise`
+        self._ref: np.ndarray | None = None  # the input held by `denoise` (float32)
+        self._still: np.ndarray | None = None  # where `denoise` found the scene still (0..1) in the latest frame
+        self._shown: np.ndarray | None = None  # the frame `denoise` gave last
         self._prev_out: np.ndarray | None = None
         self.last_weight: np.ndarray | None = None  # per-pixel blend weight of the last frame (for inspection)
 
     def reset(self) -> None:
         self._prev_in = self._prev_out = self.last_weight = None
+        self._prev_raw = self._ref = self._still = self._shown = None
+
+    def denoise(self, content: np.ndarray) -> np.ndarray:
+        """The frame the network should paint: where the scene stands still (the input is within its noise of the
+        input held so far) the held input, updated by `1 - denoise` of the new one; elsewhere the frame as it is.
+
+        Why before painting: the network turns sensor noise into strokes that boil, and a blend of its outputs
+        afterwards can only damp that boiling, while it also holds on to what the network painted near a change
+        that is over (its receptive field reaches past an object that has moved away: a halo that would linger
+        where the scene is still). A steady input gives steady strokes, and the check here is on the input
+        itself, pixel by pixel, so nothing of a moved object is held. Stateful like `__call__`; `reset()` clears it.
+        """
+        s, ref, prev = self.settings, self._ref, self._prev_raw
+        cur = content.astype(np.float32)
+        self._prev_raw = content
+        if s.method == "none" or s.denoise == 0 or ref is None or ref.shape != cur.shape:
+            self._ref, self._still, self._shown = cur, None, content
+            return content
+        px = _px(content, s.flow_side)
+        err = _blurred_abs_diff(ref, cur, 2.0 * px)
+        tol = self._still_tolerance(err)
+        self._still = _fade(err, tol)
+        if s.method == "flow":  # and not moving: a flat sky in a pan matches itself, but its strokes must move
+            back = self.flow(content, prev)
+            self._still *= cv2.GaussianBlur(_fade(np.hypot(back[..., 0], back[..., 1]), 0.25 * px), (0, 0), 1.5 * px)
+        weight = (s.denoise * self._still)[..., None]
+        self._ref = weight * ref + (1.0 - weight) * cur
+        # a pixel of the frame given changes only when the held value has moved past half the noise tolerance:
+        # the network amplifies even one-level changes of a few pixels (20x on the test clip), so the average,
+        # drifting a little each frame, is not given afresh
+        shown = self._shown
+        fresh = np.rint(self._ref).clip(0, 255).astype(np.uint8)
+        self._shown = np.where(np.abs(self._ref - shown).max(axis=-1, keepdims=True) < tol / 2, shown, fresh)
+        return self._shown
+
+    def _still_tolerance(self, err: np.ndarray) -> float:
+        """How far the input may stray from the held one and still count as unchanged: half the photometric
+        tolerance, raised with the clip's noise (the median difference: most of a frame is unchanged wherever this
+        matters), never past the whole tolerance, so that a cut or a pan never counts as noise."""
+        tol = self.settings.photo_tolerance
+        return float(np.clip(1.5 * np.median(err), tol / 2, tol))
 
     def __call__(self, content: np.ndarray, stylised: np.ndarray) -> np.ndarray:
         if content.shape != stylised.shape or content.ndim != 3 or content.shape[2] != 3:
@@ -73,6 +128,8 @@ class TemporalStabilizer:
             self.last_weight = None
         else:
             history, trust = self._history(prev_in, prev_out, content)
+            if self._still is not None and self._still.shape == trust.shape:
+                trust = trust * (1.0 - 0.5 * self._still)  # held still by `denoise`: little left to damp
             weight = (s.alpha * trust)[..., None]
             blended = weight * history + (1.0 - weight) * stylised.astype(np.float32)
             out = np.rint(blended).clip(0, 255).astype(np.uint8)
@@ -81,17 +138,19 @@ class TemporalStabilizer:
         return out
 
     def _history(self, prev_in: np.ndarray, prev_out: np.ndarray, content: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The previous output aligned to the current frame, and how far to trust each of its pixels (0..1)."""
+        """The previous output aligned to the current frame, and how far to trust each of its pixels (0..1).
+        Tolerances in pixels grow with the frame past `flow_side` (where one pixel of the flow is several)."""
         s = self.settings
+        px = _px(content, s.flow_side)
         if s.method == "static":
-            err = _blurred_abs_diff(prev_in.astype(np.float32), content)
+            err = _blurred_abs_diff(prev_in.astype(np.float32), content, 2.0 * px)
             return prev_out.astype(np.float32), _fade(err, s.photo_tolerance / 2)
         back = self.flow(content, prev_in)  # for each pixel now: where it was in the previous frame
         fwd = self.flow(prev_in, content)
-        trust = consistency_mask(back, fwd, s.consistency_px) * inside_mask(back)
+        trust = consistency_mask(back, fwd, s.consistency_px * px) * inside_mask(back)
         warped_in = warp(prev_in.astype(np.float32), back)
-        trust *= _fade(_blurred_abs_diff(warped_in, content), s.photo_tolerance)
-        trust = cv2.GaussianBlur(trust, (0, 0), 1.5)  # soft edges: no seams where trust changes
+        trust *= _fade(_blurred_abs_diff(warped_in, content, 2.0 * px), s.photo_tolerance)
+        trust = cv2.GaussianBlur(trust, (0, 0), 1.5 * px)  # soft edges: no seams where trust changes
         return warp(prev_out.astype(np.float32), back), trust
 
     def flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -110,6 +169,12 @@ class TemporalStabilizer:
             f[..., 0] *= w / fw
             f[..., 1] *= h / fh
         return f
+
+
+def _px(frame: np.ndarray, flow_side: int) -> float:
+    """Frame pixels per pixel of the flow (1 up to `flow_side` long, more past it): what pixel tolerances and
+    blurs are scaled by, so that a 720p frame is judged as its 480 px flow copy is."""
+    return max(1.0, max(frame.shape[:2]) / flow_side)
 
 
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -140,9 +205,9 @@ def inside_mask(back: np.ndarray) -> np.ndarray:
     return ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).astype(np.float32)
 
 
-def _blurred_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _blurred_abs_diff(a: np.ndarray, b: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     """Mean absolute RGB difference, blurred so single noisy pixels do not count as change."""
-    return cv2.GaussianBlur(np.abs(a - b.astype(np.float32)).mean(axis=-1), (0, 0), 2.0)
+    return cv2.GaussianBlur(np.abs(a - b.astype(np.float32)).mean(axis=-1), (0, 0), sigma)
 
 
 def _fade(err: np.ndarray, tolerance: float) -> np.ndarray:
