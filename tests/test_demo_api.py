@@ -447,7 +447,7 @@ def test_error_translation():
     "var, value, needle",
     [
         ("NST_DEMO_MAX_SIZE", "big", "NST_DEMO_MAX_SIZE must be a whole number, got 'big'"),
-        ("NST_DEMO_FAST_SIZE", "8", "NST_DEMO_FAST_SIZE must be at least 64, got 8"),
+        ("NST_DEMO_FAST_SIZE", "8", "NST_DEMO_FAST_SIZE must be between 64 and "),  # and the fast engine's largest
         ("GRADIO_SERVER_PORT", "99999", "GRADIO_SERVER_PORT must be between 1 and 65535"),
     ],
 )

@@ -118,7 +118,7 @@ def test_keep_alpha_gives_the_transparency_back_beside_the_rgb_policy():
     im = Image.new("RGBA", (2, 1), (0, 0, 0, 0))
     im.putpixel((1, 0), (10, 200, 30, 128))
     out = load_image(_encode(im, "PNG"), keep_alpha=True)
-    assert out.mode == "RGBA" and list(out.getchannel("A").getdata()) == [0, 128]
+    assert out.mode == "RGBA" and list(out.getchannel("A").tobytes()) == [0, 128]
     assert out.getpixel((0, 0))[:3] == WHITE  # the colours are those load_image paints
     assert load_image(_encode(_two_tone((4, 2)), "PNG"), keep_alpha=True).mode == "RGB"  # opaque stays RGB
 
