@@ -15,6 +15,7 @@ Two scores, both computed under a frozen loss network (the benchmarks and tests 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,18 @@ STRUCTURE_GRID = 32  # features average-pooled to GRID x GRID positions
 STRUCTURE_TEMPERATURE = 0.1
 
 
+def _criterion(loss_net: str, weights: str | os.PathLike | None) -> PerceptualLoss:
+    spec = get_spec(loss_net)
+    return PerceptualLoss.from_spec(load_loss_net(loss_net, weights, layers=spec.content_layers + spec.style_layers))
+
+
+def _one_size(images: Sequence[Image.Image]) -> tuple[int, int]:
+    sizes = {image.size for image in images}
+    if len(sizes) != 1:
+        raise ValueError(f"the judged images must share one size, got {sorted(sizes)}")
+    return sizes.pop()
+
+
 def objective(
     image: Image.Image,
     content: Image.Image,
@@ -39,13 +52,51 @@ def objective(
     weights: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """Terms of the Gatys objective for `image` (lower is better): total, content, style and tv."""
-    spec = get_spec(loss_net)
-    crit = PerceptualLoss.from_spec(load_loss_net(loss_net, weights, layers=spec.content_layers + spec.style_layers))
-    crit.set_style([pil_to_tensor(resize_long_side(style, max(image.size)))])
-    c = pil_to_tensor(content.resize(image.size, Image.Resampling.LANCZOS))
+    return objectives([image], content, style, loss_net=loss_net, weights=weights)[0]
+
+
+def objectives(
+    images: Sequence[Image.Image],
+    content: Image.Image,
+    style: Image.Image,
+    *,
+    loss_net: str = "vgg19",
+    weights: str | os.PathLike | None = None,
+) -> list[dict[str, float]]:
+    """`objective` of each of `images` (one size) against one photo and painting. The painting's Gram targets and
+    the photo's content targets are computed once: a bar judges a stylised picture beside the unstylised photo,
+    and those targets cost as much as the judged pictures themselves."""
+    size = _one_size(images)
+    crit = _criterion(loss_net, weights)
+    crit.set_style([pil_to_tensor(resize_long_side(style, max(size)))])
+    targets = crit.content_targets(pil_to_tensor(content.resize(size, Image.Resampling.LANCZOS)))
+    rows = []
     with torch.no_grad():
-        total, terms = crit(pil_to_tensor(image), crit.content_targets(c))
-    return {"total": float(total), **{k: float(v) for k, v in terms.items()}}
+        for image in images:
+            total, terms = crit(pil_to_tensor(image), targets)
+            rows.append({"total": float(total), **{k: float(v) for k, v in terms.items()}})
+    return rows
+
+
+def style_terms(
+    images: Sequence[Image.Image],
+    paintings: Sequence[Image.Image],
+    *,
+    loss_net: str = "vgg19",
+    weights: str | os.PathLike | None = None,
+) -> list[list[float]]:
+    """The objective's style term of each of `images` (one size; rows) against each painting (columns), as
+    `objective` gives it, with each picture's features and each painting's targets computed once: which
+    painting a picture is closest to, without a network pass per pair."""
+    size = _one_size(images)
+    crit = _criterion(loss_net, weights)
+    targets = []
+    for painting in paintings:
+        crit.set_style([pil_to_tensor(resize_long_side(painting, max(size)))])
+        targets.append((crit.style_targets, crit.style_scales))
+    with torch.no_grad():
+        feats = [crit.features(pil_to_tensor(image), crit.style_layers) for image in images]
+        return [[float(crit.style_term(f, t, s)) for t, s in targets] for f in feats]
 
 
 def self_similarity(
@@ -93,12 +144,12 @@ def fast_style_scores(
 
     big = stylize(photo, style=style, size=structure_size)
     small = resize_long_side(photo, objective_size)
-    terms = objective(stylize(small, style=style), small, painting, weights=weights)
+    terms, plain = objectives([stylize(small, style=style), small], small, painting, weights=weights)
     return {
         "structure": structure(big, photo, weights=weights),
         "style": terms["style"],
         "content": terms["content"],
-        "photo_style": objective(small, small, painting, weights=weights)["style"],
+        "photo_style": plain["style"],
     }
 
 
@@ -117,10 +168,10 @@ def arbitrary_scores(
 
     small = resize_long_side(photo, size)
     out = stylize(small, method="arbitrary", style_images=[painting], **options)
-    terms = objective(out, small, painting, weights=weights)
+    terms, plain = objectives([out, small], small, painting, weights=weights)
     return {
         "structure": structure(out, photo, weights=weights),
         "style": terms["style"],
         "content": terms["content"],
-        "photo_style": objective(small, small, painting, weights=weights)["style"],
+        "photo_style": plain["style"],
     }

@@ -120,7 +120,7 @@ class PerceptualLoss(nn.Module):
         total = float(sum(blend))
         targets: dict[str, torch.Tensor] = {}
         for img, b in zip(images, blend, strict=True):
-            feats = self._features(img, self.style_layers)
+            feats = self.features(img, self.style_layers)
             with float32_region(img.device.type):  # the targets are Grams too: float32 whatever the profile
                 for name in self.style_layers:
                     g = normalized_gram(feats[name]).mean(0, keepdim=True) * (b / total)
@@ -141,14 +141,14 @@ class PerceptualLoss(nn.Module):
             share = float(guide.mean())
             self.regions.append((guide[None].float(), share, self.style_targets, self.style_scales))
 
-    def _features(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    def features(self, images: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The loss network's activations in float32: the network may run under bf16/fp16 autocast (the device
         profile's choice), but squares, Gram matrices and sums lose too much in 8 mantissa bits."""
         return {k: v.float() for k, v in self.net(images, layers).items()}
 
     @torch.no_grad()
     def content_targets(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self._features(images, self.content_layers)
+        feats = self.features(images, self.content_layers)
         return {n: feats[n].detach() for n in self.content_layers}
 
     def forward(
@@ -156,7 +156,7 @@ class PerceptualLoss(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The objective and its terms, averaged over the batch, or one value per image with `per_image`
         (batched Gatys optimises several pictures at once, each on its own objective)."""
-        feats = self._features(generated, self.layers)
+        feats = self.features(generated, self.layers)
         with float32_region(generated.device.type):  # the sums below stay float32
             total, terms = self._terms(generated.float(), feats, content_targets)
         if per_image:
@@ -174,6 +174,23 @@ class PerceptualLoss(nn.Module):
         self.style_targets = {n: torch.cat([t[n] for t in targets]) for n in self.style_layers}
         self.style_scales = {n: torch.stack([s[n] for s in scales]) for n in self.style_layers}
 
+    def style_term(
+        self,
+        feats: Mapping[str, torch.Tensor],
+        targets: Mapping[str, torch.Tensor] | None = None,
+        scales: Mapping[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Per-image (B,) style term of `feats` against `set_style`'s targets, or against other targets and
+        scales saved from an earlier `set_style` (the judge compares one picture with several paintings)."""
+        targets = self.style_targets if targets is None else targets
+        scales = self.style_scales if scales is None else scales
+        some = next(iter(feats.values()))
+        j_style = some.new_zeros(some.shape[0])
+        for name, w in zip(self.style_layers, self.style_layer_weights, strict=True):
+            g = normalized_gram(feats[name])
+            j_style = j_style + w * (g - targets[name]).pow(2).flatten(1).mean(1) / scales[name]
+        return j_style
+
     def _terms(
         self, generated: torch.Tensor, feats: Mapping[str, torch.Tensor], content_targets: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -185,13 +202,8 @@ class PerceptualLoss(nn.Module):
             scale = target.pow(2).flatten(1).mean(1) + EPS  # per image, so a batch of mixed photos is fair
             j_content = j_content + (feats[name] - target).pow(2).flatten(1).mean(1) / scale
         j_content = j_content / max(len(self.content_layers), 1)
-        j_style = zero
+        j_style = self.style_term(feats) if not self.regions else zero
         for name, w in zip(self.style_layers, self.style_layer_weights, strict=True):
-            if not self.regions:
-                g = normalized_gram(feats[name])
-                j_style = (
-                    j_style + w * (g - self.style_targets[name]).pow(2).flatten(1).mean(1) / self.style_scales[name]
-                )
             for guide, share, targets, scales in self.regions:
                 g = guided_gram(feats[name], guide.to(feats[name].device))
                 j_style = j_style + w * share * (g - targets[name]).pow(2).flatten(1).mean(1) / scales[name]

@@ -18,7 +18,7 @@ import pytest
 import nst_core
 from nst_core.bars import STRUCTURE_BAR, STRUCTURE_MEAN_BAR, STYLE_RATIO_BAR
 from nst_core.images import load_image, resize_long_side
-from nst_core.judge import fast_style_scores, objective
+from nst_core.judge import fast_style_scores, style_terms
 from nst_core.styles import REPO_WEIGHTS_DIR, WEIGHTS_ENV, import_torch_checkpoint
 
 BUNDLED = sorted(p.stem for p in REPO_WEIGHTS_DIR.glob("*.safetensors"))
@@ -85,12 +85,12 @@ def test_each_style_is_closest_to_its_own_painting(repo_styles, paintings, conte
     photo = resize_long_side(load_image(content_dir / "tubingen.jpg"), 192)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(WEIGHTS_ENV, raising=False)
-        for name in BUNDLED:
-            out = nst_core.stylize(photo, style=name)
-            by_painting = {
-                other: objective(out, photo, p, weights=vgg19_path)["style"] for other, p in paintings.items()
-            }
-            assert min(by_painting, key=by_painting.get) == name, (name, by_painting)
+        outputs = [nst_core.stylize(photo, style=name) for name in BUNDLED]
+    names = list(paintings)
+    table = style_terms(outputs, [paintings[n] for n in names], weights=vgg19_path)
+    for name, row in zip(BUNDLED, table, strict=True):
+        by_painting = dict(zip(names, row, strict=True))
+        assert min(by_painting, key=by_painting.get) == name, (name, by_painting)
 
 
 def test_udnie_beats_the_published_network(tmp_path, content_dir, styles_dir, shared_data, vgg19_path, monkeypatch):

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from nst_core.images import load_image, resize_long_side
-from nst_core.judge import self_similarity, structure, structure_distance
+from nst_core.judge import objective, objectives, self_similarity, structure, structure_distance, style_terms
 
 
 def test_self_similarity_rows_are_distributions_peaked_on_themselves():
@@ -65,3 +65,22 @@ def test_hatching_over_the_photo_scores_worse_than_the_photo(vgg19_path, photo):
     blurred = photo.resize((photo.width // 4, photo.height // 4)).resize(photo.size)
     s_hatched, s_blurred = structure(hatched, photo, weights=vgg19_path), structure(blurred, photo, weights=vgg19_path)
     assert math.isfinite(s_hatched) and s_hatched > s_blurred, (s_hatched, s_blurred)
+
+
+def test_shared_targets_give_what_one_judgement_per_pair_gives(vgg19_path, photo, styles_dir):
+    """`objectives` and `style_terms` compute the painting's and the photo's targets once; each number must be the
+    one a separate `objective` gives for that pair (no state carried from one picture or painting to the next)."""
+    small = resize_long_side(photo, 64)
+    paintings = [load_image(styles_dir / name) for name in ("udnie.jpg", "the_scream.jpg")]
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 256, (small.height, small.width, 3), np.uint8))
+    alone = [objective(im, small, paintings[0], weights=vgg19_path) for im in (noisy, small)]
+    shared = objectives([noisy, small], small, paintings[0], weights=vgg19_path)
+    for a, b in zip(alone, shared, strict=True):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5) for k in a)
+    table = style_terms([noisy, small], paintings, weights=vgg19_path)
+    for row, image in zip(table, (noisy, small), strict=True):
+        expected = [objective(image, small, p, weights=vgg19_path)["style"] for p in paintings]
+        assert row == pytest.approx(expected, rel=1e-5)
+    assert table[0][0] > table[1][0]  # noise is further from Udnie than the photo is
+    with pytest.raises(ValueError, match="one size"):
+        objectives([small, photo], small, paintings[0], weights=vgg19_path)
