@@ -51,8 +51,8 @@ def trained_on() -> list[str]:
 def score(painting: Path, photos: list[Path], size: int, options: dict[str, Any]) -> dict[str, Any]:
     art = load_image(painting)
     rows = []
-    for p in photos:
-        s = arbitrary_scores(load_image(p), art, weights=WEIGHTS["vgg19"], size=size, **options)
+    scores = arbitrary_scores([load_image(p) for p in photos], art, weights=WEIGHTS["vgg19"], size=size, **options)
+    for p, s in zip(photos, scores, strict=True):
         rows.append({"photo": p.stem, **{k: round(v, 4) for k, v in s.items()},
                      "style_ratio": round(s["style"] / s["photo_style"], 4)})  # fmt: skip
     mean = {k: round(statistics.fmean(r[k] for r in rows), 4) for k in ("structure", "style_ratio", "content")}

@@ -52,8 +52,8 @@ from nst_core.styles import WEIGHTS_ENV, StyleInfo, list_styles, record_scores  
 def score_style(info: StyleInfo, photos: list[Path], data: Path) -> dict[str, Any]:
     painting = load_image(_painting_path(info, data))
     rows = []
-    for path in photos:
-        s = fast_style_scores(info.name, load_image(path), painting, weights=WEIGHTS["vgg19"])
+    scores = fast_style_scores(info.name, [load_image(p) for p in photos], painting, weights=WEIGHTS["vgg19"])
+    for path, s in zip(photos, scores, strict=True):
         rows.append(
             {
                 "photo": path.stem,

@@ -55,6 +55,34 @@ def objective(
     return objectives([image], content, style, loss_net=loss_net, weights=weights)[0]
 
 
+class PaintingJudge:
+    """One loss network and one painting, for judging many pictures against it: the painting's Gram targets are
+    computed once per long side (a bar judges a style on 12 photos, which all share the painting's targets)."""
+
+    def __init__(self, painting: Image.Image, *, loss_net: str = "vgg19", weights: str | os.PathLike | None = None):
+        self.painting, self.crit = painting, _criterion(loss_net, weights)
+        self._targets: dict[int, tuple[dict, dict]] = {}
+
+    def objectives(self, images: Sequence[Image.Image], content: Image.Image) -> list[dict[str, float]]:
+        """`objective` of each of `images` (one size) against the photo `content` and the painting; the
+        photo's content targets are computed once too."""
+        size = _one_size(images)
+        self._use_side(max(size))
+        targets = self.crit.content_targets(pil_to_tensor(content.resize(size, Image.Resampling.LANCZOS)))
+        rows = []
+        with torch.no_grad():
+            for image in images:
+                total, terms = self.crit(pil_to_tensor(image), targets)
+                rows.append({"total": float(total), **{k: float(v) for k, v in terms.items()}})
+        return rows
+
+    def _use_side(self, side: int) -> None:
+        if side not in self._targets:
+            self.crit.set_style([pil_to_tensor(resize_long_side(self.painting, side))])
+            self._targets[side] = (self.crit.style_targets, self.crit.style_scales)
+        self.crit.style_targets, self.crit.style_scales = self._targets[side]
+
+
 def objectives(
     images: Sequence[Image.Image],
     content: Image.Image,
@@ -66,16 +94,7 @@ def objectives(
     """`objective` of each of `images` (one size) against one photo and painting. The painting's Gram targets and
     the photo's content targets are computed once: a bar judges a stylised picture beside the unstylised photo,
     and those targets cost as much as the judged pictures themselves."""
-    size = _one_size(images)
-    crit = _criterion(loss_net, weights)
-    crit.set_style([pil_to_tensor(resize_long_side(style, max(size)))])
-    targets = crit.content_targets(pil_to_tensor(content.resize(size, Image.Resampling.LANCZOS)))
-    rows = []
-    with torch.no_grad():
-        for image in images:
-            total, terms = crit(pil_to_tensor(image), targets)
-            rows.append({"total": float(total), **{k: float(v) for k, v in terms.items()}})
-    return rows
+    return PaintingJudge(style, loss_net=loss_net, weights=weights).objectives(images, content)
 
 
 def style_terms(
@@ -130,48 +149,46 @@ def structure(image: Image.Image, content: Image.Image, *, weights: str | os.Pat
 
 def fast_style_scores(
     style: str,
-    photo: Image.Image,
+    photos: Sequence[Image.Image],
     painting: Image.Image,
     *,
     weights: str | os.PathLike | None = None,
     structure_size: int = 512,
     objective_size: int = 256,
-) -> dict[str, float]:
-    """The quality bar of a bundled fast style on one photo: structure (stylised at `structure_size`), and the
-    Gatys objective's terms at `objective_size` next to the unstylised photo's own style term (`photo_style`),
-    so `style / photo_style` says how much of the painting's style the network put there."""
+) -> list[dict[str, float]]:
+    """The quality bar of a bundled fast style, one row per photo: structure (stylised at `structure_size`), and
+    the Gatys objective's terms at `objective_size` next to the unstylised photo's own style term
+    (`photo_style`), so `style / photo_style` says how much of the painting's style the network put there."""
     from .api import stylize  # judge is scored on what users get: the public entry point, default options
 
-    big = stylize(photo, style=style, size=structure_size)
-    small = resize_long_side(photo, objective_size)
-    terms, plain = objectives([stylize(small, style=style), small], small, painting, weights=weights)
-    return {
-        "structure": structure(big, photo, weights=weights),
-        "style": terms["style"],
-        "content": terms["content"],
-        "photo_style": plain["style"],
-    }
+    judge, rows = PaintingJudge(painting, weights=weights), []
+    for photo in photos:
+        small = resize_long_side(photo, objective_size)
+        terms, plain = judge.objectives([stylize(small, style=style), small], small)
+        big = stylize(photo, style=style, size=structure_size)
+        rows.append({"structure": structure(big, photo, weights=weights), "style": terms["style"],
+                     "content": terms["content"], "photo_style": plain["style"]})  # fmt: skip
+    return rows
 
 
 def arbitrary_scores(
-    photo: Image.Image,
+    photos: Sequence[Image.Image],
     painting: Image.Image,
     *,
     weights: str | os.PathLike | None = None,
     size: int = 512,
     **options,
-) -> dict[str, float]:
-    """The quality bar of the arbitrary method on one photo and painting, all at `size` px: structure of the
-    output, and the Gatys objective's style term of the output next to the unstylised photo's own
+) -> list[dict[str, float]]:
+    """The quality bar of the arbitrary method on one painting, one row per photo, all at `size` px: structure of
+    the output, and the Gatys objective's style term of the output next to the unstylised photo's own
     (`photo_style`), both against the painting resized to that size."""
     from .api import stylize  # judged on what users get: the public entry point
 
-    small = resize_long_side(photo, size)
-    out = stylize(small, method="arbitrary", style_images=[painting], **options)
-    terms, plain = objectives([out, small], small, painting, weights=weights)
-    return {
-        "structure": structure(out, photo, weights=weights),
-        "style": terms["style"],
-        "content": terms["content"],
-        "photo_style": plain["style"],
-    }
+    judge, rows = PaintingJudge(painting, weights=weights), []
+    for photo in photos:
+        small = resize_long_side(photo, size)
+        out = stylize(small, method="arbitrary", style_images=[painting], **options)
+        terms, plain = judge.objectives([out, small], small)
+        rows.append({"structure": structure(out, photo, weights=weights), "style": terms["style"],
+                     "content": terms["content"], "photo_style": plain["style"]})  # fmt: skip
+    return rows

@@ -52,10 +52,7 @@ def scores(repo_styles, paintings, content_dir, vgg19_path):
     photos = [load_image(p) for p in paths]
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(WEIGHTS_ENV, raising=False)
-        return {
-            name: [fast_style_scores(name, photo, paintings[name], weights=vgg19_path) for photo in photos]
-            for name in BUNDLED
-        }
+        return {name: fast_style_scores(name, photos, paintings[name], weights=vgg19_path) for name in BUNDLED}
 
 
 def test_at_least_ten_styles_are_bundled_with_their_records():
@@ -107,7 +104,7 @@ def test_udnie_beats_the_published_network(tmp_path, content_dir, styles_dir, sh
     photos = sorted(content_dir.glob("*.jpg"))
     mean = {}
     for name in ("udnie", "published_udnie"):
-        rows = [fast_style_scores(name, load_image(p), painting, weights=vgg19_path) for p in photos]
+        rows = fast_style_scores(name, [load_image(p) for p in photos], painting, weights=vgg19_path)
         mean[name] = {k: statistics.fmean(r[k] for r in rows) for k in ("style", "content", "structure")}
     ours, theirs = mean["udnie"], mean["published_udnie"]
     assert all(ours[k] < theirs[k] for k in ours), mean
@@ -134,7 +131,7 @@ def test_the_arbitrary_network_paints_a_held_out_painting(content_dir, styles_di
     seen = {p["file"] for p in json.loads(BUNDLED.with_suffix(".json").read_text())["paintings"]}
     assert "the_scream.jpg" not in seen, "the judged painting must be held out of training"
     painting = load_image(styles_dir / "the_scream.jpg")
-    rows = [arbitrary_scores(load_image(p), painting, weights=vgg19_path) for p in sorted(content_dir.glob("*.jpg"))]
+    rows = arbitrary_scores([load_image(p) for p in sorted(content_dir.glob("*.jpg"))], painting, weights=vgg19_path)
     assert len(rows) == 12
     structure = statistics.fmean(r["structure"] for r in rows)
     style_ratio = statistics.fmean(r["style"] / r["photo_style"] for r in rows)
