@@ -127,6 +127,14 @@ class GatysOptions:
         return asdict(self)
 
 
+def painting_side(side: int, long: int, opts: GatysOptions) -> int:
+    """The paintings' long side at a scale whose long side is `side`, for a picture painted `long` px long: the
+    nominal `size`'s share of it (times `style_scale`). A panorama or strip is painted longer than `size`
+    (images.sized_for), and gets the brush of a picture of that size: its paintings are not enlarged to its length
+    (a 2000x8 strip at 768 once made a 2000 px painting, 200 times the strip's pixels)."""
+    return max(16, round(side * opts.style_scale * min(1.0, opts.size / long)))
+
+
 def plan_scales(size: int, multiscale: bool, steps: int, min_side: int = 192) -> list[tuple[int, int]]:
     """[(long side, steps), ...] coarse to fine: halve down to ~min_side; finer scales need fewer steps
     because they start from an upsampled solution."""
@@ -338,7 +346,7 @@ def run_gatys(
         for scale, (side, steps) in enumerate(plan, start=1):
             check_cancel(cancel)
             c = pil_to_tensor(resize_long_side(work_content, side)).to(device, memory_format=fmt)
-            style_side = max(16, round(side * opts.style_scale))
+            style_side = painting_side(side, long, opts)
             with profile.autocast():
                 style_tensors = [
                     pil_to_tensor(pad_to_min_side(resize_long_side(s, style_side), MIN_NET_SIDE)[0]).to(

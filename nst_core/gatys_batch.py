@@ -20,7 +20,7 @@ from PIL import Image
 
 from .device import make_profile, resolve_device
 from .errors import OptionsError
-from .gatys import LOSS_READ_EVERY, MIN_NET_SIDE, GatysOptions, _Reporter, plan_scales
+from .gatys import LOSS_READ_EVERY, MIN_NET_SIDE, GatysOptions, _Reporter, painting_side, plan_scales
 from .images import pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
 from .lbfgs import DeviceLBFGS
 from .losses import PerceptualLoss
@@ -69,7 +69,7 @@ def run_gatys_batch(
         padded = [pad_to_min_side(resize_long_side(im, side), MIN_NET_SIDE) for im in sized]
         box = padded[0][1]
         c = torch.cat([pil_to_tensor(im) for im, _ in padded]).to(device)
-        style_side = max(16, round(side * opts.style_scale))
+        style_side = painting_side(side, max(sized[0].size), opts)
         with profile.autocast():
             crit.set_style_per_image(
                 [

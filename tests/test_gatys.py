@@ -163,6 +163,21 @@ def test_multiscale_run_reaches_full_size(vgg19_path, pair):
     assert seen[-1].step == seen[-1].total
 
 
+@pytest.mark.parametrize("w, h", [(2000, 8), (1200, 900)])
+def test_a_strip_s_painting_keeps_the_nominal_size(vgg19_path, pair, monkeypatch, w, h):
+    """A strip is painted longer than `size` (images.sized_for); its painting stays at `size` (the brush of a
+    picture of that size), where it once grew to the strip's length. An ordinary picture's painting is at its
+    long side, as before."""
+    sides = []
+    set_style = PerceptualLoss.set_style
+    monkeypatch.setattr(PerceptualLoss, "set_style", lambda self, ims, *a: (sides.append(max(ims[0].shape[-2:])),
+                        set_style(self, ims, *a))[1])  # fmt: skip
+    photo = pair[0].resize((w, h))
+    out = run_gatys(photo, [pair[1]], _opts(vgg19_path, size=96, steps=1, multiscale=False))
+    assert max(out.size) == (384 if w > 2 * h else 96)
+    assert sides == [96]
+
+
 @pytest.mark.parametrize(
     "kw,phrase",
     [

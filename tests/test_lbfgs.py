@@ -168,24 +168,35 @@ def test_cancel_stops_within_a_step(optimizer, vgg19_path):
     assert max(seen) <= 4
 
 
-def test_a_batch_paints_each_picture_as_it_would_alone(vgg19_path, content_dir, styles_dir):
+def test_a_batch_paints_each_picture_as_it_would_alone(vgg19_path, content_dir, styles_dir, monkeypatch):
+    """The same maths: each picture's objective, step by step, is what it is alone until rounding parts the two
+    runs (the batch's convolutions add in another order; after that L-BFGS amplifies the difference, and which
+    run ends lower is chance: 2-4% either way at 30 steps, depending on the machine). So: the first steps agree
+    to 1e-3, and the batch ends within 2% of alone or lower, judged on the pictures handed back."""
     from nst_core.gatys_batch import run_gatys_batch
     from nst_core.images import load_image, resize_long_side
     from nst_core.judge import objective
 
+    seen: list[torch.Tensor] = []
+    step = DeviceLBFGS.step
+    monkeypatch.setattr(DeviceLBFGS, "step", lambda self, closure: seen.append(step(self, closure)) or seen[-1])
     photos = [
         resize_long_side(load_image(content_dir / f"{n}.jpg"), 64).resize((64, 48)) for n in ("tubingen", "chicago")
     ]
     paintings = [load_image(styles_dir / f"{n}.jpg") for n in ("starry_night", "the_scream")]
     opts = GatysOptions(size=64, steps=30, multiscale=False, precision="fp32", loss_net_weights=str(vgg19_path))
     batch = run_gatys_batch(photos, [[p] for p in paintings], opts)
-    for photo, painting, out in zip(photos, paintings, batch, strict=True):
+    batch_losses = torch.stack([f.detach().reshape(-1) for f in seen])
+    for i, (photo, painting, out) in enumerate(zip(photos, paintings, batch, strict=True)):
+        seen.clear()
         alone = run_gatys(photo, [painting], opts)
+        alone_losses = torch.stack([f.detach().reshape(-1) for f in seen])[:, 0]
+        assert torch.allclose(batch_losses[:5, i], alone_losses[:5], rtol=1e-3), (batch_losses[:5, i], alone_losses)
         a, b = (
             objective(out, photo, painting, weights=vgg19_path),
             objective(alone, photo, painting, weights=vgg19_path),
         )
-        assert out.size == photo.size and abs(a["total"] - b["total"]) <= 0.02 * b["total"], (a, b)
+        assert out.size == photo.size and a["total"] <= 1.02 * b["total"], (a, b)
 
 
 def test_a_cancelled_request_leaves_the_batch_and_the_others_finish(vgg19_path):
