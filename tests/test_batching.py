@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support import aio
 
 import nst_core
 from nst_core import Cancelled, DeviceOutOfMemory, batching
@@ -273,7 +274,7 @@ def test_the_bots_pool_feeds_one_batch_with_two_workers(vgg19_path, calls, switc
         finally:
             await service.close()
 
-    results = asyncio.run(scenario())
+    results = aio.run(scenario())
     assert calls == [("batch", 2)] and [r.size for r in results] == [(48, 48), (48, 48)]
 
 

@@ -9,6 +9,7 @@ import time
 import aiohttp
 import pytest
 from aiohttp import web
+from support import aio
 from support.bots import FakeServer, MediaRoutes, decode, picture, png_bytes, tiny_styles, weights_dir  # noqa: F401
 
 import nst_core
@@ -152,7 +153,7 @@ def test_download_checks():
         with pytest.raises(FetchError, match="network error"):
             await _dl(session, "http://127.0.0.1:1/x.png")
 
-    asyncio.run(_with_media(scenario))
+    aio.run(_with_media(scenario))
 
 
 def test_redirects_are_checked_and_credentials_stay_home():
@@ -173,7 +174,7 @@ def test_redirects_are_checked_and_credentials_stay_home():
             await _dl(session, f"{server.base}/redirect?to=https://example.invalid/x.png")
         assert [c["kind"] for c in server.calls[before:]] == ["redirect"]
 
-    asyncio.run(_with_media(scenario))
+    aio.run(_with_media(scenario))
 
 
 def test_fake_image_gets_a_clear_message():
@@ -186,7 +187,7 @@ def test_fake_image_gets_a_clear_message():
             )  # fmt: skip
         assert friendly_error(info.value) == str(info.value) and str(info.value)
 
-    asyncio.run(_with_media(scenario))
+    aio.run(_with_media(scenario))
 
 
 # ----------------------------------------------------------------------------------------------- options
@@ -346,7 +347,7 @@ def test_queue_positions_progress_and_fifo():
         assert fake.started == [10, 20, 30] and svc.stats() == {"running": 0, "waiting": 0, "pending": 0}
         await svc.close()
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_admission_limits():
@@ -377,7 +378,7 @@ def test_admission_limits():
         with pytest.raises(Busy, match="shutting down"):
             svc.admit("u4")
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_timeout_cancels_the_job_and_frees_the_worker():
@@ -395,7 +396,7 @@ def test_timeout_cancels_the_job_and_frees_the_worker():
         assert out.size == (20, 8)
         await svc.close()
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_gatys_loss_net_is_checked_at_start():

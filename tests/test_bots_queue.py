@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 
 import pytest
 from PIL import Image
+from support import aio
 from support.bots import decode
 from support.discord_bot import final_edit, slash
 from support.discord_bot import run as run_discord
@@ -71,7 +72,7 @@ def test_a_burst_of_50_jobs_from_5_users_is_fair_limited_and_each_answered_once(
         await asyncio.gather(*lanes)
         await service.close()
 
-    asyncio.run(asyncio.wait_for(burst(), 60))
+    aio.run(asyncio.wait_for(burst(), 60))
     assert sorted(answers) == [*range(50), *range(100, 105)]  # nothing lost
     assert all(len(a) == 1 for a in answers.values())  # each answered once
     assert all(answers[rid] == [True] for rid in range(50))  # with its own picture

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from support import aio
 from support.bots import (
     SLACK_BOT_USER,
     SLACK_TEAM,
@@ -378,5 +379,5 @@ def test_socket_mode_receives_a_slash_command_over_the_websocket(caplog):
                 await serving
             await fake.stop()
 
-    asyncio.run(main())
+    aio.run(main())
     assert app_token not in caplog.text and BOT_TOKEN not in caplog.text

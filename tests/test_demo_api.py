@@ -6,7 +6,6 @@ Gatys runs use the real SqueezeNet / VGG-19 from shared data (skipped with a rea
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import subprocess
@@ -25,6 +24,7 @@ from demo.handlers import Stylist, capped_int, friendly_error, parse_blend
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
+from support import aio  # noqa: E402
 
 FAST_PARAMS = ["image", "style", "strength", "preserve_colors", "size"]
 REGION_PARAMS = [*FAST_PARAMS, "mask", "invert_mask"]
@@ -108,7 +108,6 @@ def test_api_is_stable(client):
 
 def _mcp_call(url: str, tool: str | None, arguments: dict) -> tuple[list, object]:
     """List the tools and (optionally) call one through the official MCP client over streamable HTTP."""
-    import asyncio
 
     import httpx
     from mcp import ClientSession
@@ -126,7 +125,7 @@ def _mcp_call(url: str, tool: str | None, arguments: dict) -> tuple[list, object
             result = await session.call_tool(tool, arguments) if tool else None
             return tools, result
 
-    return asyncio.run(go())
+    return aio.run(go())
 
 
 def test_mcp_clients_get_an_image(server, photo):
@@ -375,7 +374,7 @@ def test_closing_the_gatys_stream_sets_the_cancel_event(monkeypatch, photo, tmp_
         assert after.size == before.size
         await gen.aclose()
 
-    asyncio.run(run())
+    aio.run(run())
     assert seen["cancel"].is_set()
     assert finished.wait(5), "the worker thread should stop once cancelled"
 
@@ -400,7 +399,7 @@ def test_instant_on_the_page_styles_only_the_brushed_region(photo, tmp_path):
             form = (str(photo), str(painting), 1.0, False, 96, None, "", editor, None, mode)
             return [a async for a in stylist.stylize_arbitrary_page(*form, progress=lambda *a, **k: None)]
 
-        (before, after), png = asyncio.run(run())[-1]
+        (before, after), png = aio.run(run())[-1]
         assert Path(png).is_file() and before.size == after.size == (96, 64)
         diff = np.abs(np.asarray(after.convert("RGB"), np.int16) - np.asarray(before.convert("RGB"), np.int16))
         return diff.max(axis=2)[:, :32], diff.max(axis=2)[:, 48:]  # inside, outside the stroke (clear of the feather)

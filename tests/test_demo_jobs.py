@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from support import aio
 from support.demo import STYLE, make_style_dir
 
 import nst_core
@@ -18,9 +17,7 @@ from demo.video_handlers import WebcamStylist
 
 
 def run(coroutine_function):
-    """asyncio.run on a thread of its own: the browser tests' Playwright keeps an event loop in the main thread."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(coroutine_function())).result()
+    return aio.run(coroutine_function())
 
 
 def record(step: int, image: object = None) -> nst_core.Progress:

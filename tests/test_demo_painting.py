@@ -5,13 +5,12 @@ escaped sentence without paths (the operator's detail in the log), and the webca
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
 import pytest
+from support import aio
 from support.demo import make_photo
 
 from demo.availability import BEST, INSTANT, Availability, check_availability
@@ -28,8 +27,7 @@ def _drain(gen) -> list:
     async def go() -> list:
         return [item async for item in gen]
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(go())).result()
+    return aio.run(go())
 
 
 def _no_progress(*args, **kwargs) -> None:

@@ -3,7 +3,6 @@ scenario; `slash`, `final_edit` and `private_followup` send a /stylize and read 
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 
 import discord
@@ -13,6 +12,7 @@ from bots.config import CommonConfig, DiscordConfig
 from bots.discord import build_bot
 from bots.jobs import StylizeService
 
+from . import aio
 from .bots import GUILD_ID, FakeDiscord, attachment, interaction, png_bytes, slash_data
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token.do-not-log-me"
@@ -54,7 +54,7 @@ def run(
             await fake.stop()
 
     with tempfile.TemporaryDirectory() as state_dir:
-        asyncio.run(main(state_dir))
+        aio.run(main(state_dir))
 
 
 def slash(fake: FakeDiscord, *, user_id: int = 1001, url: str | None = None, content_type="image/png",

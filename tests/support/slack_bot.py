@@ -4,7 +4,6 @@ result back."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -18,6 +17,7 @@ from bots.config import CommonConfig, SlackConfig
 from bots.jobs import StylizeService
 from bots.slack import build_app
 
+from . import aio
 from .bots import SLACK_BOT_USER, SLACK_TEAM, FakeSlack, decode, png_bytes, slack_signature
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -114,7 +114,7 @@ def run(scenario, *, stylize=None, **env: str) -> None:
             await runner.cleanup()
             await fake.stop()
 
-    asyncio.run(main())
+    aio.run(main())
 
 
 def image_message(fake: FakeSlack, fid: str, *, user: str = "U0ALICE", ts: str = "1690000000.000100",
