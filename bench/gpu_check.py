@@ -37,6 +37,7 @@ from nst_core.device import device_label, make_profile, resolve_device  # noqa: 
 from nst_core.fast.inference import stylize_tensor  # noqa: E402
 from nst_core.fast.transformer_net import LIGHT, REFERENCE, TransformerNet  # noqa: E402
 from nst_core.gatys import GatysOptions  # noqa: E402
+from nst_core.lbfgs import GRAPHS_ENV  # noqa: E402
 from nst_core.lossnets import loss_net_status  # noqa: E402
 
 # Only files on this machine are tried (no torchvision download: a GPU lease has no internet, and a download that
@@ -104,16 +105,22 @@ def check_gatys(dev: torch.device, sizes: dict, weights: str | None, log: Callab
         )
         target = plain["final_loss"] * 1.0001
         row: dict[str, Any] = {"size": f"{w}x{h}", "plain_fp32": _summary(plain), "target_loss": plain["final_loss"]}
-        for label, multiscale, optimizer in (("tuned_torch_lbfgs", False, "lbfgs_torch"), ("tuned", False, "lbfgs"),
-                                             ("tuned_multiscale", True, "lbfgs")):  # fmt: skip
+        # tuned_eager: the device L-BFGS with its CUDA graph off (NST_CUDA_GRAPHS=0), beside tuned (graph on)
+        for label, multiscale, optimizer, graphs in (
+            ("tuned_torch_lbfgs", False, "lbfgs_torch", "1"), ("tuned_eager", False, "lbfgs", "0"),
+            ("tuned", False, "lbfgs", "1"), ("tuned_multiscale", True, "lbfgs", "1"),
+        ):  # fmt: skip
             opts = GatysOptions(steps=sizes["ref_steps"], multiscale=multiscale, optimizer=optimizer, **base)
+            os.environ[GRAPHS_ENV] = graphs
             run = _run(content, style, opts, dev)
+            os.environ.pop(GRAPHS_ENV)
             reached = _time_to(run["trace"], target)
             row[label] = {**_summary(run), "seconds_to_target": None if reached is None else round(reached, 3)}
         row["speedup_per_step"] = round(row["plain_fp32"]["s_per_step"] / row["tuned"]["s_per_step"], 2)
         log(
             f"gatys {w}x{h}: plain {row['plain_fp32']['s_per_step'] * 1e3:.1f} ms/step, tuned torch L-BFGS "
-            f"{row['tuned_torch_lbfgs']['s_per_step'] * 1e3:.1f} ms/step, tuned device L-BFGS "
+            f"{row['tuned_torch_lbfgs']['s_per_step'] * 1e3:.1f} ms/step, tuned device L-BFGS eager "
+            f"{row['tuned_eager']['s_per_step'] * 1e3:.1f} ms/step, CUDA graph "
             f"{row['tuned']['s_per_step'] * 1e3:.1f} ms/step ({row['speedup_per_step']}x); to the {sizes['ref_steps']}"
             f"-step loss: plain {plain['seconds']:.2f} s, tuned {row['tuned']['seconds_to_target']}, multiscale "
             f"{row['tuned_multiscale']['seconds_to_target']}"

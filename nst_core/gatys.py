@@ -21,7 +21,7 @@ from .colors import luminance, match_luminance, preserve_colors
 from .device import DeviceProfile, device_option, make_profile, memory_format_option, precision_option, resolve_device
 from .errors import DeviceOutOfMemory, OptionsError
 from .images import MIN_SIZE, SIZE_HELP, pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
-from .lbfgs import DeviceLBFGS
+from .lbfgs import DeviceLBFGS, Stepper
 from .losses import PerceptualLoss
 from .lossnets import get_spec, list_loss_nets, load_loss_net
 from .masks import Regions
@@ -292,9 +292,10 @@ def _device_lbfgs(x, evaluate, steps: int, reporter: _Reporter, scale: int, canc
         losses.update(terms)
         return total
 
+    step = Stepper(optim, closure)  # on CUDA, a CUDA graph replayed (nst_core.lbfgs)
     for i in range(steps):
         check_cancel(cancel)
-        optim.step(closure)
+        step()
         reporter.step(x, losses, scale, final=i == steps - 1)
     return optim.best().detach()
 

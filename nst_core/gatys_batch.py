@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +22,7 @@ from .device import make_profile, resolve_device
 from .errors import OptionsError
 from .gatys import LOSS_READ_EVERY, MIN_NET_SIDE, GatysOptions, _Reporter, painting_side, plan_scales
 from .images import pad_to_min_side, pil_to_tensor, resize_long_side, resize_to_size, tensor_to_pil
-from .lbfgs import DeviceLBFGS
+from .lbfgs import DeviceLBFGS, Stepper
 from .losses import PerceptualLoss
 from .lossnets import load_loss_net
 from .progress import Progress, ProgressCallback
@@ -84,6 +84,7 @@ def run_gatys_batch(
         x = c.clone() if x is None else F.interpolate(x, size=c.shape[-2:], mode="bicubic").clamp(0, 1)
         optim = DeviceLBFGS(x.requires_grad_(True), history=50, batched=True)
         optim.freeze(frozen)
+        step = Stepper(optim, _closure(x, crit, targets, profile))  # on CUDA, a CUDA graph replayed
         for _ in range(steps):
             now = torch.tensor([ev is not None and ev.is_set() for ev in cancels])
             if (now & ~frozen).any():
@@ -91,7 +92,7 @@ def run_gatys_batch(
                 optim.freeze(frozen)
             if frozen.all():
                 return [None] * len(sized)
-            losses = _step(optim, x, crit, targets, profile)
+            losses = step()
             done += 1
             if callback is not None:
                 read = done % LOSS_READ_EVERY == 0 or done == total  # a read waits for the device
@@ -131,7 +132,9 @@ def _criterion(opts: GatysOptions, device: torch.device, profile) -> PerceptualL
     return PerceptualLoss.from_options(net.to(memory_format=profile.memory_format), opts)
 
 
-def _step(optim: DeviceLBFGS, x: torch.Tensor, crit: PerceptualLoss, targets: dict, profile) -> torch.Tensor:
+def _closure(x: torch.Tensor, crit: PerceptualLoss, targets: dict, profile) -> Callable[[], torch.Tensor]:
+    """Each picture's objective (per row) at `x`, its gradient in `x.grad`."""
+
     def closure() -> torch.Tensor:
         x.grad = None
         with profile.autocast():
@@ -139,4 +142,4 @@ def _step(optim: DeviceLBFGS, x: torch.Tensor, crit: PerceptualLoss, targets: di
         (per_image.sum() * profile.loss_scale).backward()
         return per_image
 
-    return optim.step(closure)
+    return closure

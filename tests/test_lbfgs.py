@@ -219,3 +219,64 @@ def test_a_cancelled_request_leaves_the_batch_and_the_others_finish(vgg19_path):
     assert out[1] is None and out[0] is not None and max(seen) == 12
     with pytest.raises(Exception, match="one size"):
         run_gatys_batch([photos[0], Image.new("RGB", (48, 20))], paintings, opts)
+
+
+def _state(opt: DeviceLBFGS) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in vars(opt).items() if isinstance(v, torch.Tensor)}
+
+
+def test_a_step_keeps_every_tensor_of_the_state_where_it_was():
+    """What a CUDA-graph replay needs: the step writes its state in place (a replay rewrites the storage the
+    capture saw; a tensor rebound to new storage would be read stale on the next replay)."""
+    crit, targets, content = _gatys_problem()
+    x = content.clone().requires_grad_(True)
+
+    def closure():
+        x.grad = None
+        total, _ = crit(x, targets)
+        total.backward()
+        return total
+
+    opt = DeviceLBFGS(x, history=4)
+    opt.step(closure)
+    where = {k: v.data_ptr() for k, v in _state(opt).items()}
+    for _ in range(9):  # past the history: the ring wraps
+        opt.step(closure)
+    assert {k: v.data_ptr() for k, v in _state(opt).items()} == where
+    assert int(opt.count) == 9 and sorted(opt.stamp.tolist()) == [5, 6, 7, 8]
+
+
+def _replayed_against_eager(device: str) -> tuple[list[float], list[float]]:
+    from nst_core.lbfgs import Stepper
+
+    runs = []
+    for graphs in ("0", "1"):
+        crit, targets, content = _gatys_problem()
+        crit = crit.to(device)
+        targets = {k: v.to(device) for k, v in targets.items()}
+        x = content.to(device).clone().requires_grad_(True)
+
+        def closure(x=x, crit=crit, targets=targets):
+            x.grad = None
+            total, _ = crit(x, targets)
+            total.backward()
+            return total
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NST_CUDA_GRAPHS", graphs)
+            step = Stepper(DeviceLBFGS(x, history=5), closure)
+            runs.append([float(step()) for _ in range(12)])
+            runs[-1].append(step.graph is not None)
+    return runs[0], runs[1]
+
+
+def test_the_stepper_on_a_cpu_is_the_optimiser_s_own_step():
+    eager, other = _replayed_against_eager("cpu")
+    assert eager == other and eager[-1] is False and eager[-2] < eager[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: a CUDA graph is captured only there")
+def test_a_replayed_cuda_graph_gives_the_eager_steps():
+    eager, replayed = _replayed_against_eager("cuda")
+    assert replayed[-1] is True, "the step was not captured (see the log)"
+    assert replayed[:-1] == pytest.approx(eager[:-1], rel=1e-4)
