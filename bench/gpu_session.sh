@@ -3,7 +3,7 @@
 # On the device machine, from the repo root, with .device/ carried (VGG-19, train_256/, styles/):
 #     OUT=/some/folder bash bench/gpu_session.sh            # full run (about 8 minutes on one H200)
 #     QUICK=1 OUT=/tmp/x bash bench/gpu_session.sh          # tiny smoke test on a CPU
-# Results: $OUT/gpu_check.json, $OUT/gpu_check.log, $OUT/styles.tar (each style's .safetensors/.json + log).
+# Results: $OUT/gpu_check.json, $OUT/gpu_check.log, $OUT/lbfgs_cuda_graph.txt, $OUT/styles.tar (each style's .safetensors/.json + log).
 set -u
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
@@ -12,6 +12,9 @@ DEV=${DEV:-cuda}
 if [ -n "${QUICK:-}" ]; then check_args="--quick --device $DEV"; train_args="--steps 2 --workers 0"; check_limit=300
 else check_args="--device $DEV"; train_args="--max-minutes ${TRAIN_MINUTES:-3.5} --steps 1000000"; check_limit=${CHECK_LIMIT:-330}; fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null > "$OUT/nvidia_smi.txt"
+# the CUDA-graph replay of Gatys' L-BFGS step against its eager steps (tests/test_lbfgs.py; skipped without CUDA)
+timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_lbfgs.py -k "cuda_graph or stepper or storage" \
+  > "$OUT/lbfgs_cuda_graph.txt" 2>&1 || true
 timeout "$check_limit" $PY bench/gpu_check.py --out "$OUT/check" --vgg-weights "$VGG" --dataset .device/train_256 $check_args
 cp "$OUT/check/gpu_check.json" "$OUT/check/gpu_check.log" "$OUT/" 2>/dev/null
 mkdir -p "$OUT/styles"
