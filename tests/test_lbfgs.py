@@ -113,8 +113,11 @@ def _gatys_problem(size: int = 32, weights=None):
     return crit, crit.content_targets(content), content
 
 
-def test_an_iteration_reads_nothing_back_from_the_device(monkeypatch):
+def _gatys_closure(device: str = "cpu"):
+    """`_gatys_problem` on `device`, with the picture to optimise and the closure an optimiser calls."""
     crit, targets, content = _gatys_problem()
+    crit, content = crit.to(device), content.to(device)
+    targets = {k: v.to(device) for k, v in targets.items()}
     x = content.clone().requires_grad_(True)
 
     def closure():
@@ -122,6 +125,12 @@ def test_an_iteration_reads_nothing_back_from_the_device(monkeypatch):
         total, _ = crit(x, targets)
         total.backward()
         return total
+
+    return crit, targets, content, x, closure
+
+
+def test_an_iteration_reads_nothing_back_from_the_device(monkeypatch):
+    crit, targets, content, x, closure = _gatys_closure()
 
     opt = DeviceLBFGS(x, history=5)
     opt.step(closure)  # the first step sets up the state
@@ -228,14 +237,7 @@ def _state(opt: DeviceLBFGS) -> dict[str, torch.Tensor]:
 def test_a_step_keeps_every_tensor_of_the_state_where_it_was():
     """What a CUDA-graph replay needs: the step writes its state in place (a replay rewrites the storage the
     capture saw; a tensor rebound to new storage would be read stale on the next replay)."""
-    crit, targets, content = _gatys_problem()
-    x = content.clone().requires_grad_(True)
-
-    def closure():
-        x.grad = None
-        total, _ = crit(x, targets)
-        total.backward()
-        return total
+    *_, x, closure = _gatys_closure()
 
     opt = DeviceLBFGS(x, history=4)
     opt.step(closure)
@@ -251,16 +253,7 @@ def _replayed_against_eager(device: str) -> tuple[list[float], list[float]]:
 
     runs = []
     for graphs in ("0", "1"):
-        crit, targets, content = _gatys_problem()
-        crit = crit.to(device)
-        targets = {k: v.to(device) for k, v in targets.items()}
-        x = content.to(device).clone().requires_grad_(True)
-
-        def closure(x=x, crit=crit, targets=targets):
-            x.grad = None
-            total, _ = crit(x, targets)
-            total.backward()
-            return total
+        *_, x, closure = _gatys_closure(device)
 
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("NST_CUDA_GRAPHS", graphs)
