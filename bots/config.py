@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from nst_core.arbitrary import arbitrary_status
 from nst_core.device import make_profile
+from nst_core.envvars import env_number
 from nst_core.errors import OptionsError
 from nst_core.fast import FastOptions
 from nst_core.gatys import GatysOptions
@@ -205,8 +206,8 @@ class CommonConfig:
                                 "buttons (0: no buttons)", bounds=(0, 10_000))  # fmt: skip
     recent_minutes: float = setting("NST_BOT_RECENT_MINUTES", 60.0, "how long the buttons under a result keep "
                                     "working", bounds=(0, None))  # fmt: skip
-    gatys_steps: int | None = setting("NST_BOT_GATYS_STEPS", None, "Gatys steps of a custom painting (unset: the "
-                                      "core's per-device default)", bounds=_gatys_steps)  # fmt: skip
+    gatys_steps: int | None = setting("NST_BOT_GATYS_STEPS", None, "Gatys steps of a custom painting (unset or 0: "
+                                      "the core's per-device default)", bounds=_gatys_steps)  # fmt: skip
     gatys_size: int = setting("NST_BOT_GATYS_SIZE", CORE_GATYS_CPU_SIZE, "default long side of a best-quality "
                               "painting (default: the core's)", gpu=CORE_GATYS_GPU_SIZE, bounds=_sizes,
                               at_most=("max_size", _gatys_size_max))  # fmt: skip
@@ -241,6 +242,8 @@ class CommonConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CommonConfig:
         env = os.environ if env is None else env
+        if env.get("NST_BOT_GATYS_STEPS", "").strip() == "0":  # 0 meant "the core's default" before the range
+            env = {k: v for k, v in env.items() if k != "NST_BOT_GATYS_STEPS"}
         values = read_settings(cls, env, error=ConfigError)
         try:  # validated at start (fp16 on a CPU host too), not on every job
             device = make_profile(values["device"], values["precision"], values["memory_format"]).device.type
@@ -272,8 +275,11 @@ def _upload_limit(platform: type, env: Mapping[str, str]) -> int:
 def _port(platform: type, env: Mapping[str, str]) -> int:
     """SLACK_PORT, else PORT (what hosting platforms set), checked by the same declaration."""
     f = option_field(platform, "port")
-    fallback = read_setting(f, {f.metadata["setting"]["env"]: env.get("PORT", "")}, error=ConfigError)
-    return read_setting(f, env, error=ConfigError, default=fallback)
+    m = f.metadata["setting"]
+    if env.get(m["env"], "").strip() or not env.get("PORT", "").strip():
+        return read_setting(f, env, error=ConfigError)
+    lo, hi = m["bounds"]  # PORT read under its own name, so a bad one is reported as PORT
+    return int(env_number("PORT", m["cpu"], lo=lo, hi=hi, env=env, error=ConfigError))
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class DemoConfig:
     gatys_concurrency: int = setting(
         "NST_DEMO_GATYS_CONCURRENCY", 1, "Gatys jobs running at once (separate queue; default: one batch's worth, "
         "`NST_GATYS_BATCH`)", gpu=GPU_BATCH, bounds=(1, None),
+        doc_default=f"`NST_GATYS_BATCH` (1 on a CPU or MPS, {GPU_BATCH} on CUDA)",
     )  # fmt: skip
     max_queue: int = setting("NST_DEMO_MAX_QUEUE", 64, 'visitors waiting before "queue full"', bounds=(1, None))
     gatys_time_limit: int = setting("NST_DEMO_GATYS_TIME_LIMIT", 900, "seconds before a Gatys job is stopped (a "

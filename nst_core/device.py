@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,19 @@ class DeviceProfile:
 
     def describe(self) -> str:
         return f"{self.precision}, {'channels_last' if self.channels_last else 'contiguous'}"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `n` for the block (None or 0: unchanged), then put back: a training run
+    called in-process (a notebook, the tests) must not leave the whole process on its thread count."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def float32_region(device_type: str) -> contextlib.AbstractContextManager:

@@ -22,7 +22,10 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
             setattr(sys.modules[package], name, value)
             return value
         if not name.startswith("_") and importlib.util.find_spec(f"{package}.{name}") is not None:
-            return importlib.import_module(f".{name}", package)
+            try:
+                return importlib.import_module(f".{name}", package)
+            except ImportError as e:  # an optional dependency missing: `hasattr` says False, as it would have
+                raise AttributeError(f"module {package!r} has no attribute {name!r} ({e})") from e
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__

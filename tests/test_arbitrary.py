@@ -206,7 +206,9 @@ def test_training_runs_resumes_and_writes_a_network_with_its_record(tmp_path):
     common = ["--dataset", str(photos), "--paintings", str(tmp_path / "art.png"), "--vgg-weights", "random",
               "--image-size", "32", "--batch-size", "2", "--run-dir", str(tmp_path / "run"), "--out", str(out),
               "--sheet-every", "0", "--threads", "1"]  # fmt: skip
+    threads = torch.get_num_threads()
     assert main([*common, "--distill-steps", "2", "--decoder-steps", "1"]) == 0
+    assert torch.get_num_threads() == threads, "--threads must not outlive the run (it did: later tests ran on 1)"
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["steps_done"] == 3 and record["paintings"][0]["file"] == "art.png" and record["train_seconds"] > 0
     assert main([*common, "--distill-steps", "2", "--decoder-steps", "1"]) != 0  # a checkpoint is there: refused

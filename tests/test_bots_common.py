@@ -417,3 +417,18 @@ def test_messages():
     assert "logged" in friendly_error(ZeroDivisionError("boom"))
     assert "boom" not in friendly_error(ZeroDivisionError("boom"))
     assert friendly_error(nst_core.StyleNotFoundError("Unknown style 'x'.")) == "Unknown style 'x'."
+
+
+def test_slack_s_port_falls_back_to_port_and_a_bad_one_is_named_as_set():
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    assert SlackConfig.from_env({**base, "PORT": "8080"}).port == 8080
+    assert SlackConfig.from_env({**base, "PORT": "abc", "SLACK_PORT": "9000"}).port == 9000  # SLACK_PORT wins
+    with pytest.raises(ConfigError, match=r"^PORT must be"):
+        SlackConfig.from_env({**base, "PORT": "abc"})
+    with pytest.raises(ConfigError, match=r"^SLACK_PORT must be"):
+        SlackConfig.from_env({**base, "SLACK_PORT": "99999"})
+
+
+def test_gatys_steps_zero_still_means_the_core_s_default():
+    assert CommonConfig.from_env({"NST_BOT_GATYS_STEPS": "0"}).gatys_steps is None
+    assert CommonConfig.from_env({"NST_BOT_GATYS_STEPS": "40"}).gatys_steps == 40

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .. import styles
-from ..device import DeviceProfile, make_profile
+from ..device import DeviceProfile, make_profile, torch_threads
 from ..errors import NSTError
 from ..fast.transformer_net import TransformerNet
 from ..images import load_image, pil_to_tensor, resize_long_side
@@ -57,15 +57,13 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int], None] | None = None) -> 
     `on_step(step)` is called after every completed step (tests use it to simulate a crash).
     """
     cfg.validate()
-    with processes(cfg.device) as ranks:
+    with processes(cfg.device) as ranks, torch_threads(cfg.threads):
         return _train(cfg, ranks, on_step)
 
 
 def _train(cfg: TrainConfig, ranks: Ranks, on_step: Callable[[int], None] | None) -> dict[str, Any]:
     log = Log(ranks.master)
-    # ---- set-up: threads, precision, the defaults the loss net decides, every output place checked
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    # ---- set-up: precision, the defaults the loss net decides, every output place checked (threads: train)
     profile = make_profile(ranks.device, cfg.precision, cfg.memory_format)
     spec = get_spec(cfg.loss_net)
     content_layers = fill_defaults(cfg, spec)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ...arbitrary.network import LEVELS, VGG_LAYERS, ArbitraryConfig, ArbitraryNet, EmbeddingHeads
 from ...arbitrary.transform import affine_map, apply_map, feature_stats
-from ...device import make_profile
+from ...device import make_profile, torch_threads
 from ...errors import OptionsError
 from ...lossnets import load_loss_net
 from ..config import RANDOM_WEIGHTS
@@ -130,8 +130,11 @@ def _checkpoint(cfg, net, heads, opts, step: int, elapsed: float) -> None:
 
 def train(cfg: ArbitraryTrainConfig) -> dict[str, Any]:
     cfg.validate()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    with torch_threads(cfg.threads):
+        return _train(cfg)
+
+
+def _train(cfg: ArbitraryTrainConfig) -> dict[str, Any]:
     seed_everything(cfg.seed)
     profile = make_profile(cfg.device, cfg.precision, cfg.memory_format)
     Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
