@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -219,3 +220,36 @@ def test_training_runs_resumes_and_writes_a_network_with_its_record(tmp_path):
     assert net.config.cascade == (3, 2, 1)
     assert run(_scene(), [_stripes()], arbitrary_weights=str(out)).size == (96, 64)
     assert main([*common, "--cascade", "2,3", "--overwrite"]) == 2  # a mistake is one line, exit 2
+
+
+def test_a_fresh_network_starts_with_every_channel_alive():
+    """PyTorch's default init leaves about half of levels 3-4 zero on every photo before training starts (a dead
+    ReLU gets no gradient, so the distilled student lost 67 of its 128 level-4 channels); the centred init does not."""
+    from pathlib import Path
+
+    from nst_core.arbitrary.network import ArbitraryConfig
+    from nst_core.train.arbitrary.loop import dead_channels
+
+    photos = sorted(Path(__file__).resolve().parents[1].glob("demo/assets/photos/*.jpg"))
+    assert photos, "the demo's bundled photos are part of every clone"
+    x = torch.stack([torch.from_numpy(_arr(Image.open(p).convert("RGB").resize((128, 128))) / 255).permute(2, 0, 1)
+                     for p in photos])  # fmt: skip
+    for seed in range(3):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            feats = ArbitraryNet(ArbitraryConfig()).encoder(x, 4)
+        assert {k: float(v) for k, v in dead_channels(feats).items()} == {f"dead{lv}": 0.0 for lv in (1, 2, 3, 4)}
+
+
+def test_each_training_phase_warms_up_then_decays():
+    from nst_core.train.arbitrary.config import ArbitraryTrainConfig
+    from nst_core.train.arbitrary.loop import _lr
+
+    cfg = ArbitraryTrainConfig(dataset="x", distill_steps=1000, decoder_steps=500, warmup_steps=100, lr=1e-3)
+    for start, length in ((0, 1000), (1000, 500)):
+        rise = [_lr(cfg, start + i) for i in range(100)]
+        assert rise == sorted(rise) and rise[0] == pytest.approx(1e-3 / 100, rel=0.05)
+        cosine = 1e-3 * (0.1 + 0.45 * (1 + math.cos(math.pi * 99 / length)))
+        assert _lr(cfg, start + 99) == pytest.approx(cosine)  # warm: from here on, the cosine alone
+        assert _lr(cfg, start + length - 1) == pytest.approx(1e-4, rel=0.02)
+    assert _lr(ArbitraryTrainConfig(dataset="x", warmup_steps=0), 0) == pytest.approx(1e-3)

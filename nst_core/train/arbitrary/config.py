@@ -36,6 +36,10 @@ class ArbitraryTrainConfig:
     batch_size: int = option(8, "crops per step ({default})", bounds=(1, 256))
     image_size: int = option(256, "crop size in px ({default})", bounds=(32, 2048))
     lr: float = option(1e-3, "Adam learning rate ({default})", bounds=(1e-8, 1))
+    warmup_steps: int = option(
+        100, "each phase's learning rate rises linearly over its first steps ({default}); without it Adam's first "
+        "full-size steps switch ReLU channels off for good", bounds=(0, 10_000_000),
+    )  # fmt: skip
     feature_weight: float = option(1.0, "decoder loss: encoder-feature term next to the pixel term ({default})",
                                    bounds=(0, 1e6))  # fmt: skip
     stylised_weight: float = option(

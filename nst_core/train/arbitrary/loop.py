@@ -40,10 +40,17 @@ def _nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _lr(cfg: ArbitraryTrainConfig, step: int) -> float:
-    """Cosine from lr to lr/10 within each phase."""
+    """Within each phase: a linear warm-up over `warmup_steps`, then cosine from lr to lr/10."""
     start, length = (0, cfg.distill_steps) if step < cfg.distill_steps else (cfg.distill_steps, cfg.decoder_steps)
     t = (step - start) / max(length, 1)
-    return cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * t)))
+    warm = min(1.0, (step - start + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    return warm * cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * t)))
+
+
+def dead_channels(feats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per level, the share of the student's channels that are zero everywhere on the batch: a ReLU channel
+    that never fires gets no gradient and stays dead, so this is the capacity distillation has lost."""
+    return {f"dead{lv}": (f.detach().flatten(2).amax(2).amax(0) <= 0).float().mean() for lv, f in enumerate(feats, 1)}
 
 
 def _unit(t: torch.Tensor) -> torch.Tensor:
@@ -59,10 +66,11 @@ def distill_loss(
     with profile.autocast():
         with torch.no_grad():
             t = teacher(x, list(VGG_LAYERS.values()))
-        h = heads(net.encoder(x, max(LEVELS)))
+        feats = net.encoder(x, max(LEVELS))
+        h = heads(feats)
     terms = {f"d{lv}": _nmse(h[lv - 1], _unit(t[VGG_LAYERS[lv]])) for lv in LEVELS}
     terms["loss"] = sum(terms.values()) / len(LEVELS)
-    return terms
+    return {**terms, **dead_channels(feats)}
 
 
 def _painted_targets(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
