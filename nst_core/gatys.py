@@ -69,6 +69,10 @@ class GatysOptions:
         choices=OPTIMIZERS,
     )
     lr: float | None = option(None, "Adam step size (default {default})", auto=0.02, bounds=(1e-12, 1))
+    average: float = option(
+        0.0, "Adam only: return the running average of the pictures with this decay, e.g. 0.99 (0: the last)",
+        bounds=(0, 0.9999),
+    )  # fmt: skip
     init: str = option("content", "start from the content, noise, or --init-image", choices=INITS)
     seed: int = option(0, bounds=(0, 2**63 - 1))
     preserve_colors: bool = option(False, "keep the content's colours")
@@ -117,6 +121,8 @@ class GatysOptions:
         weights, layers = self.style_layer_weights, self.style_layers
         if weights is not None and layers is not None and len(weights) != len(layers):
             raise OptionsError("give one style layer weight per style layer.")
+        if self.average and self.optimizer != "adam":
+            raise OptionsError("average is for the adam optimizer: L-BFGS returns its best point.")
         spec = get_spec(self.loss_net)
         for layer in (self.content_layers or ()) + (self.style_layers or ()):
             spec.index(layer)
@@ -226,18 +232,7 @@ def _optimise(
         return total * profile.loss_scale, losses  # a constant factor moves neither optimiser's minimum
 
     if opts.optimizer == "adam":
-        optim = torch.optim.Adam([x], lr=opts.lr)
-        for i in range(steps):
-            check_cancel(cancel)
-            optim.zero_grad(set_to_none=True)
-            total, losses = evaluate()
-            total.backward()
-            optim.step()
-            with torch.no_grad():
-                x.clamp_(0, 1)
-            reporter.step(x, losses, scale, final=i == steps - 1)
-        return x.detach()
-
+        return _adam(x, evaluate, steps, opts, reporter, scale, cancel)
     if opts.optimizer == "lbfgs":
         return _device_lbfgs(x, evaluate, steps, reporter, scale, cancel)
     # One L-BFGS call for all iterations: calling step() per iteration would re-evaluate the objective each time.
@@ -280,9 +275,30 @@ def _guides(regions: Regions, box: tuple[int, int, int, int], padded: tuple[int,
     return F.interpolate(canvas, size=c.shape[-2:], mode="area").to(c.device)
 
 
+def _adam(x, evaluate, steps: int, opts: GatysOptions, reporter: _Reporter, scale: int, cancel) -> torch.Tensor:
+    """Adam on the pixels. At a fixed step size its iterates keep jittering around the minimum; with `average` the
+    result (and the previews) is their bias-corrected exponential average, which settles nearer it, as in
+    crowsonkb/style-transfer-pytorch. Measured against L-BFGS in bench/RESULTS.md."""
+    optim = torch.optim.Adam([x], lr=opts.lr)
+    biased, kept = torch.zeros_like(x, requires_grad=False), 1.0
+    for i in range(steps):
+        check_cancel(cancel)
+        optim.zero_grad(set_to_none=True)
+        total, losses = evaluate()
+        total.backward()
+        optim.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+            biased.lerp_(x, 1 - opts.average)
+            kept *= opts.average
+        picture = biased / (1 - kept) if opts.average else x
+        reporter.step(picture, losses, scale, final=i == steps - 1)
+    return picture.detach()
+
+
 def _device_lbfgs(x, evaluate, steps: int, reporter: _Reporter, scale: int, cancel) -> torch.Tensor:
     """The default optimiser: one evaluation per step and no device read in between (see nst_core.lbfgs)."""
-    optim = DeviceLBFGS(x, history=50)
+    optim = DeviceLBFGS(x, history=50, bounds=(0.0, 1.0))  # the picture: what is delivered is clamped anyway
     losses: dict[str, torch.Tensor] = {}
 
     def closure() -> torch.Tensor:
@@ -296,7 +312,7 @@ def _device_lbfgs(x, evaluate, steps: int, reporter: _Reporter, scale: int, canc
     for i in range(steps):
         check_cancel(cancel)
         step()
-        reporter.step(x, losses, scale, final=i == steps - 1)
+        reporter.step(optim.best(), losses, scale, final=i == steps - 1)  # x is the next, unevaluated trial
     return optim.best().detach()
 
 

@@ -82,7 +82,7 @@ def run_gatys_batch(
             )
             targets = crit.content_targets(c)
         x = c.clone() if x is None else F.interpolate(x, size=c.shape[-2:], mode="bicubic").clamp(0, 1)
-        optim = DeviceLBFGS(x.requires_grad_(True), history=50, batched=True)
+        optim = DeviceLBFGS(x.requires_grad_(True), history=50, batched=True, bounds=(0.0, 1.0))
         optim.freeze(frozen)
         step = Stepper(optim, _closure(x, crit, targets, profile))  # on CUDA, a CUDA graph replayed
         for _ in range(steps):

@@ -77,7 +77,7 @@ def test_cli_256px_is_stylised_and_keeps_content(tmp_path, vgg19_path, content_d
 
 def test_progress_reports_every_step_and_previews(vgg19_path, pair):
     seen = []
-    run_gatys(*pair[:1], [pair[1]], _opts(vgg19_path, steps=6, preview_every=3), callback=seen.append)
+    run_gatys(pair[0], [pair[1]], _opts(vgg19_path, steps=6, preview_every=3), callback=seen.append)
     assert [p.step for p in seen] == list(range(1, 7)) and all(p.total == 6 for p in seen)
     assert [p.step for p in seen if p.image is not None] == [3, 6]
     assert {"content", "style", "tv", "total"} <= set(seen[-1].losses)
@@ -118,6 +118,21 @@ def test_same_seed_same_output(vgg19_path, pair, optimizer):
     assert np.array_equal(np.asarray(a), np.asarray(b))
     c = run_gatys(pair[0], [pair[1]], _opts(vgg19_path, init="noise", seed=4, optimizer=optimizer, steps=4))
     assert not np.array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_adam_average_is_the_bias_corrected_mean_of_the_iterates(vgg19_path, pair):
+    """With decay d the result after two steps is (d(1-d) x1 + (1-d) x2) / (1 - d^2): for d = 0.5, x1/3 + 2 x2/3.
+    Without the bias correction it would be 3/4 of that (a darker picture); without averaging, x2."""
+    o = {"init": "noise", "seed": 3, "optimizer": "adam", "lr": 0.2}
+    x1, x2 = (pil_to_tensor(run_gatys(pair[0], [pair[1]], _opts(vgg19_path, steps=n, **o))) for n in (1, 2))
+    averaged = pil_to_tensor(run_gatys(pair[0], [pair[1]], _opts(vgg19_path, steps=2, average=0.5, **o)))
+    assert (x2 - x1).abs().mean() > 0.05  # the two iterates differ enough for the check to mean something
+    assert torch.allclose(averaged, x1 / 3 + 2 * x2 / 3, atol=1.5 / 255)
+
+
+def test_average_is_refused_for_l_bfgs():
+    with pytest.raises(OptionsError, match="average is for the adam optimizer"):
+        GatysOptions(average=0.9).resolved(torch.device("cpu"))
 
 
 def test_style_blending(vgg19_path, pair, styles_dir):

@@ -47,7 +47,9 @@ def _quadratic(x: torch.Tensor) -> torch.Tensor:
     return (scales * (x - 0.5) ** 2).sum()
 
 
-def _minimise(fn, x0: torch.Tensor, steps: int, kind: str) -> float:
+def _minimise(fn, x0: torch.Tensor, steps: int, kind: str, max_eval: int | None = None, bounds=None) -> torch.Tensor:
+    """The point `kind` ("device" or "torch") returns after `steps` iterations (torch: at most `max_eval`
+    evaluations)."""
     x = x0.clone().requires_grad_(True)
 
     def closure():
@@ -57,14 +59,14 @@ def _minimise(fn, x0: torch.Tensor, steps: int, kind: str) -> float:
         return loss
 
     if kind == "device":
-        opt = DeviceLBFGS(x, history=50)
+        opt = DeviceLBFGS(x, history=50, bounds=bounds)
         for _ in range(steps):
             opt.step(closure)
-        return float(fn(opt.best()))
-    ref = torch.optim.LBFGS([x], lr=1, max_iter=steps, history_size=50, tolerance_grad=0, tolerance_change=0,
-                            line_search_fn="strong_wolfe")  # fmt: skip
+        return opt.best().detach()
+    ref = torch.optim.LBFGS([x], lr=1, max_iter=steps, max_eval=max_eval, history_size=50, tolerance_grad=0,
+                            tolerance_change=0, line_search_fn="strong_wolfe")  # fmt: skip
     ref.step(closure)
-    return float(fn(x.detach()))
+    return x.detach()
 
 
 @pytest.mark.parametrize("fn", [_rosenbrock, _quadratic])
@@ -73,22 +75,52 @@ def test_converges_on_classic_problems(fn):
     ill-conditioned quadratic 2.9x at 30 steps), but converges; Gatys is where parity is required (below)."""
     x0 = torch.linspace(-1.2, 1.0, 20, dtype=torch.float64)
     start = float(fn(x0))
-    assert _minimise(fn, x0, 200, "device") < 1e-3 * start
+    assert float(fn(_minimise(fn, x0, 200, "device"))) < 1e-3 * start
+
+
+def test_bounds_keep_every_evaluated_point_inside_and_reach_the_box_s_minimum():
+    """A quadratic whose free minimum (-1 and 2) lies outside the box [0, 1]: projected, every point evaluated is
+    in the box and the result is the box's minimum (0 and 1); free, it would leave the box at the first step."""
+    target = torch.tensor([-1.0, 2.0] * 10, dtype=torch.float64)
+    scales = torch.logspace(0, 2, 20, dtype=torch.float64)
+    x = torch.full((20,), 0.5, dtype=torch.float64, requires_grad=True)
+    seen = []
+
+    def closure():
+        seen.append((float(x.detach().min()), float(x.detach().max())))
+        x.grad = None
+        loss = (scales * (x - target) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt = DeviceLBFGS(x, history=5, bounds=(0.0, 1.0))
+    for _ in range(40):
+        opt.step(closure)
+    assert min(lo for lo, _ in seen) >= 0 and max(hi for _, hi in seen) <= 1
+    assert torch.allclose(opt.best(), target.clamp(0, 1), atol=1e-6)
 
 
 @pytest.mark.parametrize("size", [64, 96])
 def test_matches_torch_s_objective_on_small_gatys_problems(size, vgg19_path):
+    """Judged as delivered: every result becomes a 0-1 picture. The engine's L-BFGS keeps its points in that box
+    (projected steps); torch's leaves it (about 3% of the pixels) and is clamped afterwards, which costs it 3-4%
+    here and 6-8% at 192 px (bench/RESULTS.md)."""
     crit, targets, content = _gatys_problem(size, vgg19_path)
 
-    def fn(x):
+    def loss(x):
         return crit(x.view_as(content), targets)[0]
 
+    def judged(x):
+        return float(loss(x.clamp(0, 1)))
+
     for steps in (30, 60):
-        ours, theirs = (
-            _minimise(fn, content.flatten(), steps, "device"),
-            _minimise(fn, content.flatten(), steps, "torch"),
-        )
-        assert ours <= theirs * 1.02, (size, steps, ours, theirs)
+        ours = judged(_minimise(loss, content.flatten(), steps, "device", bounds=(0.0, 1.0)))
+        theirs = _minimise(loss, content.flatten(), steps, "torch")  # its line search: 1.1-1.4 evaluations a step
+        assert ours <= judged(theirs) * 1.02, (size, steps, ours, judged(theirs))
+        assert ours <= float(loss(theirs)) * 1.025, (size, steps, ours, float(loss(theirs)))  # measured: +1.8% at most
+        # The cost is the evaluations (a forward and backward each): given as many as ours used, torch's is higher.
+        same_work = judged(_minimise(loss, content.flatten(), steps, "torch", max_eval=steps))
+        assert ours <= same_work * 1.01, (size, steps, ours, same_work)
 
 
 def _gatys_problem(size: int = 32, weights=None):
@@ -180,8 +212,12 @@ def test_cancel_stops_within_a_step(optimizer, vgg19_path):
 def test_a_batch_paints_each_picture_as_it_would_alone(vgg19_path, content_dir, styles_dir, monkeypatch):
     """The same maths: each picture's objective, step by step, is what it is alone until rounding parts the two
     runs (the batch's convolutions add in another order; after that L-BFGS amplifies the difference, and which
-    run ends lower is chance: 2-4% either way at 30 steps, depending on the machine). So: the first steps agree
-    to 1e-3, and the batch ends within 2% of alone or lower, judged on the pictures handed back."""
+    run ends lower is chance: up to 3% either way at 30 steps, depending on the machine). So: the first steps agree
+    to 1e-3, and the batch ends no worse than the lone run's own spread under a one-grey-level nudge of the
+    photo (measured: 3.58-3.59 on one pair, 4.13-4.26 on the other), judged on the pictures handed back."""
+    import numpy as np
+    from PIL import Image
+
     from nst_core.gatys_batch import run_gatys_batch
     from nst_core.images import load_image, resize_long_side
     from nst_core.judge import objective
@@ -201,11 +237,15 @@ def test_a_batch_paints_each_picture_as_it_would_alone(vgg19_path, content_dir, 
         alone = run_gatys(photo, [painting], opts)
         alone_losses = torch.stack([f.detach().reshape(-1) for f in seen])[:, 0]
         assert torch.allclose(batch_losses[:5, i], alone_losses[:5], rtol=1e-3), (batch_losses[:5, i], alone_losses)
-        a, b = (
-            objective(out, photo, painting, weights=vgg19_path),
-            objective(alone, photo, painting, weights=vgg19_path),
-        )
-        assert out.size == photo.size and a["total"] <= 1.02 * b["total"], (a, b)
+        # Chance's size: the lone run's own spread when one pixel of the photo moves by one grey level.
+        spread = [objective(alone, photo, painting, weights=vgg19_path)["total"]]
+        for k in (1, 2):
+            nudged = np.asarray(photo).copy()
+            nudged[k, k, 0] ^= 1
+            again = run_gatys(Image.fromarray(nudged), [painting], opts)
+            spread.append(objective(again, photo, painting, weights=vgg19_path)["total"])
+        ours = objective(out, photo, painting, weights=vgg19_path)["total"]
+        assert out.size == photo.size and ours <= 1.01 * max(spread), (ours, spread)
 
 
 def test_a_cancelled_request_leaves_the_batch_and_the_others_finish(vgg19_path):
